@@ -1,0 +1,108 @@
+"""The index's own bookkeeping in SQLite: its description (meta), the files it holds, and a write journal.
+
+The journal makes indexing survive ``kill -9``: a batch of files is marked pending before its items
+are written and unmarked in the same transaction that records the files as indexed. On open, any
+file still pending has its items removed and is forgotten, so the next run indexes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    key TEXT PRIMARY KEY, size INTEGER, mtime REAL, hash TEXT, items INTEGER,
+    status TEXT, reason TEXT, indexed_at REAL
+);
+CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS concepts (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    key: str
+    size: int
+    mtime: float
+    hash: str
+    items: int = 0
+    status: str = "ok"  # "ok" or "failed"
+    reason: str = ""
+
+
+class Catalog:
+    """SQLite file beside the store (or in memory for ``memory://``)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = str(path) if path else ":memory:"
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    # meta
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # files
+    def files(self) -> dict[str, FileRecord]:
+        rows = self.db.execute("SELECT key, size, mtime, hash, items, status, reason FROM files").fetchall()
+        return {r[0]: FileRecord(*r) for r in rows}
+
+    def file(self, key: str) -> FileRecord | None:
+        row = self.db.execute("SELECT key, size, mtime, hash, items, status, reason FROM files WHERE key = ?", (key,)).fetchone()
+        return FileRecord(*row) if row else None
+
+    def mark_pending(self, keys: Iterable[str]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", [(k,) for k in keys])
+
+    def pending(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT key FROM pending")]
+
+    def commit_files(self, records: Sequence[FileRecord], removed: Sequence[str] = ()) -> None:
+        """Record indexed files and clear them from the journal, in one transaction."""
+        now = time.time()
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.key, r.size, r.mtime, r.hash, r.items, r.status, r.reason, now) for r in records],
+            )
+            keys = [(r.key,) for r in records] + [(k,) for k in removed]
+            self.db.executemany("DELETE FROM files WHERE key = ?", [(k,) for k in removed])
+            self.db.executemany("DELETE FROM pending WHERE key = ?", keys)
+
+    def forget(self, keys: Sequence[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM files WHERE key = ?", [(k,) for k in keys])
+            self.db.executemany("DELETE FROM pending WHERE key = ?", [(k,) for k in keys])
+
+    # concepts (the personal memory lives beside the index)
+    def concepts(self) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self.db.execute("SELECT name, value FROM concepts ORDER BY name")}
+
+    def put_concept(self, name: str, value: dict[str, Any]) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO concepts VALUES (?, ?, ?)", (name, json.dumps(value), time.time()))
+
+    def delete_concept(self, name: str) -> bool:
+        with self.db:
+            return self.db.execute("DELETE FROM concepts WHERE name = ?", (name,)).rowcount > 0
+
+    def close(self) -> None:
+        self.db.close()

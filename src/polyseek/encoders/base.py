@@ -1,0 +1,83 @@
+"""Encoder protocols and shared helpers: asymmetric query/document encoding, L2-normalised float32."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from polyseek.errors import EncoderError, InvalidInputError
+from polyseek.registry import Registry
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """Encodes text. ``name`` is what the index records; ``dim`` the vector size."""
+
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ImageTextEncoder(TextEncoder, Protocol):
+    """Encodes text and images into one space."""
+
+    def encode_images(self, images: Sequence[Any]) -> np.ndarray: ...
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows to float32; refuses NaN/inf so nothing bad reaches a store."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    if not np.isfinite(vectors).all():
+        raise EncoderError("encoder produced NaN or infinite values")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise InvalidInputError("expected a list of strings, got one string", hint="wrap it in a list")
+    out = list(texts)
+    for text in out:
+        if not isinstance(text, str):
+            raise InvalidInputError(f"expected text (str), got {type(text).__name__}")
+    return out
+
+
+def batched(seq: Sequence[Any], size: int):
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+encoders: Registry[TextEncoder] = Registry(
+    "encoder",
+    lazy={
+        "bge-small-onnx": "polyseek.encoders.bge_onnx",
+        "minilm": "polyseek.encoders.sentence_transformers",
+        "sentence-transformers": "polyseek.encoders.sentence_transformers",
+        "aligner": "polyseek.encoders.aligner",
+        "hf-clip": "polyseek.encoders.hf_clip",
+        "open-clip": "polyseek.encoders.open_clip",
+        "deterministic": "polyseek.encoders.deterministic",
+    },
+)
+
+
+def load_encoder(spec: str) -> TextEncoder:
+    """Load an encoder from ``name`` or ``name:argument`` (e.g. ``sentence-transformers:/path/model``,
+    ``hf-clip:openai/clip-vit-base-patch32``, ``open-clip:ViT-B-32/laion2b_s34b_b79k``).
+
+    A dotted path ``package.module:Class`` also works.
+    """
+    name, _, arg = spec.partition(":")
+    if "." in name and arg and arg[:1].isidentifier():  # dotted escape hatch
+        return encoders.get(spec)()
+    factory = encoders.get(name)
+    return factory(arg) if arg else factory()

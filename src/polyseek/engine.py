@@ -1,0 +1,282 @@
+"""The facade: every feature is a verb here, and the CLI and HTTP server only call these verbs."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyseek import __version__
+from polyseek.catalog import Catalog
+from polyseek.config import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, SCHEMA_VERSION, resolve_store_uri
+from polyseek.encoders.base import TextEncoder, load_encoder, normalize
+from polyseek.errors import IndexMismatchError, InvalidInputError, NotFoundError
+from polyseek.indexer import Indexer, ProgressCallback
+from polyseek.ingest.base import Chunk
+from polyseek.inputs import parse_input
+from polyseek.search.fusion import FUSERS
+from polyseek.stores.base import Store, open_store
+from polyseek.types import Filters, Hit, IndexSummary, Query, QueryPart
+
+IMAGE_SPACE = "image"
+TEXT_SPACE = "text"
+LEXICAL = "lexical"
+SIGNALS = (IMAGE_SPACE, TEXT_SPACE, LEXICAL)
+
+
+class Engine:
+    """Index, search and manage one collection.
+
+    >>> engine = Engine("memory://", image_encoder="deterministic", text_encoder="deterministic")  # doctest: +SKIP
+    >>> engine.index(["photos/"])                                                              # doctest: +SKIP
+    >>> engine.search("a dog running on grass", k=5)                                           # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        image_encoder: str | None = None,
+        text_encoder: str | None = None,
+        weights: dict[str, float] | None = None,
+        fusion: str = "rrf",
+    ) -> None:
+        self.store_uri = resolve_store_uri(store)
+        self.store: Store = open_store(self.store_uri)
+        local_dir = getattr(self.store, "path", None)
+        self.catalog = Catalog(Path(local_dir) / "catalog.sqlite" if local_dir else None)
+        self._requested = {IMAGE_SPACE: image_encoder, TEXT_SPACE: text_encoder}
+        self._encoders: dict[str, TextEncoder] = {}
+        self._lock = threading.RLock()
+        self.weights = {IMAGE_SPACE: 1.0, TEXT_SPACE: 1.0, LEXICAL: 0.5, **(weights or {})}
+        if fusion not in FUSERS:
+            raise InvalidInputError(f"unknown fusion {fusion!r}", hint="accepted: " + ", ".join(FUSERS))
+        self.fusion = fusion
+        self._check_meta()
+        self.indexer = Indexer(self.store, self.catalog, self._encode_chunks)
+        self.indexer.recover()
+
+    # ---- description and encoders -------------------------------------------------------------
+    def _check_meta(self) -> None:
+        meta = self.catalog.get_meta("index")
+        if meta is None:
+            return
+        if meta.get("schema_version", 0) > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"index at {self.store_uri} has schema {meta['schema_version']}, newer than this polyseek ({SCHEMA_VERSION})",
+                hint="upgrade polyseek, or index into a new store with --store",
+            )
+        for space, requested in self._requested.items():
+            recorded = meta.get("spaces", {}).get(space, {}).get("encoder")
+            if requested and recorded and requested != recorded:
+                flag = "--image-encoder" if space == IMAGE_SPACE else "--text-encoder"
+                raise IndexMismatchError(
+                    f"index at {self.store_uri} was built with {space} encoder {recorded!r}, not {requested!r}",
+                    hint=f"drop {flag} to use {recorded!r}, or index into a new store (--store) with {requested!r}",
+                )
+
+    def encoder_names(self) -> dict[str, str]:
+        meta = self.catalog.get_meta("index") or {}
+        recorded = {s: v["encoder"] for s, v in meta.get("spaces", {}).items()}
+        defaults = {IMAGE_SPACE: DEFAULT_IMAGE_ENCODER, TEXT_SPACE: DEFAULT_TEXT_ENCODER}
+        return {s: self._requested.get(s) or recorded.get(s) or defaults[s] for s in (IMAGE_SPACE, TEXT_SPACE)}
+
+    def encoder(self, space: str) -> Any:
+        with self._lock:
+            if space not in self._encoders:
+                self._encoders[space] = load_encoder(self.encoder_names()[space])
+            return self._encoders[space]
+
+    def _ensure_spaces(self) -> None:
+        if self.catalog.get_meta("index") is not None:
+            self.store.create({s: v["dim"] for s, v in self.catalog.get_meta("index")["spaces"].items()})
+            return
+        spaces = {}
+        for space, name in self.encoder_names().items():
+            spaces[space] = {"encoder": name, "dim": int(self.encoder(space).dim)}
+        self.store.create({s: v["dim"] for s, v in spaces.items()})
+        self.catalog.set_meta("index", {"schema_version": SCHEMA_VERSION, "polyseek_version": __version__, "spaces": spaces})
+
+    def _shares_text_side(self) -> bool:
+        image = self.encoder(IMAGE_SPACE)
+        return getattr(image, "text_encoder_name", None) == self.encoder(TEXT_SPACE).name
+
+    def _encode_chunks(self, chunks: list[Chunk]) -> dict[str, list[np.ndarray | None]]:
+        """Vectors for each chunk by space: images → image space; text → text space (and image space if no image)."""
+        out: dict[str, list[np.ndarray | None]] = {IMAGE_SPACE: [None] * len(chunks), TEXT_SPACE: [None] * len(chunks)}
+        image_at = [i for i, c in enumerate(chunks) if c.image is not None]
+        text_at = [i for i, c in enumerate(chunks) if c.text.strip()]
+        if image_at:
+            vectors = self.encoder(IMAGE_SPACE).encode_images([chunks[i].image for i in image_at])
+            for i, vector in zip(image_at, vectors):
+                out[IMAGE_SPACE][i] = vector
+                chunks[i].image = None  # free the pixels as soon as they are embedded
+        if text_at:
+            texts = [chunks[i].text for i in text_at]
+            text_vectors = self.encoder(TEXT_SPACE).encode_documents(texts)
+            for i, vector in zip(text_at, text_vectors):
+                out[TEXT_SPACE][i] = vector
+            textonly = [j for j, i in enumerate(text_at) if out[IMAGE_SPACE][i] is None]
+            if textonly:
+                if self._shares_text_side():
+                    image_side = text_vectors[textonly]
+                else:
+                    image_side = self.encoder(IMAGE_SPACE).encode_documents([texts[j] for j in textonly])
+                for j, vector in zip(textonly, image_side):
+                    out[IMAGE_SPACE][text_at[j]] = vector
+        return out
+
+    # ---- verbs --------------------------------------------------------------------------------
+    def index(self, paths: Sequence[str | os.PathLike[str]] | str, *, on_progress: ProgressCallback | None = None,
+              remove_missing: bool = True) -> IndexSummary:
+        """Index files and folders incrementally; returns what was added, updated, removed, unchanged, failed."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        with self._lock:
+            self._ensure_spaces()
+            return self.indexer.run(list(paths), on_progress=on_progress, remove_missing=remove_missing)
+
+    def delete(self, targets: Sequence[str]) -> int:
+        """Remove files (by path; folders remove everything under them) or single items (by id). Returns items removed."""
+        with self._lock:
+            files = self.catalog.files()
+            doc_keys, ids = [], []
+            for target in targets:
+                absolute = str(Path(target).expanduser().absolute())
+                matched = [k for k in files if k == absolute or k.startswith(absolute.rstrip(os.sep) + os.sep)]
+                if matched:
+                    doc_keys += matched
+                elif self.store.get([target]):
+                    ids.append(target)
+                else:
+                    raise NotFoundError(f"nothing indexed matches {target!r}", hint="give an indexed path or an item id")
+            before = self.store.count()
+            if doc_keys:
+                self.catalog.mark_pending(doc_keys)
+                self.store.delete(docs=doc_keys)
+                self.catalog.commit_files([], removed=doc_keys)
+            if ids:
+                self.store.delete(ids=ids)
+            return before - self.store.count()
+
+    def build_query(self, query: Any = None, *, image: Any = None, k: int = 10, filters: Filters | None = None,
+                    instruction: str | None = None, image_weight: float = 1.0, text_weight: float = 1.0,
+                    spaces: Sequence[str] = (), rerank: bool = False) -> Query:
+        """Make a :class:`Query` from loose inputs: a string (rclip syntax), a list of inputs, an image."""
+        from polyseek.inputs import load_image
+        from polyseek.search.query_syntax import parse_query_syntax
+
+        if isinstance(query, Query):
+            return query
+        parts: list[QueryPart] = []
+        if isinstance(query, str) and query.strip():
+            for weight, kind, value in parse_query_syntax(query):
+                part = QueryPart(weight=weight * text_weight, text=value) if kind == "text" else QueryPart(weight=weight * image_weight, image=load_image(value))
+                parts.append(part)
+        elif isinstance(query, (list, tuple)):
+            parts += [parse_input(v) for v in query]
+        elif query is not None and not (isinstance(query, str)):
+            parts.append(parse_input(query, weight=image_weight))
+        if image is not None:
+            parts.append(QueryPart(weight=image_weight, image=parse_input(image).image))
+        unknown = set(spaces) - set(SIGNALS)
+        if unknown:
+            raise InvalidInputError(f"unknown signal(s) {sorted(unknown)}", hint="accepted: " + ", ".join(SIGNALS))
+        return Query(parts=tuple(parts), k=k, filters=filters or Filters(), instruction=instruction,
+                     spaces=tuple(spaces), rerank=rerank)
+
+    def query_vectors(self, query: Query) -> dict[str, np.ndarray]:
+        """One vector per dense space: the weighted sum of the parts' embeddings (composed retrieval)."""
+        vectors: dict[str, np.ndarray] = {}
+        image_encoder = self.encoder(IMAGE_SPACE)
+        texts = [p for p in query.parts if p.text]
+        images = [p for p in query.parts if p.image is not None]
+        prefix = f"{query.instruction.strip()} " if query.instruction else ""
+        total = np.zeros(image_encoder.dim, dtype=np.float32)
+        if texts:
+            encoded = image_encoder.encode_queries([prefix + p.text for p in texts])
+            total += sum(p.weight * v for p, v in zip(texts, encoded))
+        if images:
+            encoded = image_encoder.encode_images([p.image for p in images])
+            total += sum(p.weight * v for p, v in zip(images, encoded))
+        if np.linalg.norm(total) > 1e-6:
+            vectors[IMAGE_SPACE] = normalize(total)[0]
+        if texts:
+            text_encoder = self.encoder(TEXT_SPACE)
+            encoded = text_encoder.encode_queries([prefix + p.text for p in texts])
+            combined = sum(p.weight * v for p, v in zip(texts, encoded))
+            if np.linalg.norm(combined) > 1e-6:
+                vectors[TEXT_SPACE] = normalize(combined)[0]
+        return vectors
+
+    def search(self, query: Any = None, *, k: int = 10, image: Any = None, filters: Filters | None = None,
+               instruction: str | None = None, image_weight: float = 1.0, text_weight: float = 1.0,
+               spaces: Sequence[str] = (), rerank: bool = False, weights: dict[str, float] | None = None) -> list[Hit]:
+        """Search with text, an image, or both; returns hits best first."""
+        q = self.build_query(query, image=image, k=k, filters=filters, instruction=instruction,
+                             image_weight=image_weight, text_weight=text_weight, spaces=spaces, rerank=rerank)
+        return self.run_query(q, weights=weights)
+
+    def run_query(self, query: Query, weights: dict[str, float] | None = None) -> list[Hit]:
+        if self.catalog.get_meta("index") is None:
+            return []
+        active = set(query.spaces or SIGNALS)
+        depth = max(50, query.k * 4)
+        lists: dict[str, list[tuple[str, float]]] = {}
+        for space, vector in self.query_vectors(query).items():
+            if space in active:
+                lists[space] = self.store.search(space, vector, depth, query.filters)
+        if LEXICAL in active and query.text:
+            lists[LEXICAL] = self.store.text_search(query.text, depth, query.filters)
+        lists = {s: l for s, l in lists.items() if l}
+        if not lists:
+            return []
+        has_text = {i for s in (TEXT_SPACE, LEXICAL) for i, _ in lists.get(s, [])}
+        eligible = lambda item_id, signal: signal == IMAGE_SPACE or item_id in has_text  # noqa: E731
+        fused = FUSERS[self.fusion](lists, {**self.weights, **(weights or {})}, eligible)
+        if len(lists) == 1:  # one signal: keep its own scores, they are meaningful to users
+            fused = list(next(iter(lists.values())))
+        top = fused[: query.k]
+        rows = {r.id: r for r in self.store.get([i for i, _ in top])}
+        per_signal = {s: dict(l) for s, l in lists.items()}
+        hits = []
+        for item_id, score in top:
+            if item_id not in rows:
+                continue
+            scores = {s: per_signal[s][item_id] for s in per_signal if item_id in per_signal[s]}
+            scores["fused"] = score
+            hits.append(Hit(item=rows[item_id].to_item(), score=score, scores=scores))
+        return hits
+
+    def get(self, item_id: str):
+        rows = self.store.get([item_id])
+        if not rows:
+            raise NotFoundError(f"no item with id {item_id!r}")
+        return rows[0].to_item()
+
+    def status(self) -> dict[str, Any]:
+        meta = self.catalog.get_meta("index") or {}
+        files = self.catalog.files()
+        return {
+            "store": self.store_uri,
+            "items": self.store.count(),
+            "files": sum(1 for f in files.values() if f.status == "ok"),
+            "failed_files": sum(1 for f in files.values() if f.status != "ok"),
+            "encoders": {s: v["encoder"] for s, v in meta.get("spaces", {}).items()} or self.encoder_names(),
+            "schema_version": meta.get("schema_version", SCHEMA_VERSION),
+            "polyseek_version": __version__,
+        }
+
+    def close(self) -> None:
+        self.store.close()
+        self.catalog.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,80 @@
+"""Ingestion protocol: a file becomes chunks (text and/or an image to embed, with a locator)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from polyseek.errors import UnsupportedFileError
+from polyseek.registry import Registry
+from polyseek.types import Locator, Modality
+
+ProgressFn = Callable[[float, float, str], None]  # (done, total, unit) inside one file
+
+
+@dataclass
+class Chunk:
+    """One future item. ``image`` is embedded in the image-text space, ``text`` in the text space and lexically.
+
+    ``text_for_image_space`` (defaults to ``text`` when there is no image) is what the image-text
+    encoder's text side embeds, so images can find text items and vice versa.
+    """
+
+    modality: Modality
+    locator: Locator = field(default_factory=Locator)
+    text: str = ""
+    image: Any = None  # PIL.Image.Image, dropped right after encoding
+    metadata: dict[str, Any] = field(default_factory=dict)
+    date: float | None = None
+
+
+class Ingestor(Protocol):
+    """Turns one file into chunks; raises :class:`polyseek.errors.InvalidInputError` subclasses for bad files."""
+
+    name: str
+    extensions: frozenset[str]  # lower case, without the dot
+
+    def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]: ...
+
+
+ingestors: Registry[Ingestor] = Registry(
+    "ingestor",
+    lazy={
+        "image": "polyseek.ingest.images",
+        "text": "polyseek.ingest.text",
+        "pdf": "polyseek.ingest.pdf",
+        "video": "polyseek.ingest.video",
+        "audio": "polyseek.ingest.audio",
+    },
+)
+
+_by_extension: dict[str, Ingestor] = {}
+
+
+def _load_all() -> None:
+    if _by_extension:
+        return
+    for name in ingestors.names():
+        try:
+            ingestor = ingestors.create(name)
+        except Exception:  # noqa: BLE001 - an optional backend whose dependency is missing
+            continue
+        for ext in ingestor.extensions:
+            _by_extension.setdefault(ext, ingestor)
+
+
+def supported_extensions() -> list[str]:
+    _load_all()
+    return sorted(_by_extension)
+
+
+def ingestor_for(path: Path) -> Ingestor:
+    _load_all()
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in _by_extension:
+        raise UnsupportedFileError(
+            f"unsupported file type {path.suffix or '(none)'!r}", hint="supported: " + ", ".join(supported_extensions())
+        )
+    return _by_extension[ext]

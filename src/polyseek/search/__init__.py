@@ -1,0 +1,1 @@
+"""Search stages: query parsing, fusion of signals, reranking."""

@@ -1,0 +1,278 @@
+"""Embedded default store on LanceDB: one table, a vector column per space, native BM25 full-text index."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from polyseek.errors import StoreError
+from polyseek.stores.base import Row, check_vector, dumps, stores
+from polyseek.types import Filters
+
+log = logging.getLogger(__name__)
+
+TABLE = "items"
+ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and needs no index build
+BASE_FIELDS = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("doc", pa.string()),
+    pa.field("path", pa.string()),
+    pa.field("ext", pa.string()),
+    pa.field("modality", pa.string()),
+    pa.field("date", pa.float64()),
+    pa.field("locator", pa.string()),
+    pa.field("metadata", pa.string()),
+    pa.field("text", pa.string()),
+]
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def glob_to_like(pattern: str) -> str:
+    out = []
+    for ch in pattern:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def filter_sql(filters: Filters | None, space: str | None = None) -> str | None:
+    clauses = []
+    if space is not None:
+        clauses.append(f"has_{space} = true")
+    if filters is not None:
+        if filters.path_glob:
+            clauses.append(f"path LIKE {_sql_str(glob_to_like(filters.path_glob))} ESCAPE '\\'")
+        if filters.file_types:
+            clauses.append("ext IN (" + ", ".join(_sql_str(t) for t in filters.file_types) + ")")
+        if filters.modalities:
+            clauses.append("modality IN (" + ", ".join(_sql_str(m.value) for m in filters.modalities) + ")")
+        if filters.date_from is not None:
+            clauses.append(f"date >= {float(filters.date_from)!r}")
+        if filters.date_to is not None:
+            clauses.append(f"date <= {float(filters.date_to)!r}")
+    return " AND ".join(clauses) or None
+
+
+@stores.register("lancedb")
+class LanceStore:
+    """A LanceDB folder. Each write is one Lance commit, so a kill leaves the previous version intact."""
+
+    def __init__(self, path: str) -> None:
+        import lancedb
+
+        self.path = Path(path).expanduser()
+        self.uri = str(self.path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.db = lancedb.connect(str(self.path))
+        except OSError as exc:
+            raise StoreError(f"cannot open store folder {self.path}: {exc}") from exc
+        self.spaces: dict[str, int] = {}
+        self.table = None
+        if TABLE in self._table_names():
+            self.table = self.db.open_table(TABLE)
+            self.spaces = self._spaces_of(self.table.schema)
+
+    def _table_names(self) -> list[str]:
+        names = self.db.table_names() if hasattr(self.db, "table_names") else self.db.list_tables()
+        return list(getattr(names, "tables", names))
+
+    @staticmethod
+    def _spaces_of(schema: pa.Schema) -> dict[str, int]:
+        return {f.name[4:]: f.type.list_size for f in schema if f.name.startswith("vec_")}
+
+    def _schema(self, spaces: dict[str, int]) -> pa.Schema:
+        fields = list(BASE_FIELDS)
+        for space, dim in sorted(spaces.items()):
+            fields.append(pa.field(f"vec_{space}", pa.list_(pa.float32(), dim)))
+            fields.append(pa.field(f"has_{space}", pa.bool_()))
+        return pa.schema(fields)
+
+    def create(self, spaces: dict[str, int]) -> None:
+        for space, dim in spaces.items():
+            if not space.isidentifier():
+                raise StoreError(f"space names must be identifiers, got {space!r}")
+            if space in self.spaces and self.spaces[space] != dim:
+                raise StoreError(f"space {space!r} already holds {self.spaces[space]}-d vectors, not {dim}-d")
+        if self.table is None:
+            self.spaces = dict(spaces)
+            self.table = self.db.create_table(TABLE, schema=self._schema(self.spaces), exist_ok=True)
+            self.spaces = self._spaces_of(self.table.schema)
+            return
+        missing = {s: d for s, d in spaces.items() if s not in self.spaces}
+        if missing:
+            new_fields = []
+            for space, dim in missing.items():
+                new_fields += [pa.field(f"vec_{space}", pa.list_(pa.float32(), dim)), pa.field(f"has_{space}", pa.bool_())]
+            self.table.add_columns(pa.schema(new_fields))
+            self.table = self.db.open_table(TABLE)
+            self.spaces = self._spaces_of(self.table.schema)
+
+    def _require_table(self):
+        if self.table is None:
+            raise StoreError(f"store {self.uri} is empty", hint="index something first: polyseek index PATH")
+        return self.table
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        table = self._require_table()
+        columns: dict[str, list] = {f.name: [] for f in BASE_FIELDS}
+        for space in self.spaces:
+            columns[f"vec_{space}"] = []
+            columns[f"has_{space}"] = []
+        for row in rows:
+            unknown = set(row.vectors) - set(self.spaces)
+            if unknown:
+                raise StoreError(f"unknown vector space(s) {sorted(unknown)} for {row.id!r}")
+            for name, value in (
+                ("id", row.id), ("doc", row.doc), ("path", row.path), ("ext", row.ext), ("modality", row.modality),
+                ("date", float(row.date)), ("locator", dumps(row.locator)), ("metadata", dumps(row.metadata)),
+                ("text", row.text),
+            ):
+                columns[name].append(value)
+            for space, dim in self.spaces.items():
+                if space in row.vectors:
+                    columns[f"vec_{space}"].append(check_vector(space, row.vectors[space], dim, row.id))
+                    columns[f"has_{space}"].append(True)
+                else:
+                    columns[f"vec_{space}"].append(np.zeros(dim, dtype=np.float32))
+                    columns[f"has_{space}"].append(False)
+        schema = table.schema
+        arrays = []
+        for field in schema:
+            values = columns[field.name]
+            if field.name.startswith("vec_"):
+                flat = pa.array(np.concatenate(values).astype(np.float32))
+                arrays.append(pa.FixedSizeListArray.from_arrays(flat, field.type.list_size))
+            else:
+                arrays.append(pa.array(values, type=field.type))
+        data = pa.Table.from_arrays(arrays, schema=schema)
+        table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def delete(self, *, ids: Sequence[str] = (), docs: Sequence[str] = ()) -> None:
+        if self.table is None:
+            return
+        for column, values in (("id", list(ids)), ("doc", list(docs))):
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                self.table.delete(f"{column} IN (" + ", ".join(_sql_str(v) for v in chunk) + ")")
+
+    def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self.table is None or space not in self.spaces:
+            return []
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        builder = (
+            self.table.search(query, vector_column_name=f"vec_{space}")
+            .distance_type("dot")
+            .where(filter_sql(filters, space), prefilter=True)
+            .select(["id", "_distance"])
+            .limit(k)
+        )
+        result = builder.to_arrow()
+        ids = result.column("id").to_pylist()
+        # Lance reports dot "distance" as 1 - <q, v>
+        scores = (1.0 - result.column("_distance").to_numpy()).tolist()
+        order = sorted(range(len(ids)), key=lambda i: (-round(scores[i], 6), ids[i]))
+        return [(ids[i], float(scores[i])) for i in order]
+
+    def _has_fts(self) -> bool:
+        try:
+            return any("text" in (getattr(ix, "columns", None) or []) and "fts" in str(getattr(ix, "index_type", "")).lower()
+                       or getattr(ix, "name", "") == "text_idx" for ix in self.table.list_indices())
+        except Exception:  # noqa: BLE001
+            return False
+
+    def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self.table is None or not text.strip():
+            return []
+        if not self._has_fts():
+            self._build_fts()
+        try:
+            builder = self.table.search(text, query_type="fts", fts_columns="text").select(["id", "_score"]).limit(k)
+            where = filter_sql(filters)
+            if where:
+                builder = builder.where(where, prefilter=True)
+            result = builder.to_arrow()
+        except Exception as exc:  # noqa: BLE001 - lance raises ValueError/RuntimeError on odd query syntax
+            log.debug("full-text search failed for %r: %s", text, exc)
+            return []
+        ids = result.column("id").to_pylist()
+        scores = result.column("_score").to_numpy().tolist()
+        order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
+        return [(ids[i], float(scores[i])) for i in order]
+
+    def _build_fts(self) -> None:
+        if self.table is None or self.table.count_rows() == 0:
+            return
+        self.table.create_fts_index("text", use_tantivy=False, replace=True, with_position=False,
+                                    lower_case=True, stem=True, remove_stop_words=True, ascii_folding=True)
+
+    def get(self, ids: Sequence[str]) -> list[Row]:
+        if self.table is None or not ids:
+            return []
+        found: dict[str, Row] = {}
+        columns = [f.name for f in BASE_FIELDS]
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            where = "id IN (" + ", ".join(_sql_str(v) for v in chunk) + ")"
+            for rec in self.table.search().where(where).select(columns).limit(len(chunk)).to_list():
+                found[rec["id"]] = Row(
+                    id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
+                    locator=json.loads(rec["locator"] or "{}"), text=rec["text"] or "",
+                    metadata=json.loads(rec["metadata"] or "{}"), date=rec["date"] or 0.0,
+                )
+        return [found[i] for i in ids if i in found]
+
+    def get_vectors(self, space: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if self.table is None or space not in self.spaces or not ids:
+            return {}
+        out = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            where = f"has_{space} = true AND id IN (" + ", ".join(_sql_str(v) for v in chunk) + ")"
+            result = self.table.search().where(where).select(["id", f"vec_{space}"]).limit(len(chunk)).to_arrow()
+            vectors = result.column(f"vec_{space}").to_pylist()
+            for row_id, vector in zip(result.column("id").to_pylist(), vectors):
+                out[row_id] = np.asarray(vector, dtype=np.float32)
+        return out
+
+    def count(self) -> int:
+        return 0 if self.table is None else self.table.count_rows()
+
+    def optimize(self) -> None:
+        """Compact fragments, refresh the BM25 index, build the ANN index once the table is large."""
+        if self.table is None:
+            return
+        rows = self.table.count_rows()
+        if rows == 0:
+            return
+        try:
+            self.table.optimize()
+        except Exception as exc:  # noqa: BLE001 - optimisation is best effort
+            log.warning("optimize failed: %s", exc)
+        self._build_fts()
+        if rows >= ANN_MIN_ROWS:
+            indexed = {c for ix in self.table.list_indices() for c in (getattr(ix, "columns", None) or [])}
+            for space in self.spaces:
+                if f"vec_{space}" not in indexed:
+                    self.table.create_index(metric="dot", vector_column_name=f"vec_{space}", index_type="IVF_HNSW_SQ")
+
+    def close(self) -> None:
+        self.table = None

@@ -1,0 +1,231 @@
+"""Core data types: modalities, locators, items, queries, filters and hits."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from polyseek.errors import InvalidInputError
+
+
+class Modality(str, Enum):
+    """What an indexed item is; stored as its value."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    PAGE = "page"
+    REGION = "region"
+    VIDEO_MOMENT = "video_moment"
+    AUDIO_SEGMENT = "audio_segment"
+
+    @classmethod
+    def parse(cls, value: str | Modality) -> Modality:
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown modality {value!r}", hint="accepted: " + ", ".join(m.value for m in cls)
+            ) from None
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where inside a file an item lives. Only the fields that apply are set.
+
+    ``page`` is 1-based; ``bbox`` is ``(x0, y0, x1, y1)`` in PDF points from the page's top-left;
+    ``start``/``end`` are seconds; ``line_start``/``line_end`` are 1-based inclusive line numbers.
+    """
+
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    start: float | None = None
+    end: float | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.page is not None:
+            out["page"] = self.page
+            out["bbox"] = list(self.bbox) if self.bbox is not None else None
+        elif self.bbox is not None:
+            out["bbox"] = list(self.bbox)
+        if self.start is not None:
+            out["start"] = float(self.start)
+            out["end"] = float(self.end if self.end is not None else self.start)
+        if self.line_start is not None:
+            out["line_start"] = self.line_start
+            out["line_end"] = self.line_end if self.line_end is not None else self.line_start
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Locator:
+        data = data or {}
+        bbox = data.get("bbox")
+        return cls(
+            page=data.get("page"),
+            bbox=tuple(float(v) for v in bbox) if bbox else None,  # type: ignore[arg-type]
+            start=data.get("start"),
+            end=data.get("end"),
+            line_start=data.get("line_start"),
+            line_end=data.get("line_end"),
+        )
+
+    def key(self) -> str:
+        """A short stable string used in item ids."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def describe(self) -> str:
+        """Human form: ``p. 3``, ``12:31–12:45``, ``lines 4–9``."""
+        parts = []
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+            if self.bbox is not None:
+                parts.append("[" + ", ".join(f"{v:.0f}" for v in self.bbox) + "]")
+        if self.start is not None:
+            parts.append(f"{format_time(self.start)}–{format_time(self.end or self.start)}")
+        if self.line_start is not None:
+            parts.append(f"lines {self.line_start}–{self.line_end or self.line_start}")
+        return " ".join(parts)
+
+
+def format_time(seconds: float) -> str:
+    """``mm:ss`` (or ``h:mm:ss`` past an hour)."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One searchable unit: an image, a text passage, a PDF page or region, a moment, a segment."""
+
+    id: str
+    path: str
+    modality: Modality
+    locator: Locator = field(default_factory=Locator)
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "modality": self.modality.value,
+            "locator": self.locator.to_dict(),
+            "text": self.text,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters applied inside the store. Dates are POSIX timestamps."""
+
+    path_glob: str | None = None
+    file_types: tuple[str, ...] = ()  # extensions without dot, lower case: ("jpg", "pdf")
+    modalities: tuple[Modality, ...] = ()
+    date_from: float | None = None
+    date_to: float | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.path_glob or self.file_types or self.modalities) and (
+            self.date_from is None and self.date_to is None
+        )
+
+
+@dataclass(frozen=True)
+class QueryPart:
+    """One weighted term of a composed query: text or an image (a negative weight subtracts)."""
+
+    weight: float = 1.0
+    text: str | None = None
+    image: Any = None  # PIL.Image.Image
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.image is None):
+            raise InvalidInputError("a query part needs exactly one of text or image")
+        if not math.isfinite(self.weight):
+            raise InvalidInputError(f"query weight must be a finite number, got {self.weight!r}")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search request: weighted text/image parts, an optional instruction, filters and k."""
+
+    parts: tuple[QueryPart, ...]
+    k: int = 10
+    filters: Filters = field(default_factory=Filters)
+    instruction: str | None = None
+    spaces: tuple[str, ...] = ()  # restrict to these signals ("image", "text", "lexical"); empty = all
+    rerank: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise InvalidInputError("empty query", hint="give text, an image, or both")
+        if not isinstance(self.k, int) or isinstance(self.k, bool) or not 1 <= self.k <= 10_000:
+            raise InvalidInputError(f"k must be an integer from 1 to 10000, got {self.k!r}")
+
+    @property
+    def text(self) -> str:
+        """All positive text parts joined: what lexical search and rerankers see."""
+        return " ".join(p.text for p in self.parts if p.text and p.weight > 0)
+
+    @property
+    def has_image(self) -> bool:
+        return any(p.image is not None for p in self.parts)
+
+    @property
+    def has_text(self) -> bool:
+        return any(p.text for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the item, its final score and the score of each stage that saw it."""
+
+    item: Item
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+    best_region: Item | None = None
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "id": self.item.id,
+            "score": float(self.score),
+            "modality": self.item.modality.value,
+            "path": self.item.path,
+            "locator": self.item.locator.to_dict(),
+            "text": self.item.text[:500],
+            "scores": {k: float(v) for k, v in self.scores.items()},
+            "metadata": self.item.metadata,
+        }
+        if self.best_region is not None:
+            out["best_region"] = {"id": self.best_region.id, "locator": self.best_region.locator.to_dict()}
+        return out
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    items: int = 0
+    failed: tuple[dict[str, str], ...] = ()
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["failed"] = list(self.failed)
+        return out
