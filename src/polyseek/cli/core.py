@@ -1,0 +1,147 @@
+"""Core commands: index, search, delete, status."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from polyseek.cli.common import ImageEncoderOption, StoreOption, TextEncoderOption, make_engine, parse_date, print_json
+from polyseek.types import Filters, Modality
+
+console = Console(stderr=True)
+
+
+def index(
+    paths: list[Path] = typer.Argument(..., help="Files and folders to index (folders recursively)."),
+    store: Optional[str] = StoreOption,
+    image_encoder: Optional[str] = ImageEncoderOption,
+    text_encoder: Optional[str] = TextEncoderOption,
+    keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep items of files that disappeared."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Index files and folders; unchanged files are skipped, vanished ones removed."""
+    engine = make_engine(store, image_encoder, text_encoder)
+    show = not as_json and console.is_terminal
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[detail]}")]
+    with Progress(*columns, console=console, disable=not show, transient=False) as bar:
+        task = bar.add_task("indexing", total=None, rate="", detail="")
+
+        def on_progress(event) -> None:
+            if event.files_done < 0:  # progress inside one long file
+                bar.update(task, detail=f"{Path(event.path).name} {event.detail}")
+                return
+            elapsed = bar.tasks[task].elapsed or 0.0
+            rate = f"{event.files_done / elapsed:.1f} files/s" if elapsed > 0 and event.files_done else ""
+            bar.update(task, total=event.files_total, completed=event.files_done, rate=rate, detail="")
+
+        summary = engine.index([str(p) for p in paths], on_progress=on_progress, remove_missing=not keep_missing)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        nothing = not (summary.added or summary.updated or summary.removed)
+        line = (f"added {summary.added}, updated {summary.updated}, removed {summary.removed}, "
+                f"unchanged {summary.unchanged}, failed {len(summary.failed)} — {summary.items} items in {summary.seconds:.1f}s")
+        console.print(("nothing to embed: " if nothing else "") + line)
+        for failure in summary.failed:
+            console.print(f"  [red]skipped[/red] {failure['path']}: {failure['reason']}", highlight=False)
+    engine.close()
+
+
+def search(
+    query: list[str] = typer.Argument(None, help='Text, or rclip-style terms: "2:golden retriever" + ./pool.jpg - "fruit"'),
+    image: Optional[Path] = typer.Option(None, "--image", "-i", help="Query image (combined with the text if both)."),
+    image_weight: float = typer.Option(1.0, "--image-weight", help="Weight of the image in a composed query."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of results."),
+    store: Optional[str] = StoreOption,
+    image_encoder: Optional[str] = ImageEncoderOption,
+    text_encoder: Optional[str] = TextEncoderOption,
+    path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*/2024/*'."),
+    file_type: list[str] = typer.Option([], "--type", "-t", help="Only these file types (extensions), repeatable."),
+    modality: list[str] = typer.Option([], "--modality", "-m", help="Only these modalities: " + ", ".join(m.value for m in Modality)),
+    after: Optional[str] = typer.Option(None, "--after", help="Only items dated on/after (YYYY-MM-DD)."),
+    before: Optional[str] = typer.Option(None, "--before", help="Only items dated on/before (YYYY-MM-DD)."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="Instruction prepended to text queries."),
+    signal: list[str] = typer.Option([], "--signal", help="Use only these signals: image, text, lexical."),
+    rerank: bool = typer.Option(False, "--rerank", help="Rerank the top results with the cross-encoder."),
+    show: Optional[Path] = typer.Option(None, "--show", help="Write a preview of each hit (page with region outlined, keyframe) into this folder."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"hits": [...]} as one JSON object.'),
+) -> None:
+    """Search the index with text, an image, or both."""
+    from polyseek.errors import InvalidInputError
+
+    text = " ".join(query or [])
+    if not text.strip() and image is None:
+        raise InvalidInputError("nothing to search for", hint='give a query, e.g. polyseek search "a dog on grass", or --image FILE')
+    filters = Filters(
+        path_glob=path_glob,
+        file_types=tuple(t.lower().lstrip(".") for t in file_type),
+        modalities=tuple(Modality.parse(m) for m in modality),
+        date_from=parse_date(after, "--after"),
+        date_to=parse_date(before, "--before"),
+    )
+    engine = make_engine(store, image_encoder, text_encoder)
+    hits = engine.search(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
+                         image_weight=image_weight, spaces=signal, rerank=rerank)
+    if show is not None:
+        from polyseek.preview import write_previews
+
+        write_previews(engine, hits, show)
+    if as_json:
+        print_json({"hits": [h.to_dict() for h in hits]})
+    else:
+        print_hits(hits)
+    engine.close()
+
+
+def print_hits(hits) -> None:
+    out = Console()
+    if not hits:
+        out.print("no results")
+        return
+    table = Table(show_header=True, header_style="bold", expand=False, box=None)
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("type")
+    table.add_column("path", overflow="fold")
+    table.add_column("where")
+    table.add_column("text", overflow="ellipsis", max_width=max(20, shutil.get_terminal_size().columns - 90))
+    for rank, hit in enumerate(hits, 1):
+        snippet = " ".join(hit.item.text.split())[:200]
+        table.add_row(str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, hit.item.locator.describe(), snippet)
+    out.print(table)
+
+
+def delete(
+    targets: list[str] = typer.Argument(..., help="Indexed paths (files or folders) or item ids."),
+    store: Optional[str] = StoreOption,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Remove files or items from the index."""
+    engine = make_engine(store)
+    removed = engine.delete(targets)
+    if as_json:
+        print_json({"removed": removed})
+    else:
+        console.print(f"removed {removed} items")
+    engine.close()
+
+
+def status(store: Optional[str] = StoreOption) -> None:
+    """Describe the index: store, encoders, counts."""
+    engine = make_engine(store)
+    print_json(engine.status())
+    engine.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(index)
+    app.command()(search)
+    app.command()(delete)
+    app.command()(status)
