@@ -41,6 +41,21 @@ def _register_all() -> None:
         module.register(app)
 
 
+
+
+def _version(value: bool) -> None:
+    if value:
+        from polyseek import __version__
+
+        typer.echo(f"polyseek {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version.")) -> None:
+    """Index and search photos, PDFs, video, audio and text; ask questions with cited answers."""
+
+
 _register_all()
 
 

@@ -140,7 +140,34 @@ def status(store: Optional[str] = StoreOption) -> None:
     engine.close()
 
 
+def sample_dir() -> Path:
+    """The sample collection shipped inside the package (photos, notes; more kinds as they land)."""
+    return Path(__file__).resolve().parent.parent / "sample"
+
+
+def demo(
+    store: Optional[str] = StoreOption,
+    query: str = typer.Option("a dog running on grass", "--query", "-q", help="What to search for after indexing."),
+    k: int = typer.Option(5, "--k", "-k", min=1, max=100),
+) -> None:
+    """Index the bundled sample collection, then search it: the one-command tour."""
+    folder = sample_dir()
+    console.print(f"indexing the sample collection at {folder}")
+    index([folder], store=store, image_encoder=None, text_encoder=None, keep_missing=False, as_json=False)
+    console.print(f"\n[bold]polyseek search {query!r}[/bold]")
+    search([query], image=None, image_weight=1.0, k=k, store=store, image_encoder=None, text_encoder=None,
+           path_glob=None, file_type=[], modality=[], after=None, before=None, instruction=None, signal=[],
+           rerank=False, show=None, as_json=False)
+
+
+def sample(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print the folder of the bundled sample collection."""
+    print_json({"path": str(sample_dir())}) if as_json else print(sample_dir())
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(demo)
+    app.command()(sample)
     app.command()(index)
     app.command()(search)
     app.command()(delete)

@@ -50,7 +50,10 @@ def open_image(path: Path | Any, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except FileTooLargeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FileTooLargeError(f"{name}: refused as a decompression bomb ({exc})") from exc
+        raise FileTooLargeError(
+            f"{name}: refused as a decompression bomb, over the limit of {max_pixels:,} pixels ({exc})",
+            hint="resize it, or raise the limit",
+        ) from exc
     except UnidentifiedImageError as exc:
         raise CorruptFileError(f"{name}: not an image that can be read (unknown or damaged format)") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -27,23 +27,28 @@ def read_text(path: Path) -> str:
 
 
 def passages(text: str, max_chars: int = PASSAGE_CHARS) -> Iterator[tuple[int, int, str]]:
-    """Group lines into passages near ``max_chars``, breaking preferably at blank lines and headings."""
+    """Group lines into passages near ``max_chars``, breaking preferably at blank lines and headings.
+
+    Yields ``(first_line, last_line, body)`` with 1-based inclusive line numbers of the non-blank span.
+    """
     lines = text.splitlines()
-    start, buffer, size = 0, [], 0
+
+    def emit(start: int, stop: int) -> Iterator[tuple[int, int, str]]:
+        while start < stop and not lines[start].strip():
+            start += 1
+        while stop > start and not lines[stop - 1].strip():
+            stop -= 1
+        if start < stop:
+            yield start + 1, stop, "\n".join(lines[start:stop])
+
+    start, size = 0, 0
     for number, line in enumerate(lines):
         is_break = not line.strip() or line.lstrip().startswith("#")
-        if buffer and (size + len(line) > max_chars or (is_break and size > max_chars // 2)):
-            body = "\n".join(buffer).strip()
-            if body:
-                yield start + 1, number, body
-            start, buffer, size = number, [], 0
-        if not buffer:
-            start = number
-        buffer.append(line)
+        if number > start and (size + len(line) > max_chars or (is_break and size > max_chars // 2)):
+            yield from emit(start, number)
+            start, size = number, 0
         size += len(line) + 1
-    body = "\n".join(buffer).strip()
-    if body:
-        yield start + 1, len(lines), body
+    yield from emit(start, len(lines))
 
 
 @ingestors.register("text")

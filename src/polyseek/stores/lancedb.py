@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,7 +89,7 @@ class LanceStore:
             self.spaces = self._spaces_of(self.table.schema)
 
     def _table_names(self) -> list[str]:
-        names = self.db.table_names() if hasattr(self.db, "table_names") else self.db.list_tables()
+        names = self.db.list_tables() if hasattr(self.db, "list_tables") else self.db.table_names()
         return list(getattr(names, "tables", names))
 
     @staticmethod
@@ -219,8 +220,10 @@ class LanceStore:
     def _build_fts(self) -> None:
         if self.table is None or self.table.count_rows() == 0:
             return
-        self.table.create_fts_index("text", use_tantivy=False, replace=True, with_position=False,
-                                    lower_case=True, stem=True, remove_stop_words=True, ascii_folding=True)
+        with warnings.catch_warnings():  # the replacement API is async-only in lancedb 0.40
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.table.create_fts_index("text", use_tantivy=False, replace=True, with_position=False,
+                                        lower_case=True, stem=True, remove_stop_words=True, ascii_folding=True)
 
     def get(self, ids: Sequence[str]) -> list[Row]:
         if self.table is None or not ids:

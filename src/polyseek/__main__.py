@@ -1,0 +1,5 @@
+"""``python -m polyseek`` runs the CLI."""
+
+from polyseek.cli import main
+
+main()
