@@ -1,0 +1,217 @@
+"""Runs a dataset through the real product path: index into a fresh store with ``Engine``, search with ``Engine``.
+
+Nothing here embeds or ranks on its own: candidates become files (images are indexed where they
+lie, text is written to small ``.txt`` files), ``Engine.index`` ingests them, and every query is one
+``Engine.search`` call with a modality filter and the engine's default signals, fusion and weights.
+Hits are mapped back to dataset ids by path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyseek import __version__
+from polyseek.errors import InvalidInputError
+from polyseek.eval.datasets import Candidate, Dataset, Task
+from polyseek.eval.metrics import DEFINITIONS, Evaluation, evaluate
+from polyseek.types import Filters, QueryPart
+
+MAX_K = 10_000  # the most a Query may ask for
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class Materialised:
+    """Files to index and the way back from an indexed path to dataset ids."""
+
+    image_paths: list[Path]
+    text_dir: Path | None
+    ids_by_path: dict[str, list[str]]
+
+
+def _text_file_name(candidate_id: str) -> str:
+    # Stable across runs (a kept --workdir re-indexes nothing) and safe for any id.
+    return hashlib.blake2b(candidate_id.encode(), digest_size=12).hexdigest() + ".txt"
+
+
+def materialise(candidates: tuple[Candidate, ...], workdir: Path) -> Materialised:
+    """Write text candidates as ``.txt`` files under ``workdir/texts``; images stay in place.
+
+    An image file used by two candidates gets a symlink per extra candidate, so each path maps to one id.
+    """
+    ids_by_path: dict[str, list[str]] = {}
+    image_paths: list[Path] = []
+    text_dir = workdir / "texts"
+    has_text = False
+    for candidate in candidates:
+        if candidate.image is not None:
+            path = candidate.image.expanduser().absolute()
+            if str(path) in ids_by_path:
+                alias = workdir / "aliases" / (hashlib.blake2b(candidate.id.encode(), digest_size=12).hexdigest() + path.suffix.lower())
+                alias.parent.mkdir(parents=True, exist_ok=True)
+                if not alias.is_symlink():
+                    alias.symlink_to(path)
+                path = alias.absolute()
+            image_paths.append(path)
+        else:
+            if not has_text:
+                text_dir.mkdir(parents=True, exist_ok=True)
+                has_text = True
+            path = (text_dir / _text_file_name(candidate.id)).absolute()
+            body = (candidate.text or "") + "\n"
+            if not path.is_file() or path.read_text(encoding="utf-8") != body:
+                path.write_text(body, encoding="utf-8")
+        ids_by_path.setdefault(str(path), []).append(candidate.id)
+    return Materialised(image_paths, text_dir if has_text else None, ids_by_path)
+
+
+def _index(engine, paths: list, label: str, progress: ProgressFn | None) -> dict[str, Any]:
+    def on_progress(event) -> None:
+        if progress and event.files_done >= 0:
+            progress(f"index {label}", event.files_done, event.files_total)
+
+    started = time.perf_counter()
+    summary = engine.index(paths, on_progress=on_progress)
+    seconds = time.perf_counter() - started
+    return {"files": summary.added + summary.updated + summary.unchanged, "items": summary.items, "added": summary.added, "unchanged": summary.unchanged,
+            "failed": list(summary.failed), "seconds": round(seconds, 3)}
+
+
+def run_task(engine, task: Task, ids_by_path: dict[str, list[str]], depth: int,
+             progress: ProgressFn | None = None) -> tuple[Evaluation, dict[str, Any]]:
+    """Every query of ``task`` through ``Engine.search``; returns the evaluation and timing."""
+    filters = Filters(modalities=task.target)
+    run: dict[str, list[tuple[str, float]]] = {}
+    unmapped = 0
+    started = time.perf_counter()
+    for done, query in enumerate(task.queries, 1):
+        # Parts, not a query string: a caption is literal text, never rclip syntax ("man's" would not parse).
+        parts: list[Any] = []
+        if query.text:
+            parts.append(QueryPart(text=query.text))
+        if query.image is not None:
+            parts.append(query.image)  # a Path: the engine reads it like any query image
+        hits = engine.search(parts, k=depth, filters=filters)
+        scored = []
+        for hit in hits:
+            ids = ids_by_path.get(hit.item.path)
+            if ids is None:
+                unmapped += 1
+                continue
+            scored += [(candidate_id, hit.score) for candidate_id in ids]
+        run[query.id] = scored
+        if progress:
+            progress(task.name, done, len(task.queries))
+    seconds = time.perf_counter() - started
+    timing = {"search_seconds": round(seconds, 3),
+              "queries_per_second": round(len(task.queries) / seconds, 2) if seconds > 0 else None,
+              "depth": depth, "unmapped_hits": unmapped}
+    return evaluate(run, task.qrels, depth=depth), timing
+
+
+def describe_engine(engine) -> dict[str, Any]:
+    """What configuration was measured: the encoders actually loaded and the engine's fusion settings."""
+    from polyseek.engine import IMAGE_SPACE, SIGNALS, TEXT_SPACE
+
+    names = engine.encoder_names()
+    return {
+        "image_encoder": names[IMAGE_SPACE],
+        "text_encoder": names[TEXT_SPACE],
+        "image_encoder_resolved": getattr(engine.encoder(IMAGE_SPACE), "name", names[IMAGE_SPACE]),
+        "text_encoder_resolved": getattr(engine.encoder(TEXT_SPACE), "name", names[TEXT_SPACE]),
+        "fusion": engine.fusion,
+        "weights": dict(engine.weights),
+        "signals": list(SIGNALS),
+    }
+
+
+def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_encoder: str | None = None,
+                store: str = "lancedb", workdir: str | Path | None = None, depth: int | None = None,
+                progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Index ``dataset`` into a new store and evaluate each task; returns the report as a dict.
+
+    ``store``: ``"lancedb"`` (the shipped default backend, in a folder under ``workdir``) or ``"memory"``.
+    ``workdir``: kept when given (a second run re-indexes nothing); a temporary folder otherwise.
+    ``depth``: results asked per query; default the whole target pool, so ranks are exact.
+    """
+    from polyseek.engine import Engine
+
+    if store not in {"lancedb", "memory"}:
+        raise InvalidInputError(f"unknown eval store {store!r}", hint="accepted: lancedb, memory")
+    if depth is not None and not 1 <= depth <= MAX_K:
+        raise InvalidInputError(f"depth must be from 1 to {MAX_K}, got {depth}")
+    with ExitStack() as stack:
+        if workdir is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="polyseek-eval-")))
+        else:
+            root = Path(workdir).expanduser().absolute()
+            root.mkdir(parents=True, exist_ok=True)
+        files = materialise(dataset.candidates, root)
+        store_uri = "memory://" if store == "memory" else str(root / "store")
+        engine = Engine(store_uri, image_encoder=image_encoder, text_encoder=text_encoder)
+        stack.callback(engine.close)
+
+        indexing: dict[str, Any] = {}
+        if files.image_paths:
+            indexing["images"] = _index(engine, [str(p) for p in files.image_paths], "images", progress)
+        if files.text_dir is not None:
+            indexing["texts"] = _index(engine, [str(files.text_dir)], "texts", progress)
+        items_by_path = {key: record.items for key, record in engine.catalog.files().items() if record.status == "ok"}
+        modality_of = {c.id: c.modality for c in dataset.candidates}
+
+        report: dict[str, Any] = {}
+        details: dict[str, Any] = {}
+        per_query: dict[str, Any] = {}
+        for task in dataset.tasks:
+            pool = sum(items_by_path.get(path, 0) for path, ids in files.ids_by_path.items()
+                       if modality_of[ids[0]] in task.target)
+            task_depth = min(depth or max(pool, 1), MAX_K)
+            evaluation, timing = run_task(engine, task, files.ids_by_path, task_depth, progress)
+            report[task.name] = {k: round(v, 6) for k, v in evaluation.metrics.items()}
+            details[task.name] = {**evaluation.summary(), "n_candidate_items": pool, "targets": [m.value for m in task.target],
+                                  "relevance": task.relevance, **timing,
+                                  "exact_ranks": task_depth >= pool}
+            queries = {q.id: q for q in task.queries}
+            per_query[task.name] = {
+                qid: {"query": queries[qid].describe(), "relevant": sorted(d for d, g in task.qrels[qid].items() if g > 0),
+                      **result.to_dict()}
+                for qid, result in evaluation.per_query.items()
+            }
+        configuration = describe_engine(engine)
+
+    configuration.update({
+        "store": "lancedb (fresh folder)" if store == "lancedb" else "memory:// (in-process reference store)",
+        "search": "Engine.search, default signals/fusion/weights, modality filter per task",
+        "polyseek_version": __version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    })
+    indexing["seconds"] = round(sum(v["seconds"] for v in indexing.values() if isinstance(v, dict)), 3)
+    return {
+        **report,
+        **dataset.counts,
+        "n_queries": _headline_queries(dataset),
+        "dataset": {"name": dataset.name, "kind": dataset.kind, "path": dataset.path, "notes": list(dataset.notes)},
+        "config": configuration,
+        "definitions": DEFINITIONS,
+        "details": details,
+        "timing": {"indexing": indexing, **{name: {k: d[k] for k in ("search_seconds", "queries_per_second")} for name, d in details.items()}},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "per_query": per_query,
+    }
+
+
+def _headline_queries(dataset: Dataset) -> int:
+    """``n_queries``: the caption queries of a captions set (its headline text→image task), else all queries."""
+    if dataset.kind == "captions":
+        return dataset.counts["n_captions"]
+    return sum(len(task.queries) for task in dataset.tasks)
