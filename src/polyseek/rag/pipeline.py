@@ -1,0 +1,167 @@
+"""``ask``: retrieve (all modalities) → rerank → select context → generate (streaming) → cite."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from polyseek.errors import InvalidInputError, PolyseekError
+from polyseek.rag.base import Answer, Citation, ContextBlock, ContextTooLongError, Generator, load_generator
+from polyseek.rag.citations import finish
+from polyseek.rag.context import (
+    DEFAULT_FIXED_K,
+    DEFAULT_MAX_ITEMS,
+    Candidate,
+    score_candidates,
+    select_adaptive,
+    select_fixed,
+)
+from polyseek.types import Hit, Query, QueryPart
+
+if TYPE_CHECKING:
+    from polyseek.engine import Engine
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 4000
+CHARS_PER_TOKEN = 3.5  # rough, on the safe side for English with a SentencePiece/BPE vocabulary
+TOKENS_PER_IMAGE = 800
+PROMPT_OVERHEAD_TOKENS = 160  # system prompt, labels, "Question:" scaffolding
+ANSWER_TOKENS = 512
+BLOCK_CHARS = 1200  # text of one context block at most
+NO_CONTEXT = "Nothing in the indexed files matches this question."
+
+
+def tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+@dataclass
+class AskRun:
+    """State of one ask, filled in as its events are produced."""
+
+    question: str
+    generator: Generator | None = None
+    blocks: list[ContextBlock] = field(default_factory=list)
+    concepts: list[str] = field(default_factory=list)
+    text: str = ""
+    answer: Answer | None = None
+    error: PolyseekError | None = None
+
+
+def check_question(question: Any) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidInputError("empty question", hint='ask something, e.g. polyseek ask "when was the invoice paid?"')
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ContextTooLongError(f"question is {len(question):,} characters, over the limit of {MAX_QUESTION_CHARS:,}",
+                                  hint="shorten it; put long material in a file and index it")
+    return question
+
+
+def retrieve(engine: Engine, question: str, image: Any, depth: int) -> list[Hit]:
+    """All modalities, fused; the question is plain text (no query syntax: questions have apostrophes)."""
+    from polyseek.inputs import parse_input
+
+    parts = [QueryPart(text=question)]
+    if image is not None:
+        parts.append(QueryPart(image=parse_input(image).image))
+    return engine.run_query(Query(parts=tuple(parts), k=depth))
+
+
+def fit_blocks(candidates: list[Candidate], generator: Generator, question: str, facts: list[str]) -> list[ContextBlock]:
+    """Number the chosen candidates and trim them to the generator's window; refuse a question that cannot fit."""
+    from polyseek.rag.media import item_picture
+
+    budget = generator.context_window - ANSWER_TOKENS - PROMPT_OVERHEAD_TOKENS - tokens(question) - sum(tokens(f) for f in facts)
+    if budget < 0:
+        raise ContextTooLongError(
+            f"the question and concept facts need about {generator.context_window - budget:,} tokens, more than "
+            f"{generator.name}'s context window of {generator.context_window:,}",
+            hint="shorten the question, or use a model with a larger window (?window= for openai endpoints)")
+    blocks: list[ContextBlock] = []
+    for candidate in candidates:
+        text = candidate.text(BLOCK_CHARS)
+        picture = item_picture(candidate.hit.item) if generator.accepts_images and candidate.hit.item.modality.value != "text" else None
+        cost = tokens(text) + (TOKENS_PER_IMAGE if picture is not None else 0) + 12
+        if cost > budget:
+            if picture is not None and tokens(text) + 12 <= budget:  # keep its text, drop its picture
+                picture, cost = None, tokens(text) + 12
+            elif budget > 60 and text:  # the last block that fits, cut short
+                text = text[: int((budget - 12) * CHARS_PER_TOKEN)]
+                picture, cost = None, budget
+            else:
+                break
+        blocks.append(ContextBlock(number=len(blocks) + 1, hit=candidate.hit, text=text, image=picture,
+                                   relevance=candidate.relevance))
+        budget -= cost
+    return blocks
+
+
+def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator: str | None, adaptive: bool,
+            model_rerank: bool) -> Iterator[dict[str, Any]]:
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100):
+        raise InvalidInputError(f"k must be an integer from 1 to 100, got {k!r}")
+    run.question = question = check_question(run.question)
+    run.generator = gen = load_generator(generator)
+    budget = k or (DEFAULT_MAX_ITEMS if adaptive else DEFAULT_FIXED_K)
+    hits = retrieve(engine, question, image, depth=max(20, 3 * budget))
+    image_vectors = None
+    if image is not None and engine.concepts():
+        from polyseek.engine import IMAGE_SPACE
+        from polyseek.inputs import parse_input
+
+        image_vectors = engine.encoder(IMAGE_SPACE).encode_images([parse_input(image).image])
+    matched = engine.concept_memory.match([question], image_vectors)
+    run.concepts = [c.name for c in matched]
+    facts = [c.facts() for c in matched]
+    if hits:
+        from polyseek.rag.extractive import load_cross_encoder
+
+        candidates = score_candidates(question, hits, load_cross_encoder())
+        if model_rerank:
+            from polyseek.rag.model_rerank import model_rerank as rerank_with_model
+
+            candidates = rerank_with_model(gen, question, candidates)
+        chosen = select_adaptive(candidates, max_items=budget) if adaptive else select_fixed(candidates, budget)
+        run.blocks = fit_blocks(chosen, gen, question, facts)
+    else:
+        fit_blocks([], gen, question, facts)  # still refuse a question that cannot fit
+    yield {"type": "context", "citations": [Citation.from_hit(b.hit, b.number).to_dict() for b in run.blocks],
+           "concepts": run.concepts}
+    if not run.blocks:
+        pieces: Iterator[str] = iter([NO_CONTEXT])
+    else:
+        pieces = gen.stream(question, run.blocks, facts)
+    for piece in pieces:
+        if not isinstance(piece, str):
+            raise InvalidInputError(f"generator {gen.name} produced {type(piece).__name__}, not text")
+        run.text += piece
+        yield {"type": "token", "text": piece}
+    text, citations = finish(run.text, run.blocks)
+    run.answer = Answer(answer=text, citations=citations, context=[b.hit for b in run.blocks], generator=gen.name,
+                        concepts=run.concepts)
+    yield {"type": "done", **run.answer.to_dict()}
+
+
+def ask_stream(engine: Engine, question: str, *, image: Any = None, k: int | None = None, generator: str | None = None,
+               adaptive: bool = True, model_rerank: bool = False, _run: AskRun | None = None) -> Iterator[dict[str, Any]]:
+    """Events ``context`` → ``token``… → ``done``; any polyseek error becomes a final ``error`` event."""
+    run = _run or AskRun(question=question)
+    try:
+        yield from _events(engine, run, image=image, k=k, generator=generator, adaptive=adaptive, model_rerank=model_rerank)
+    except PolyseekError as exc:
+        run.error = exc
+        yield {"type": "error", "code": exc.code, "message": str(exc)}
+
+
+def ask(engine: Engine, question: str, **options: Any) -> Answer:
+    """The whole answer at once; raises the error an ``error`` event would carry."""
+    run = AskRun(question=question)
+    for _event in ask_stream(engine, question, _run=run, **options):
+        pass
+    if run.error is not None:
+        raise run.error
+    assert run.answer is not None
+    return run.answer
