@@ -197,17 +197,21 @@ class Engine:
         images = [p for p in query.parts if p.image is not None]
         prefix = f"{query.instruction.strip()} " if query.instruction else ""
         total = np.zeros(image_encoder.dim, dtype=np.float32)
+        image_vectors = image_encoder.encode_images([p.image for p in images]) if images else None
+        # personal concepts named in the text or matching an image: their reference embedding joins the query
+        concepts = self.concept_memory.compose(query, image_vectors)
         if texts:
-            encoded = image_encoder.encode_queries([prefix + p.text for p in texts])
+            encoded = image_encoder.encode_queries([prefix + concepts.expand(p.text) for p in texts])
             total += sum(p.weight * v for p, v in zip(texts, encoded))
         if images:
-            encoded = image_encoder.encode_images([p.image for p in images])
-            total += sum(p.weight * v for p, v in zip(images, encoded))
+            total += sum(p.weight * v for p, v in zip(images, image_vectors))
+        if concepts.vector is not None and concepts.vector.shape == total.shape:
+            total += concepts.vector
         if np.linalg.norm(total) > 1e-6:
             vectors[IMAGE_SPACE] = normalize(total)[0]
         if texts:
             text_encoder = self.encoder(TEXT_SPACE)
-            encoded = text_encoder.encode_queries([prefix + p.text for p in texts])
+            encoded = text_encoder.encode_queries([prefix + concepts.expand(p.text) for p in texts])
             combined = sum(p.weight * v for p, v in zip(texts, encoded))
             if np.linalg.norm(combined) > 1e-6:
                 vectors[TEXT_SPACE] = normalize(combined)[0]
@@ -257,6 +261,51 @@ class Engine:
         if not rows:
             raise NotFoundError(f"no item with id {item_id!r}")
         return rows[0].to_item()
+
+    # ---- grounded answers and personal concepts (logic in polyseek.rag and polyseek.concepts) -------
+    def ask(self, question: str, *, image: Any = None, k: int | None = None, generator: str | None = None,
+            adaptive: bool = True, model_rerank: bool = False):
+        """Answer from the index with citations: retrieve → rerank → select context → generate → cite."""
+        from polyseek.rag.pipeline import ask
+
+        return ask(self, question, image=image, k=k, generator=generator, adaptive=adaptive, model_rerank=model_rerank)
+
+    def ask_stream(self, question: str, *, image: Any = None, k: int | None = None, generator: str | None = None,
+                   adaptive: bool = True, model_rerank: bool = False):
+        """Like :meth:`ask`, as events: ``context``, then ``token`` pieces, then ``done`` (or ``error``)."""
+        from polyseek.rag.pipeline import ask_stream
+
+        return ask_stream(self, question, image=image, k=k, generator=generator, adaptive=adaptive, model_rerank=model_rerank)
+
+    @property
+    def concept_memory(self):
+        from polyseek.concepts import ConceptMemory
+
+        if getattr(self, "_concept_memory", None) is None:
+            self._concept_memory = ConceptMemory(self)
+        return self._concept_memory
+
+    def concepts(self):
+        return self.concept_memory.list()
+
+    def get_concept(self, name: str):
+        return self.concept_memory.get(name)
+
+    def add_concept(self, name: str, description: str = "", attributes: dict[str, str] | None = None, images: Sequence[str] = ()):
+        return self.concept_memory.add(name, description, attributes, images)
+
+    def update_concept(self, name: str, *, description: str | None = None, attributes: dict[str, str] | None = None,
+                       images: Sequence[str] | None = None):
+        return self.concept_memory.update(name, description=description, attributes=attributes, images=images)
+
+    def remove_concept(self, name: str) -> None:
+        self.concept_memory.remove(name)
+
+    def export_concepts(self) -> list[dict[str, Any]]:
+        return self.concept_memory.export()
+
+    def import_concepts(self, items: list[dict[str, Any]], replace: bool = False) -> int:
+        return self.concept_memory.import_(items, replace=replace)
 
     def status(self) -> dict[str, Any]:
         meta = self.catalog.get_meta("index") or {}
