@@ -150,3 +150,16 @@ class TestLanceStore(StoreContract):
 def test_unknown_scheme_lists_valid_ones():
     with pytest.raises(StoreURIError, match="memory://"):
         open_store("redis://localhost")
+
+
+class TestLanceStoreScanPath(StoreContract):
+    """The same checks through Lance's own scan (the path large tables and path globs take)."""
+
+    @pytest.fixture(autouse=True)
+    def no_flat_cache(self, monkeypatch):
+        import polyseek.stores.lancedb as lance_module
+
+        monkeypatch.setattr(lance_module, "ANN_MIN_ROWS", 0)
+
+    def make_store(self, tmp_path):
+        return open_store(tmp_path / "lance")

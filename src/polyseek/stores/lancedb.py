@@ -84,6 +84,7 @@ class LanceStore:
             raise StoreError(f"cannot open store folder {self.path}: {exc}") from exc
         self.spaces: dict[str, int] = {}
         self.table = None
+        self._flat_cache: dict[str, tuple] = {}
         if TABLE in self._table_names():
             self.table = self.db.open_table(TABLE)
             self.spaces = self._spaces_of(self.table.schema)
@@ -173,10 +174,53 @@ class LanceStore:
                 chunk = values[start : start + 500]
                 self.table.delete(f"{column} IN (" + ", ".join(_sql_str(v) for v in chunk) + ")")
 
+    def _flat(self, space: str):
+        """Vectors of a small table held in memory (re-read when the table's version changes).
+
+        Below ``ANN_MIN_ROWS`` an exact numpy scan beats Lance's flat scan by about 3x on 2 cores.
+        """
+        version = self.table.version
+        cached = self._flat_cache.get(space)
+        if cached is None or cached[0] != version:
+            data = (self.table.search().where(f"has_{space} = true")
+                    .select(["id", "ext", "modality", "date", f"vec_{space}"]).limit(ANN_MIN_ROWS).to_arrow())
+            matrix = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, self.spaces[space])
+            columns = {name: np.asarray(data.column(name).to_pylist()) for name in ("id", "ext", "modality")}
+            columns["date"] = data.column("date").to_numpy()
+            cached = (version, matrix.astype(np.float32, copy=False), columns)
+            self._flat_cache[space] = cached
+        return cached[1], cached[2]
+
+    def _flat_search(self, space: str, query: np.ndarray, k: int, filters: Filters | None) -> list[tuple[str, float]]:
+        matrix, columns = self._flat(space)
+        if not len(matrix):
+            return []
+        scores = matrix @ query
+        if filters is not None and not filters.is_empty():
+            mask = np.ones(len(scores), dtype=bool)
+            if filters.file_types:
+                mask &= np.isin(columns["ext"], list(filters.file_types))
+            if filters.modalities:
+                mask &= np.isin(columns["modality"], [m.value for m in filters.modalities])
+            if filters.date_from is not None:
+                mask &= columns["date"] >= filters.date_from
+            if filters.date_to is not None:
+                mask &= columns["date"] <= filters.date_to
+            scores = np.where(mask, scores, -np.inf)
+        take = min(k, int(np.isfinite(scores).sum()))
+        if take <= 0:
+            return []
+        top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+        ids = columns["id"]
+        order = sorted(top.tolist(), key=lambda i: (-round(float(scores[i]), 6), ids[i]))[:take]
+        return [(str(ids[i]), float(scores[i])) for i in order]
+
     def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         if self.table is None or space not in self.spaces:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if (filters is None or not filters.path_glob) and self.table.count_rows() < ANN_MIN_ROWS:
+            return self._flat_search(space, query, k, filters)
         builder = (
             self.table.search(query, vector_column_name=f"vec_{space}")
             .distance_type("dot")
