@@ -86,6 +86,9 @@ class Engine:
         return {s: self._requested.get(s) or recorded.get(s) or defaults[s] for s in (IMAGE_SPACE, TEXT_SPACE)}
 
     def encoder(self, space: str) -> Any:
+        loaded = self._encoders.get(space)
+        if loaded is not None:  # no lock once loaded: searches must not wait for an index run holding it
+            return loaded
         with self._lock:
             if space not in self._encoders:
                 self._encoders[space] = load_encoder(self.encoder_names()[space])
@@ -182,7 +185,7 @@ class Engine:
         elif query is not None and not (isinstance(query, str)):
             parts.append(parse_input(query, weight=image_weight))
         if image is not None:
-            parts.append(QueryPart(weight=image_weight, image=parse_input(image).image))
+            parts.append(QueryPart(weight=image_weight, image=load_image(image)))
         unknown = set(spaces) - set(SIGNALS)
         if unknown:
             raise InvalidInputError(f"unknown signal(s) {sorted(unknown)}", hint="accepted: " + ", ".join(SIGNALS))
@@ -261,6 +264,21 @@ class Engine:
         if not rows:
             raise NotFoundError(f"no item with id {item_id!r}")
         return rows[0].to_item()
+
+    def files(self) -> list[dict[str, Any]]:
+        """Indexed files (browsing): path, size, mtime, items, status and the reason a file failed."""
+        return [{"path": r.key, "size": r.size, "mtime": r.mtime, "items": r.items, "status": r.status,
+                 "reason": r.reason} for r in self.catalog.files().values()]
+
+    def file_items(self, path: str) -> list[Any]:
+        """The items of one indexed file, in file order."""
+        from polyseek.indexer import item_id
+
+        record = self.catalog.file(path)
+        if record is None:
+            raise NotFoundError(f"file not indexed: {path}")
+        ids = [item_id(record.key, index) for index in range(record.items)]
+        return [row.to_item() for row in self.store.get(ids)]
 
     # ---- grounded answers and personal concepts (logic in polyseek.rag and polyseek.concepts) -------
     def ask(self, question: str, *, image: Any = None, k: int | None = None, generator: str | None = None,

@@ -1,0 +1,75 @@
+"""``polyseek serve``: the HTTP API and web UI on one port (localhost by default)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from polyseek.cli.common import ImageEncoderOption, StoreOption, TextEncoderOption, make_engine
+from polyseek.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+
+def _warm(engine) -> None:
+    """Load the encoders in the background so the first search does not pay for it."""
+    from polyseek.engine import IMAGE_SPACE, TEXT_SPACE
+
+    try:
+        for space in (IMAGE_SPACE, TEXT_SPACE):
+            engine.encoder(space)
+    except Exception as exc:  # noqa: BLE001 - the first search will report the same problem properly
+        log.warning("could not preload encoders: %s", exc)
+
+
+def serve(
+    store: Optional[str] = StoreOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Anything but loopback needs a token."),
+    port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
+    root: list[Path] = typer.Option([], "--root", "-r", help="Folder the UI may index (repeatable). None: indexing over HTTP is off."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="POLYSEEK_TOKEN", help="API token clients must send (Authorization: Bearer ...). Default: $POLYSEEK_TOKEN."),
+    token_env: Optional[str] = typer.Option(None, "--token-env", help="Read the API token from this environment variable (keeps it out of the process list)."),
+    image_encoder: Optional[str] = ImageEncoderOption,
+    text_encoder: Optional[str] = TextEncoderOption,
+    max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.01, max=1024, help="Largest request body (uploaded image) in MiB."),
+    generator: Optional[str] = typer.Option(None, "--generator", help="Answer generator for ask (default: polyseek's default)."),
+    warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json) and the web UI at http://HOST:PORT/."""
+    import uvicorn
+
+    from polyseek.server import create_app
+    from polyseek.server.security import LOOPBACK_NAMES, is_loopback
+
+    if token_env:
+        token = os.environ.get(token_env) or None
+        if token is None:
+            raise InvalidInputError(f"environment variable {token_env} is not set or empty", hint="export it, or use --token")
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        raise InvalidInputError(f"binding to {host} exposes the index to the network: an API token is required",
+                                hint="give --token-env VAR (or --token / $POLYSEEK_TOKEN), or bind to 127.0.0.1")
+    if token is not None and len(token) < 16:
+        raise InvalidInputError("the API token is too short", hint="use 16 or more random characters, e.g. from: openssl rand -hex 24")
+    engine = make_engine(store, image_encoder, text_encoder)
+    app = create_app(
+        engine, roots=[str(r) for r in root], token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        allowed_hosts=LOOPBACK_NAMES if loopback else None,
+        ask_options={"generator": generator} if generator else None, close_engine=True,
+    )
+    if warm:
+        threading.Thread(target=_warm, args=(engine,), name="polyseek-warm", daemon=True).start()
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"polyseek: serving {engine.store_uri} at http://{shown}:{port}/ (Ctrl+C stops)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=log_level.lower() == "debug",
+                timeout_graceful_shutdown=3)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

@@ -1,0 +1,173 @@
+"""Items and their media: detail, original file (byte ranges for seeking), thumbnails, page renders; browse; delete."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from polyseek.errors import NotFoundError
+from polyseek.server.app import ServerState, get_state
+from polyseek.server.media import PREVIEW_SIZES, THUMB_SIZES, encode_image, file_fingerprint, media_type, snap
+from polyseek.server.security import NotAvailableError
+from polyseek.types import Item, Locator, Modality
+
+router = APIRouter(tags=["items"])
+RENDERED = {Modality.IMAGE, Modality.PAGE, Modality.REGION, Modality.VIDEO_MOMENT}
+IMAGE_CACHE = "private, max-age=600"
+
+
+def _preview_fn():
+    try:
+        from polyseek.preview import render_preview
+    except ImportError:
+        raise NotAvailableError("previews are not available in this installation") from None
+    return render_preview
+
+
+def page_size(item: Item) -> list[float] | None:
+    """Width and height of the item's PDF page in points, for drawing its region over a page render."""
+    meta = item.metadata or {}
+    for w_key, h_key in (("page_width", "page_height"), ("width_pt", "height_pt")):
+        if meta.get(w_key) and meta.get(h_key):
+            return [float(meta[w_key]), float(meta[h_key])]
+    if item.locator.page is None or not item.path.lower().endswith(".pdf"):
+        return None
+    try:
+        import pypdfium2 as pdfium
+
+        document = pdfium.PdfDocument(item.path)
+        try:
+            width, height = document[item.locator.page - 1].get_size()
+        finally:
+            document.close()
+        return [float(width), float(height)]
+    except Exception:  # noqa: BLE001 - a missing or damaged file just means no overlay
+        return None
+
+
+def links(item: Item) -> dict[str, str]:
+    base = f"/api/items/{item.id}"
+    out = {"self": base, "file": f"{base}/file"}
+    if item.modality in RENDERED:
+        out["thumbnail"] = f"{base}/thumbnail"
+        out["preview"] = f"{base}/preview"
+    if item.locator.page is not None:
+        out["page"] = f"{base}/page"
+    return out
+
+
+def item_out(item: Item) -> dict[str, Any]:
+    return {**item.to_dict(), "links": links(item)}
+
+
+@router.get("/api/items/{item_id}", summary="One item, its file's details, and links to its media")
+def get_item(item_id: str, request: Request) -> dict:
+    state = get_state(request)
+    item = state.engine.get(item_id)
+    out = item_out(item)
+    try:
+        stat = os.stat(item.path)
+        out["file"] = {"name": Path(item.path).name, "size": stat.st_size, "mtime": stat.st_mtime,
+                       "media_type": media_type(item.path), "exists": True}
+    except OSError:
+        out["file"] = {"name": Path(item.path).name, "exists": False, "media_type": media_type(item.path)}
+    if item.locator.page is not None:
+        out["page_size"] = page_size(item)
+    return out
+
+
+@router.get("/api/items/{item_id}/file", summary="The item's original file; honours Range for seeking in media")
+def get_file(item_id: str, request: Request) -> FileResponse:
+    item = get_state(request).engine.get(item_id)
+    path = Path(item.path)
+    if not path.is_file():
+        raise NotFoundError(f"the file of this item is gone: {item.path}", hint="re-index its folder")
+    # Only files the index holds are served: the path comes from the store, never from the request.
+    return FileResponse(path, media_type=media_type(path), headers={"cache-control": "private, max-age=60"},
+                        content_disposition_type="inline", filename=path.name)
+
+
+def _render(state: ServerState, item: Item, kind: str, size: int, request: Request) -> Response:
+    render_preview = _preview_fn()
+    key = f"{kind}:{size}:{item.id}:{item.locator.key()}:{file_fingerprint(item.path)}"
+
+    def render() -> bytes:
+        image = render_preview(state.engine, item, max_side=size)
+        return encode_image(image, quality=80 if kind == "thumbnail" else 88)
+
+    data, etag = state.images.get_or_render(key, render)
+    headers = {"etag": etag, "cache-control": IMAGE_CACHE}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type="image/jpeg", headers=headers)
+
+
+@router.get("/api/items/{item_id}/thumbnail", summary="A small JPEG: image, page with its region outlined, keyframe",
+            response_class=Response)
+def thumbnail(item_id: str, request: Request, size: int = Query(320, ge=32, le=1024)) -> Response:
+    state = get_state(request)
+    item = state.engine.get(item_id)
+    _require_rendered(item)
+    return _render(state, item, "thumbnail", snap(size, THUMB_SIZES), request)
+
+
+@router.get("/api/items/{item_id}/preview", summary="A large JPEG: PDF page with the region outlined, image, keyframe",
+            response_class=Response)
+def preview(item_id: str, request: Request, size: int = Query(1200, ge=64, le=2400)) -> Response:
+    state = get_state(request)
+    item = state.engine.get(item_id)
+    _require_rendered(item)
+    return _render(state, item, "preview", snap(size, PREVIEW_SIZES), request)
+
+
+@router.get("/api/items/{item_id}/page", summary="The item's whole PDF page without outline (the UI draws the region)",
+            response_class=Response)
+def page(item_id: str, request: Request, size: int = Query(1200, ge=64, le=2400)) -> Response:
+    state = get_state(request)
+    item = state.engine.get(item_id)
+    if item.locator.page is None:
+        raise NotFoundError(f"item {item_id!r} is not on a page")
+    whole_page = dataclasses.replace(item, modality=Modality.PAGE, locator=Locator(page=item.locator.page))
+    return _render(state, whole_page, "page", snap(size, PREVIEW_SIZES), request)
+
+
+def _require_rendered(item: Item) -> None:
+    if item.modality not in RENDERED:
+        raise NotFoundError(f"a {item.modality.value} item has no picture", hint="use /file for its media")
+
+
+@router.delete("/api/items/{item_id}", summary="Remove one item from the index (the file on disk is kept)")
+def delete_item(item_id: str, request: Request) -> dict:
+    state = get_state(request)
+    state.engine.get(item_id)  # 404 for an unknown id, before anything changes
+    return {"removed": state.engine.delete([item_id])}
+
+
+@router.get("/api/files", summary="Browse indexed files, sorted by path")
+def list_files(request: Request, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+               contains: str = Query("", max_length=500, description="Only paths containing this text"),
+               status: str = Query("", pattern="^(|ok|failed)$")) -> dict:
+    files = get_state(request).engine.files()
+    if contains:
+        needle = contains.lower()
+        files = [f for f in files if needle in f["path"].lower()]
+    if status:
+        files = [f for f in files if f["status"] == status]
+    files.sort(key=lambda f: f["path"])
+    return {"total": len(files), "offset": offset, "files": files[offset: offset + limit]}
+
+
+@router.get("/api/files/items", summary="The items of one indexed file, in file order")
+def file_items(request: Request, path: str = Query(..., max_length=4096)) -> dict:
+    items = get_state(request).engine.file_items(path)
+    return {"path": path, "items": [item_out(item) for item in items[:2000]], "total": len(items)}
+
+
+@router.delete("/api/files", summary="Remove an indexed file, or every file under an indexed folder, from the index")
+def delete_files(request: Request, path: str = Query(..., min_length=1, max_length=4096)) -> dict:
+    return {"removed": get_state(request).engine.delete([path])}
