@@ -82,3 +82,10 @@ def test_bad_files_in_a_run_are_reported_not_fatal(tmp_path, engine_factory):
     assert hit.item.path.endswith("ok photo 📷.jpg")
     # the failed files are remembered: an unchanged re-run does not retry them
     assert engine.index([folder]).unchanged == 4
+
+
+def test_heic(tmp_path):
+    pytest.importorskip("pillow_heif", reason="pillow-heif is a core dependency; this only guards odd platforms")
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(tmp_path / "phone.heic")
+    chunk = next(ImageIngestor().ingest(tmp_path / "phone.heic"))
+    assert chunk.image.size == (32, 32) and chunk.image.getpixel((3, 3))[0] > 150
