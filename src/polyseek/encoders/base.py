@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -44,10 +44,31 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise InvalidInputError("expected a list of strings, got one string", hint="wrap it in a list")
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise InvalidInputError(f"expected a list of strings, got {type(texts).__name__}")
     out = list(texts)
     for text in out:
         if not isinstance(text, str):
             raise InvalidInputError(f"expected text (str), got {type(text).__name__}")
+    return out
+
+
+def check_images(images: Sequence[Any]) -> list[Any]:
+    """The images as RGB PIL images; anything else is refused (load files with ``polyseek.inputs.load_image``)."""
+    from PIL import Image
+
+    if isinstance(images, Image.Image):
+        raise InvalidInputError("expected a list of images, got one image", hint="wrap it in a list")
+    if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Iterable):
+        raise InvalidInputError(f"expected a list of PIL images, got {type(images).__name__}")
+    out = []
+    for image in images:
+        if not isinstance(image, Image.Image):
+            raise InvalidInputError(
+                f"expected a PIL image, got {type(image).__name__}",
+                hint="load paths or bytes with polyseek.inputs.load_image first",
+            )
+        out.append(image if image.mode == "RGB" else image.convert("RGB"))
     return out
 
 

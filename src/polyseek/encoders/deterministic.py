@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from polyseek.encoders.base import check_texts, encoders, normalize
+from polyseek.encoders.base import check_images, check_texts, encoders, normalize
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -37,13 +37,14 @@ class DeterministicEncoder:
         return vec
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return normalize(np.stack([self._text(t) for t in check_texts(texts)])) if texts else np.zeros((0, self.dim), np.float32)
+        texts = check_texts(texts)
+        return normalize(np.stack([self._text(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
 
     encode_documents = encode_queries
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         rows = []
-        for image in images:
+        for image in check_images(images):
             rgb = np.asarray(image.convert("RGB").resize((16, 16)), dtype=np.float32).reshape(-1, 3).mean(0)
             vec = np.full(self.dim, 1e-3, dtype=np.float32)
             for word, weight in zip(("red", "green", "blue"), rgb / 255.0):
