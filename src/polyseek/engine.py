@@ -56,6 +56,7 @@ class Engine:
         if fusion not in FUSERS:
             raise InvalidInputError(f"unknown fusion {fusion!r}", hint="accepted: " + ", ".join(FUSERS))
         self.fusion = fusion
+        self.reranker = "cross-encoder"  # used when a query asks for reranking (search.rerank registry)
         self._check_meta()
         self.indexer = Indexer(self.store, self.catalog, self._encode_chunks)
         self.indexer.recover()
@@ -247,17 +248,13 @@ class Engine:
         fused = FUSERS[self.fusion](lists, {**self.weights, **(weights or {})}, eligible)
         if len(lists) == 1:  # one signal: keep its own scores, they are meaningful to users
             fused = list(next(iter(lists.values())))
-        top = fused[: query.k]
-        rows = {r.id: r for r in self.store.get([i for i, _ in top])}
         per_signal = {s: dict(l) for s, l in lists.items()}
-        hits = []
-        for item_id, score in top:
-            if item_id not in rows:
-                continue
-            scores = {s: per_signal[s][item_id] for s in per_signal if item_id in per_signal[s]}
-            scores["fused"] = score
-            hits.append(Hit(item=rows[item_id].to_item(), score=score, scores=scores))
-        return hits
+        # PDF pages absorb their region hits (a page hit names its best region); then the optional rerank
+        from polyseek.search.aggregate import build_hits
+        from polyseek.search.rerank import load_reranker
+
+        reranker = load_reranker(self.reranker) if query.rerank else None
+        return build_hits(self.store, query, fused, per_signal, reranker=reranker)
 
     def get(self, item_id: str):
         rows = self.store.get([item_id])

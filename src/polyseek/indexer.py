@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 FLUSH_ROWS = 256
 IMAGE_BATCH = 32
 TEXT_BATCH = 128
+STREAM_AFTER = 32  # chunks; a file with more is encoded as it is read, so memory stays flat on long files
 
 
 @dataclass
@@ -177,14 +179,15 @@ class Indexer:
                 def detail(done: float, total: float, unit: str) -> None:
                     if on_progress:
                         on_progress(Progress(-1, len(todo), str(path), f"{done:.0f}/{total:.0f} {unit}"))
-                return list(ingestor.ingest(path, detail))
-            except PolyseekError as exc:
-                return exc
-            except MemoryError:
-                return InvalidInputError(f"{path.name}: ran out of memory while reading it")
+                chunks: list[Chunk] = []
+                stream = iter(ingestor.ingest(path, detail))
+                for chunk in stream:
+                    chunks.append(chunk)
+                    if len(chunks) >= STREAM_AFTER:  # a long file: the rest is read while it is encoded
+                        return _Stream(chunks, stream)
+                return chunks
             except Exception as exc:  # noqa: BLE001 - a broken file must never stop the run
-                log.debug("ingest failed for %s", path, exc_info=True)
-                return InvalidInputError(f"{path.name}: {type(exc).__name__}: {exc}")
+                return _as_error(path, exc)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             window: list = []
@@ -199,7 +202,13 @@ class Indexer:
                 nxt = next(iterator, None)
                 if nxt is not None:
                     window.append((nxt, pool.submit(ingest, nxt)))
-                group.append((entry, future.result()))
+                result = future.result()
+                if isinstance(result, _Stream):
+                    yield from self._encode_group(group)  # results stay in file order
+                    group = []
+                    yield self._encode_stream(entry, result)
+                    continue
+                group.append((entry, result))
                 images = sum(1 for _, c in group if not isinstance(c, Exception) for ch in c if ch.image is not None)
                 if images >= IMAGE_BATCH or len(group) >= IMAGE_BATCH or not window:
                     yield from self._encode_group(group)
@@ -230,6 +239,26 @@ class Indexer:
                 ))
             yield rows
 
+    def _encode_stream(self, entry, stream: _Stream) -> list[Row] | Exception:
+        """Encode a long file (a 1,000-page PDF) batch by batch as it is read: its renders never pile up."""
+        path, record, _kind = entry
+        rows: list[Row] = []
+        batch = stream.head
+        try:
+            while batch:
+                vectors = self.encode(batch)
+                for position, chunk in enumerate(batch):
+                    row_vectors = {space: values[position] for space, values in vectors.items() if values[position] is not None}
+                    rows.append(Row(
+                        id=item_id(record.key, len(rows)), doc=record.key, path=record.key, modality=chunk.modality.value,
+                        locator=chunk.locator.to_dict(), text=chunk.text, metadata=chunk.metadata,
+                        date=chunk.date if chunk.date is not None else record.mtime, vectors=row_vectors,
+                    ))
+                batch = list(itertools.islice(stream.rest, STREAM_AFTER))
+        except Exception as exc:  # noqa: BLE001 - a broken file must never stop the run
+            return _as_error(path, exc)
+        return rows
+
     def _flush(self, buffer: list[_Pending]) -> int:
         if not buffer:
             return 0
@@ -241,6 +270,23 @@ class Indexer:
         records = [FileRecord(p.record.key, p.record.size, p.record.mtime, p.record.hash, len(p.rows), p.record.status, p.record.reason) for p in buffer]
         self.catalog.commit_files(records)
         return len(rows)
+
+
+@dataclass
+class _Stream:
+    """The first chunks of a long file and the rest of its ingestor's iterator, continued by the encoding side."""
+
+    head: list[Chunk]
+    rest: Iterator[Chunk]
+
+
+def _as_error(path: Path, exc: BaseException) -> PolyseekError:
+    if isinstance(exc, PolyseekError):
+        return exc
+    if isinstance(exc, MemoryError):
+        return InvalidInputError(f"{path.name}: ran out of memory while reading it")
+    log.debug("ingest failed for %s", path, exc_info=True)
+    return InvalidInputError(f"{path.name}: {type(exc).__name__}: {exc}")
 
 
 def _is_under(path: Path, root: Path) -> bool:

@@ -171,23 +171,37 @@ class _UnionFind:
 
 
 def group_lines(runs: list[Run]) -> list[Line]:
-    """Runs on the same baseline with a word-sized gap become one line; a wide gap starts a new one (columns, cells)."""
+    """Runs sharing a baseline band form a row; a row splits into lines at gaps wider than a word space
+    (two columns, table cells)."""
     runs = [r for r in runs if r.text.strip() and not _LEADER.match(r.text) and r.box.height > 0.5]
-    runs.sort(key=lambda r: ((r.box.y0 + r.box.y1) / 2, r.box.x0))
-    lines: list[Line] = []
+    runs.sort(key=lambda r: (r.box.y0, r.box.x0))
+    rows: list[list[Run]] = []
+    bands: list[tuple[float, float]] = []  # the band of the row's tallest run
     for run in runs:
-        placed = False
-        for line in reversed(lines[-8:]):  # only recent lines can share this baseline
-            last = max(line.runs, key=lambda r: r.box.x1)
-            height = min(run.box.height, line.height)
-            same_row = run.box.y_overlap(last.box) >= 0.5 * height
-            gap = run.box.x0 - last.box.x1
-            if same_row and -0.5 * height <= gap <= 0.8 * max(run.box.height, last.box.height):
-                line.runs.append(run)
-                placed = True
+        for k in range(len(rows) - 1, max(-1, len(rows) - 6), -1):  # only recent rows can share this band
+            top, bottom = bands[k]
+            overlap = min(bottom, run.box.y1) - max(top, run.box.y0)
+            if overlap >= 0.5 * min(bottom - top, run.box.height):
+                rows[k].append(run)
+                if run.box.height > bottom - top:
+                    bands[k] = (run.box.y0, run.box.y1)
                 break
-        if not placed:
-            lines.append(Line([run]))
+        else:
+            rows.append([run])
+            bands.append((run.box.y0, run.box.y1))
+    lines: list[Line] = []
+    for row in rows:
+        row.sort(key=lambda r: r.box.x0)
+        current = Line([row[0]])
+        right = row[0].box.x1
+        for run in row[1:]:
+            if run.box.x0 - right > 0.8 * max(run.box.height, current.height):
+                lines.append(current)
+                current = Line([run])
+            else:
+                current.runs.append(run)
+            right = max(right, run.box.x1)
+        lines.append(current)
     return lines
 
 

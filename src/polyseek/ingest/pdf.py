@@ -1,0 +1,325 @@
+"""PDF ingestion with pypdfium2: each page becomes a page item and region items (text, figure, table).
+
+A page item carries the page's text (text layer, or OCR for scans) and a small render for the
+image-text encoder; each region carries its own text and a crop of the page. Locators hold the
+1-based page number and, for regions, the box in points from the page's top-left corner.
+
+Pages are streamed one at a time: renders are made at a small size, handed on, and never kept, so a
+1,000-page PDF needs no more memory than a short one. Previews re-render a page on demand
+(:func:`render_page`). PDFium is not thread-safe, so every call into it holds :data:`PDFIUM_LOCK`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from polyseek.errors import CorruptFileError, FileTooLargeError, InvalidInputError, PolyseekError, UnsupportedFileError
+from polyseek.ingest.base import Chunk, ProgressFn, ingestors
+from polyseek.ingest.layout import Box, Region, Run, build_regions
+from polyseek.types import Locator, Modality
+
+log = logging.getLogger(__name__)
+
+PDFIUM_LOCK = threading.RLock()
+MAX_PAGE_POINTS = 14_400.0  # 200 inches: the largest page the PDF format allows (ISO 32000, Annex C)
+MAX_RENDER_PIXELS = 40_000_000  # refuse any bitmap larger than this (about 6,300 x 6,300)
+MAX_PAGES = 20_000
+PAGE_IMAGE_SIDE = 384  # the page render handed to the image encoder (it works at 224-260 px)
+CROP_RENDER_SIDE = 1100  # regions are cut from a render of this size, then reduced
+REGION_IMAGE_SIDE = 320
+OCR_SIDE = 2000  # long side of the render Tesseract reads (~180 DPI for a letter page)
+OCR_MAX_SCALE = 300 / 72
+MIN_TEXT_CHARS = 25  # fewer visible characters in the text layer: treat the page as a scan
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+@contextmanager
+def open_pdf(path: Path | str) -> Iterator[Any]:
+    """Open a PDF (lazily: pages are read when asked), turning PDFium's failures into clear errors."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    path = Path(path)
+    name = path.name
+    with PDFIUM_LOCK:
+        try:
+            document = pdfium.PdfDocument(path)
+        except FileNotFoundError:
+            raise InvalidInputError(f"{name}: file not found") from None
+        except pdfium.PdfiumError as exc:
+            code = getattr(exc, "err_code", None)
+            if code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise UnsupportedFileError(f"{name}: the PDF is encrypted with a password",
+                                           hint="remove the password (e.g. qpdf --decrypt) and index the copy") from None
+            if code == pdfium_c.FPDF_ERR_SECURITY:
+                raise UnsupportedFileError(f"{name}: the PDF uses an unsupported encryption scheme") from None
+            if code == pdfium_c.FPDF_ERR_SUCCESS:
+                raise CorruptFileError(f"{name}: the PDF has no pages") from None
+            size = path.stat().st_size if path.exists() else 0
+            if size == 0:
+                raise CorruptFileError(f"{name}: empty file, not a PDF") from None
+            raise CorruptFileError(f"{name}: damaged, truncated or not a PDF (PDFium: {exc})") from None
+    try:
+        yield document
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    """How PDF user space (origin bottom-left, unrotated) maps onto the page as displayed (origin top-left)."""
+
+    width: float  # as displayed, after /Rotate
+    height: float
+    rotation: int
+    crop: tuple[float, float, float, float]  # left, bottom, right, top of the crop box
+
+    def to_display(self, left: float, bottom: float, right: float, top: float) -> Box:
+        cx0, cy0, cx1, cy1 = self.crop
+        if self.rotation == 90:
+            return Box(bottom - cy0, left - cx0, top - cy0, right - cx0)
+        if self.rotation == 180:
+            return Box(cx1 - right, bottom - cy0, cx1 - left, top - cy0)
+        if self.rotation == 270:
+            return Box(cy1 - top, cx1 - right, cy1 - bottom, cx1 - left)
+        return Box(left - cx0, cy1 - top, right - cx0, cy1 - bottom)
+
+
+def page_geometry(page: Any, name: str, number: int) -> PageGeometry:
+    """The page's displayed size; refuses pages beyond the format's 200-inch limit (a 'PDF bomb')."""
+    width, height = page.get_size()
+    if not (width > 0 and height > 0):
+        raise CorruptFileError(f"{name}: page {number} has an empty or invalid size ({width:g} x {height:g} pt)")
+    if max(width, height) > MAX_PAGE_POINTS:
+        raise FileTooLargeError(
+            f"{name}: page {number} is {width:,.0f} x {height:,.0f} pt, beyond the PDF limit of {MAX_PAGE_POINTS:,.0f} pt "
+            f"(200 in) per side; refused so it cannot be rendered into a huge bitmap")
+    rotation = page.get_rotation() % 360
+    try:
+        crop = tuple(float(v) for v in page.get_cropbox())
+    except Exception:  # noqa: BLE001 - fall back to the media box origin
+        crop = (0.0, 0.0, width, height) if rotation in (0, 180) else (0.0, 0.0, height, width)
+    return PageGeometry(float(width), float(height), rotation, crop)  # type: ignore[arg-type]
+
+
+def scale_for(geometry: PageGeometry, long_side: int, max_scale: float = 4.0) -> float:
+    return min(max_scale, long_side / max(geometry.width, geometry.height))
+
+
+def render(page: Any, geometry: PageGeometry, scale: float, name: str = "", number: int = 0):
+    """Render at ``scale`` (pixels per point) to an RGB PIL image, refusing bitmaps over :data:`MAX_RENDER_PIXELS`."""
+    pixels = geometry.width * scale * geometry.height * scale
+    if pixels > MAX_RENDER_PIXELS:
+        raise FileTooLargeError(f"{name}: page {number} would render to {pixels:,.0f} pixels, over the limit of {MAX_RENDER_PIXELS:,}")
+    with PDFIUM_LOCK:
+        bitmap = page.render(scale=scale, may_draw_forms=True)
+        image = bitmap.to_pil().convert("RGB")
+        bitmap.close()
+    return image
+
+
+def clean_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "").replace("\x02", "-")
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+
+
+@dataclass
+class PageContent:
+    """What one page yields before encoding: its text, regions and renders."""
+
+    number: int
+    geometry: PageGeometry
+    text: str
+    regions: list[Region]
+    image: Any  # small render for the page item
+    crops: list[Any]  # one per region (None where the box is degenerate)
+    ocr: bool
+
+
+def _text_layer(page: Any, geometry: PageGeometry) -> tuple[str, list[Run]]:
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range() if textpage.count_chars() > 0 else ""
+        runs = []
+        for i in range(textpage.count_rects()):
+            left, bottom, right, top = textpage.get_rect(i)
+            piece = textpage.get_text_bounded(left, bottom, right, top)
+            if piece and piece.strip():
+                runs.append(Run(geometry.to_display(left, bottom, right, top), piece.replace("\r\n", " ").replace("\n", " ")))
+        return text, runs
+    finally:
+        textpage.close()
+
+
+def _graphics(page: Any, geometry: PageGeometry) -> tuple[list[Box], list[Box]]:
+    """Boxes of pictures and of vector paths. Form XObjects count as one picture or a bundle of paths."""
+    import pypdfium2.raw as pdfium_c
+
+    images: list[Box] = []
+    paths: list[Box] = []
+    for obj in page.get_objects(max_depth=0):
+        kind = obj.type
+        if kind not in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM,
+                        pdfium_c.FPDF_PAGEOBJ_SHADING):
+            continue
+        try:
+            box = geometry.to_display(*obj.get_bounds())
+        except Exception:  # noqa: BLE001 - an object PDFium cannot place is skipped
+            continue
+        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            images.append(box)
+        elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+            count = pdfium_c.FPDFFormObj_CountObjects(obj)
+            # a form holding many objects is a drawing (charts are often exported this way)
+            (images if count >= 6 else paths).append(box)
+        else:
+            paths.append(box)
+        if len(paths) > 20_000:
+            break
+    return images, paths
+
+
+def _crop(render_image: Any, scale: float, box: Box):
+    from PIL import Image
+
+    left, top = max(0, int(box.x0 * scale) - 2), max(0, int(box.y0 * scale) - 2)
+    right, bottom = min(render_image.width, int(box.x1 * scale) + 3), min(render_image.height, int(box.y1 * scale) + 3)
+    if right - left < 8 or bottom - top < 8:
+        return None
+    crop = render_image.crop((left, top, right, bottom))
+    if max(crop.size) > REGION_IMAGE_SIDE:
+        crop.thumbnail((REGION_IMAGE_SIDE, REGION_IMAGE_SIDE), Image.Resampling.BICUBIC)
+    return crop
+
+
+def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageContent:
+    """Text, regions and renders of one page (0-based ``index``); the caller drops the renders after use."""
+    from PIL import Image
+
+    from polyseek.ingest import ocr as ocr_module
+
+    number = index + 1
+    with PDFIUM_LOCK:
+        page = document[index]
+        try:
+            geometry = page_geometry(page, name, number)
+            text, runs = _text_layer(page, geometry)
+            images, paths = _graphics(page, geometry)
+            crop_scale = scale_for(geometry, CROP_RENDER_SIDE)
+            big = render(page, geometry, crop_scale, name, number)
+            scanned = sum(1 for c in text if not c.isspace()) < MIN_TEXT_CHARS
+            ocr_image = ocr_scale = None
+            if scanned and ocr and ocr_module.ocr_available():
+                ocr_scale = scale_for(geometry, OCR_SIDE, OCR_MAX_SCALE)
+                ocr_image = render(page, geometry, ocr_scale, name, number)
+        finally:
+            page.close()
+    used_ocr = False
+    if ocr_image is not None:
+        try:
+            runs = ocr_module.ocr_lines(ocr_image, scale=ocr_scale)  # Tesseract runs outside the PDFium lock
+            text = "\n".join(r.text for r in runs)
+            used_ocr = True
+        except PolyseekError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed OCR leaves the page searchable by its image
+            log.warning("%s: OCR failed on page %d: %s", name, number, exc)
+        finally:
+            ocr_image.close()
+    elif scanned and ocr:
+        log.info("%s: page %d has no text layer and Tesseract is not installed; indexed by its image only", name, number)
+    regions = build_regions(runs, images, paths, geometry.width, geometry.height)
+    crops = [_crop(big, crop_scale, region.box) for region in regions]
+    page_image = big.copy()
+    page_image.thumbnail((PAGE_IMAGE_SIDE, PAGE_IMAGE_SIDE), Image.Resampling.BICUBIC)
+    big.close()
+    return PageContent(number, geometry, clean_text(text), regions, page_image, crops, used_ocr)
+
+
+def pdf_date(document: Any) -> float | None:
+    """The document's creation date (``D:YYYYMMDDHHmmSS...``) as a POSIX timestamp, if it has a sane one."""
+    try:
+        with PDFIUM_LOCK:
+            raw_value = document.get_metadata_value("CreationDate") or document.get_metadata_value("ModDate")
+    except Exception:  # noqa: BLE001
+        return None
+    match = re.match(r"D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?", raw_value or "")
+    if not match:
+        return None
+    parts = [int(p) if p else d for p, d in zip(match.groups(), (0, 1, 1, 0, 0, 0))]
+    try:
+        value = datetime(*parts, tzinfo=timezone.utc).timestamp()  # type: ignore[misc]
+    except ValueError:
+        return None
+    return value if 0 < value < datetime.now(timezone.utc).timestamp() + 86_400 else None
+
+
+@ingestors.register("pdf")
+class PdfIngestor:
+    """Yields, page by page, a page chunk followed by its region chunks."""
+
+    name = "pdf"
+    extensions = frozenset({"pdf"})
+
+    def __init__(self, ocr: bool = True, regions: bool = True) -> None:
+        self.ocr = ocr
+        self.regions = regions
+
+    def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]:
+        path = Path(path)
+        name = path.name
+        with open_pdf(path) as document:
+            with PDFIUM_LOCK:
+                count = len(document)
+            if count > MAX_PAGES:
+                raise FileTooLargeError(f"{name}: {count:,} pages, over the limit of {MAX_PAGES:,}")
+            date = pdf_date(document)
+            position = 0  # index of the next chunk: regions point at their page's item by it
+            indexed, first_error = 0, None
+            for index in range(count):
+                try:
+                    content = read_page(document, index, name, ocr=self.ocr)
+                except (FileTooLargeError, CorruptFileError) as exc:
+                    first_error = first_error or exc
+                    log.warning("%s", exc.message)
+                    continue
+                except PolyseekError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
+                    first_error = first_error or CorruptFileError(f"{name}: page {index + 1} cannot be read ({type(exc).__name__}: {exc})")
+                    log.warning("%s: page %d skipped: %s", name, index + 1, exc)
+                    continue
+                page_position = position
+                geometry = content.geometry
+                regions = content.regions if self.regions else []
+                yield Chunk(
+                    modality=Modality.PAGE, locator=Locator(page=content.number), text=content.text, image=content.image,
+                    metadata={"page_count": count, "width": round(geometry.width, 1), "height": round(geometry.height, 1),
+                              "ocr": content.ocr, "regions": len(regions)},
+                    date=date,
+                )
+                position += 1
+                for number, (region, crop) in enumerate(zip(regions, content.crops)):
+                    yield Chunk(
+                        modality=Modality.REGION, locator=Locator(page=content.number, bbox=region.box.as_tuple()),
+                        text=region.text, image=crop,
+                        metadata={"kind": region.kind, "page_item": page_position, "region": number, "ocr": content.ocr},
+                        date=date,
+                    )
+                    position += 1
+                indexed += 1
+                if progress:
+                    progress(index + 1, count, "pages")
+            if indexed == 0 and first_error is not None:
+                raise first_error

@@ -1,0 +1,184 @@
+"""Page ↔ region aggregation: region hits lift their page, and a page hit says which of its regions matched best.
+
+A PDF page is indexed as one page item plus region items (paragraphs, figures, tables) that point at
+it (``metadata["page_item"]``, the page's chunk index in its file). After fusion, each page's
+candidates, its own item and its regions, are pooled: the page's score is the best member's score
+plus a decayed share of the next ones (``decay`` 0 = max, 1 = sum), so a page where several regions
+match outranks one with a single lucky hit, without long pages winning by size alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from polyseek.types import Item, Modality
+
+DEFAULT_DECAY = 0.5
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """One result after aggregation: a page (with its best region) or any other item passed through."""
+
+    item: Item
+    score: float
+    best_region: Item | None = None
+    region_score: float | None = None  # fused score of ``best_region``
+    members: tuple[str, ...] = field(default_factory=tuple)  # ids that were pooled into this result
+
+
+def page_item_id(region: Item) -> str | None:
+    """Id of the page item a region belongs to (same file, chunk index in ``metadata["page_item"]``)."""
+    from polyseek.indexer import item_id
+
+    index = region.metadata.get("page_item")
+    if index is None:
+        return None
+    return item_id(region.path, int(index))
+
+
+def is_document(item: Item) -> bool:
+    return item.modality in (Modality.PAGE, Modality.REGION) and item.locator.page is not None
+
+
+def combine(scores: Sequence[float], decay: float = DEFAULT_DECAY) -> float:
+    """Best score plus geometrically decayed later ones: ``s1 + d*s2 + d^2*s3 ...`` (scores sorted high to low).
+
+    >>> combine([0.5, 0.25], decay=0.5)
+    0.625
+    """
+    total, weight = 0.0, 1.0
+    for score in sorted(scores, reverse=True):
+        total += weight * score
+        weight *= decay
+        if weight < 1e-6:
+            break
+    return total
+
+
+def aggregate_pages(
+    ranked: Sequence[tuple[str, float]],
+    items: Mapping[str, Item],
+    fetch: Callable[[list[str]], Mapping[str, Item]] | None = None,
+    *,
+    decay: float = DEFAULT_DECAY,
+) -> list[Aggregated]:
+    """Collapse page and region candidates into one result per page, best first; other items pass through.
+
+    ``ranked``: fused ``[(item id, score)]``, best first. ``items``: the items of those ids.
+    ``fetch(ids)`` loads page items that only their regions brought in (without it such a region
+    stands for its page). Ties keep the order of ``ranked``.
+    """
+    pages: dict[tuple[str, int], dict] = {}
+    order: list[tuple[str, object]] = []  # ("page", key) or ("item", id) in first-seen order
+    for item_id, score in ranked:
+        item = items.get(item_id)
+        if item is None:
+            continue
+        if not is_document(item):
+            order.append(("item", (item, score)))
+            continue
+        key = (item.path, int(item.locator.page))  # type: ignore[arg-type]
+        group = pages.get(key)
+        if group is None:
+            group = pages[key] = {"page": None, "page_id": None, "regions": [], "scores": [], "members": []}
+            order.append(("page", key))
+        group["scores"].append(score)
+        group["members"].append(item_id)
+        if item.modality == Modality.PAGE:
+            group["page"] = item
+        else:
+            group["regions"].append((item, score))
+            group["page_id"] = group["page_id"] or page_item_id(item)
+    missing = [g["page_id"] for g in pages.values() if g["page"] is None and g["page_id"]]
+    fetched = dict(fetch(missing)) if fetch and missing else {}
+    out: list[tuple[int, Aggregated]] = []
+    for position, (kind, value) in enumerate(order):
+        if kind == "item":
+            item, score = value  # type: ignore[misc]
+            out.append((position, Aggregated(item=item, score=score, members=(item.id,))))
+            continue
+        group = pages[value]  # type: ignore[index]
+        best_region, region_score = max(group["regions"], key=lambda r: r[1]) if group["regions"] else (None, None)
+        page = group["page"] or fetched.get(group["page_id"]) or best_region
+        out.append((position, Aggregated(item=page, score=combine(group["scores"], decay), best_region=best_region,
+                                         region_score=region_score, members=tuple(group["members"]))))
+    out.sort(key=lambda pair: (-pair[1].score, pair[0]))
+    return [a for _, a in out]
+
+
+def _passages(result: Aggregated) -> list[str]:
+    """What a reranker reads for a result: its text, and its best region's when that is not just its opening."""
+    texts = [result.item.text] if result.item.text.strip() else []
+    region = result.best_region
+    if region is not None and region.id != result.item.id and region.text.strip():
+        if region.text[:200] not in result.item.text[:1500]:
+            texts.append(region.text)
+    return texts
+
+
+def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: int) -> tuple[list[Aggregated], dict[str, float]]:
+    """Reorder the text-bearing results among the first ``depth`` by reranker score (best passage per result).
+
+    Results without text (a photo) keep their places, so reranking never pushes other modalities away.
+    Returns the new order and ``{item id: rerank score}``.
+    """
+    head = results[:depth]
+    slots = [i for i, r in enumerate(head) if _passages(r)]
+    if not slots or not query_text.strip():
+        return results, {}
+    flat: list[str] = []
+    owners: list[int] = []
+    for slot in slots:
+        for text in _passages(head[slot]):
+            flat.append(text)
+            owners.append(slot)
+    scores = reranker.score(query_text, flat)
+    best: dict[int, float] = {}
+    for slot, value in zip(owners, scores.tolist()):
+        best[slot] = max(best.get(slot, float("-inf")), float(value))
+    reordered = sorted(slots, key=lambda s: (-best[s], s))
+    new_head = list(head)
+    for slot, source in zip(slots, reordered):
+        new_head[slot] = head[source]
+    return new_head + results[depth:], {head[s].item.id: best[s] for s in slots}
+
+
+def build_hits(store, query, fused: Sequence[tuple[str, float]], per_signal: Mapping[str, Mapping[str, float]], *,
+               reranker=None, rerank_depth: int = 30, decay: float = DEFAULT_DECAY) -> list:
+    """From fused ``[(id, score)]`` to :class:`polyseek.types.Hit`: pages absorb their regions, then the head
+    is optionally reranked. Final scores keep the fused scale and never increase down the list (a reranked
+    item takes the score of the slot it moves into; its own reranker score is in ``scores["rerank"]``).
+    """
+    from polyseek.types import Hit
+
+    modalities = query.filters.modalities
+    collapse = not modalities or Modality.PAGE in modalities
+    wanted = max(query.k, rerank_depth if reranker is not None else 0)
+    pool = list(fused[: wanted * 3 if collapse else wanted])
+    rows = {row.id: row.to_item() for row in store.get([i for i, _ in pool])}
+
+    def fetch(ids: list[str]) -> dict[str, Item]:
+        return {row.id: row.to_item() for row in store.get(ids)}
+
+    if collapse:
+        results = aggregate_pages(pool, rows, fetch, decay=decay)
+    else:
+        results = [Aggregated(item=rows[i], score=s, members=(i,)) for i, s in pool if i in rows]
+    slot_scores = [r.score for r in results]
+    rerank_scores: dict[str, float] = {}
+    if reranker is not None and query.text:
+        results, rerank_scores = rerank_results(query.text, results, reranker, rerank_depth)
+    hits = []
+    for position, result in enumerate(results[: query.k]):
+        item_id = result.item.id
+        scores = {s: float(values[item_id]) for s, values in per_signal.items() if item_id in values}
+        scores["fused"] = float(result.score)
+        if result.region_score is not None:
+            scores["region"] = float(result.region_score)
+        if item_id in rerank_scores:
+            scores["rerank"] = rerank_scores[item_id]
+        best_region = result.best_region if result.best_region is not None and result.best_region.id != item_id else None
+        hits.append(Hit(item=result.item, score=float(slot_scores[position]), scores=scores, best_region=best_region))
+    return hits

