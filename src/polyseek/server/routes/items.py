@@ -30,22 +30,18 @@ def _preview_fn():
 
 
 def page_size(item: Item) -> list[float] | None:
-    """Width and height of the item's PDF page in points, for drawing its region over a page render."""
+    """Width and height of the item's PDF page in points (as displayed), to draw its region over a page render."""
     meta = item.metadata or {}
-    for w_key, h_key in (("page_width", "page_height"), ("width_pt", "height_pt")):
-        if meta.get(w_key) and meta.get(h_key):
-            return [float(meta[w_key]), float(meta[h_key])]
+    if item.modality == Modality.PAGE and meta.get("width") and meta.get("height"):
+        return [float(meta["width"]), float(meta["height"])]
     if item.locator.page is None or not item.path.lower().endswith(".pdf"):
         return None
     try:
-        import pypdfium2 as pdfium
+        from polyseek.ingest.pdf import PDFIUM_LOCK, open_pdf, page_geometry
 
-        document = pdfium.PdfDocument(item.path)
-        try:
-            width, height = document[item.locator.page - 1].get_size()
-        finally:
-            document.close()
-        return [float(width), float(height)]
+        with open_pdf(item.path) as document, PDFIUM_LOCK:  # PDFium is not thread-safe
+            geometry = page_geometry(document[item.locator.page - 1], Path(item.path).name, item.locator.page)
+        return [geometry.width, geometry.height]
     except Exception:  # noqa: BLE001 - a missing or damaged file just means no overlay
         return None
 
