@@ -254,7 +254,10 @@ class Engine:
         from polyseek.search.rerank import load_reranker
 
         reranker = load_reranker(self.reranker) if query.rerank else None
-        return build_hits(self.store, query, fused, per_signal, reranker=reranker)
+        from polyseek.search.moments import merge_moments  # adjacent matching moments of a file → one span
+
+        merged = merge_moments(fused, lists, self.store.get, query.k)
+        return merged.apply(build_hits(self.store, query, merged.ranking, per_signal, reranker=reranker))
 
     def get(self, item_id: str):
         rows = self.store.get([item_id])
