@@ -79,3 +79,13 @@ def test_graded_relevance_in_ndcg():
 def test_no_relevant_items_at_all_is_refused():
     with pytest.raises(InvalidInputError):
         evaluate({"q": [("a", 1.0)]}, {"q": {"a": 0}})
+
+
+def test_deep_rank_replaces_censored_rank_but_never_inside_depth():
+    qrels = {"a": {"r": 1}, "b": {"r": 1}}
+    run = {"a": [("x", 1.0)], "b": [("y", 1.0)]}
+    result = evaluate(run, qrels, depth=1, deep_ranks={"a": 7, "b": 1})
+    assert result.per_query["a"].first_relevant_rank == 7
+    assert result.per_query["b"].first_relevant_rank == 2  # the shallow run saw it was not at rank 1
+    assert result.censored_queries == 0 and result.metrics["mean_rank"] == pytest.approx(4.5)
+    assert result.metrics["recall@10"] == 0.0  # deep ranks only feed mean rank

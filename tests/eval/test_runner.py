@@ -66,3 +66,19 @@ def test_cli_lancedb_report_and_compare(captions_dir, tmp_path):
     assert compared.exit_code == 0, compared.output
     rows = json.loads(compared.output)["rows"]
     assert rows and all(r["mean_diff"] == 0.0 and r["p_randomization"] == 1.0 for r in rows)
+
+
+def test_shallow_depth_with_deep_ranks_matches_full_depth(tmp_path, make_captions):
+    entries = {**ENTRIES, "y.jpg": ["zzz", "unrelated words"], "w.jpg": ["qqq nothing", "xyzzy"]}
+    data = load_captions(make_captions(tmp_path / "caps2", entries))
+    options = {"image_encoder": "deterministic", "text_encoder": "deterministic", "store": "memory"}
+    full = run_dataset(data, depth=50, **options)
+    shallow = run_dataset(data, depth=1, **options)
+    censored = run_dataset(data, depth=1, exact_ranks=False, **options)
+    for task in ("text_to_image", "image_to_text"):
+        assert shallow[task]["mean_rank"] == full[task]["mean_rank"]
+        assert shallow[task]["recall@1"] == full[task]["recall@1"]
+        assert shallow["details"][task]["deep_rank_queries"] > 0
+        assert censored["details"][task]["censored_queries"] == shallow["details"][task]["deep_rank_queries"]
+        assert censored[task]["mean_rank"] <= full[task]["mean_rank"]  # a lower bound
+    assert full["text_to_image"]["mean_rank"] > 1.0  # the test has misses to find

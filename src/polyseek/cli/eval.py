@@ -23,11 +23,13 @@ OutputOption = typer.Option(..., "--output", "-o", help="Report JSON to write; a
 MarkdownOption = typer.Option(None, "--markdown", help="Where to write the markdown table (default: OUTPUT with .md).")
 StoreKindOption = typer.Option("lancedb", "--backend", help="Store backend: lancedb (the shipped default backend, in a fresh folder) or memory.")
 WorkdirOption = typer.Option(None, "--workdir", help="Keep the store and text files here (a re-run re-indexes nothing). Default: a temporary folder.")
-DepthOption = typer.Option(None, "--depth", min=1, max=10_000, help="Results asked per query (default: the whole candidate pool, so ranks are exact).")
+DepthOption = typer.Option(100, "--depth", min=1, max=10_000, help="Results asked per query (k of Engine.search); metrics go to @50.")
+ExactRanksOption = typer.Option(True, "--exact-ranks/--no-exact-ranks",
+                                help="Search the whole pool again for queries that missed within --depth, to get exact mean rank.")
 
 
 def run_and_write(dataset, output: Path, markdown: Optional[Path], image_encoder: Optional[str], text_encoder: Optional[str],
-                  store: str, workdir: Optional[Path], depth: Optional[int], as_json: bool) -> dict[str, Any]:
+                  store: str, workdir: Optional[Path], depth: int, exact_ranks: bool, as_json: bool) -> dict[str, Any]:
     """Shared by every ``eval`` adapter command: progress bar, run, write JSON + markdown, print a summary."""
     from polyseek.eval.report import task_names, write_report
     from polyseek.eval.runner import run_dataset
@@ -42,7 +44,7 @@ def run_and_write(dataset, output: Path, markdown: Optional[Path], image_encoder
             bar.update(tasks[stage], completed=done, total=total)
 
         report = run_dataset(dataset, image_encoder=image_encoder, text_encoder=text_encoder, store=store,
-                             workdir=workdir, depth=depth, progress=progress)
+                             workdir=workdir, depth=depth, exact_ranks=exact_ranks, progress=progress)
     json_path, md_path = write_report(report, output, markdown)
     summary = {"output": str(json_path), "markdown": str(md_path), **{t: report[t] for t in task_names(report)}}
     if as_json:
@@ -65,7 +67,8 @@ def captions(
     markdown: Optional[Path] = MarkdownOption,
     store: str = StoreKindOption,
     workdir: Optional[Path] = WorkdirOption,
-    depth: Optional[int] = DepthOption,
+    depth: int = DepthOption,
+    exact_ranks: bool = ExactRanksOption,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N images (and their captions)."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
 ) -> None:
@@ -73,7 +76,7 @@ def captions(
     from polyseek.eval.datasets import load_captions
 
     dataset = load_captions(folder, limit_images=limit)
-    run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, as_json)
+    run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, exact_ranks, as_json)
 
 
 @eval_app.command("mbeir")
@@ -88,7 +91,8 @@ def mbeir(
     markdown: Optional[Path] = MarkdownOption,
     store: str = StoreKindOption,
     workdir: Optional[Path] = WorkdirOption,
-    depth: Optional[int] = DepthOption,
+    depth: int = DepthOption,
+    exact_ranks: bool = ExactRanksOption,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N queries."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
 ) -> None:
@@ -96,7 +100,7 @@ def mbeir(
     from polyseek.eval.datasets import load_mbeir
 
     dataset = load_mbeir(queries, pool, qrels=qrels, image_root=image_root, limit_queries=limit)
-    run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, as_json)
+    run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, exact_ranks, as_json)
 
 
 @eval_app.command("beir")
@@ -109,7 +113,8 @@ def beir(
     markdown: Optional[Path] = MarkdownOption,
     store: str = StoreKindOption,
     workdir: Optional[Path] = WorkdirOption,
-    depth: Optional[int] = typer.Option(100, "--depth", min=1, max=10_000, help="Results asked per query (mean rank is a lower bound past it)."),
+    depth: int = DepthOption,
+    exact_ranks: bool = ExactRanksOption,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N judged queries."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
 ) -> None:
@@ -117,7 +122,7 @@ def beir(
     from polyseek.eval.datasets import load_beir
 
     dataset = load_beir(folder, split=split, limit_queries=limit)
-    run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, as_json)
+    run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, exact_ranks, as_json)
 
 
 @eval_app.command("compare")

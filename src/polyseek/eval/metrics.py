@@ -43,8 +43,9 @@ DEFINITIONS = {
     "ndcg@10": "nDCG over the top 10 with graded relevance (trec_eval ndcg_cut.10)",
     "mrr@10": "reciprocal rank of the first relevant item if within the top 10, else 0",
     "map@50": "average precision over the top 50 (trec_eval map_cut.50)",
-    "mean_rank": "mean 1-based rank of the first relevant item; a query whose relevant items were not retrieved "
-                 "counts as (retrieved depth + 1), so the mean is then a lower bound (see censored_queries)",
+    "mean_rank": "mean 1-based rank of the first relevant item. Queries with no relevant item within the search depth "
+                 "are searched again over the whole pool to find it (deep_rank_queries); a query whose relevant items "
+                 "were never retrieved counts as (depth + 1), and the mean is then a lower bound (see censored_queries)",
     "median_rank": "median of the same ranks",
     "tie_break": "items are ranked by score descending, then by dataset id ascending",
 }
@@ -109,11 +110,14 @@ def rank(scored: Scored) -> list[tuple[str, float]]:
     return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def evaluate(run: Mapping[str, Scored], qrels: Qrels, *, depth: int | None = None, top: int = 10) -> Evaluation:
+def evaluate(run: Mapping[str, Scored], qrels: Qrels, *, depth: int | None = None,
+             deep_ranks: Mapping[str, int | None] | None = None, top: int = 10) -> Evaluation:
     """Metrics of ``run`` against ``qrels``.
 
     ``depth`` is how many results were asked per query: a query whose relevant items were not
-    retrieved gets rank ``depth + 1`` (default: its own ranking's length + 1) in ``mean_rank``.
+    retrieved gets rank ``depth + 1`` (default: its own ranking's length + 1) in ``mean_rank``,
+    unless ``deep_ranks`` gives its first relevant rank from a deeper search (then at least ``depth + 1``,
+    since the shallow run did not find it).
 
     Every query with at least one relevant item in ``qrels`` is scored; a query absent from ``run``
     (or with an empty ranking) scores 0 on every metric rather than being dropped, which is what
@@ -143,11 +147,16 @@ def evaluate(run: Mapping[str, Scored], qrels: Qrels, *, depth: int | None = Non
         if first is not None:
             score = items[first][1]
             tied = any(s == score and d not in relevant for d, s in items)
-        rank_value = first + 1 if first is not None else max(depth or 0, len(items)) + 1
+        floor = max(depth or 0, len(items)) + 1
+        deep = (deep_ranks or {}).get(query_id)
+        if first is not None:
+            found: int | None = first + 1
+        else:
+            found = max(deep, floor) if deep is not None else None
         metrics = dict(values[query_id])
-        metrics["mean_rank"] = float(rank_value)
+        metrics["mean_rank"] = float(found if found is not None else floor)
         per_query[query_id] = QueryResult(
-            query_id=query_id, metrics=metrics, first_relevant_rank=None if first is None else first + 1,
+            query_id=query_id, metrics=metrics, first_relevant_rank=found,
             n_relevant=len(relevant), n_retrieved=len(items), tied_at_first_relevant=tied,
             top=tuple(doc for doc, _ in items[:top]),
         )

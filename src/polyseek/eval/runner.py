@@ -22,10 +22,11 @@ from typing import Any
 from polyseek import __version__
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import Candidate, Dataset, Task
-from polyseek.eval.metrics import DEFINITIONS, Evaluation, evaluate
+from polyseek.eval.metrics import DEFINITIONS, Evaluation, evaluate, rank
 from polyseek.types import Filters, QueryPart
 
 MAX_K = 10_000  # the most a Query may ask for
+DEFAULT_DEPTH = 100  # results asked per query: covers every @k metric (the deepest is mAP@50)
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -86,36 +87,61 @@ def _index(engine, paths: list, label: str, progress: ProgressFn | None) -> dict
             "failed": list(summary.failed), "seconds": round(seconds, 3)}
 
 
-def run_task(engine, task: Task, ids_by_path: dict[str, list[str]], depth: int,
-             progress: ProgressFn | None = None) -> tuple[Evaluation, dict[str, Any]]:
-    """Every query of ``task`` through ``Engine.search``; returns the evaluation and timing."""
+def _search(engine, query, depth: int, filters: Filters, ids_by_path: dict[str, list[str]]) -> tuple[list[tuple[str, float]], int]:
+    """One ``Engine.search`` call; returns ``[(dataset id, score)]`` best first and the count of unmapped hits."""
+    # Parts, not a query string: a caption is literal text, never rclip syntax ("man's" would not parse).
+    parts: list[Any] = []
+    if query.text:
+        parts.append(QueryPart(text=query.text))
+    if query.image is not None:
+        parts.append(query.image)  # a Path: the engine reads it like any query image
+    scored, unmapped = [], 0
+    for hit in engine.search(parts, k=depth, filters=filters):
+        ids = ids_by_path.get(hit.item.path)
+        if ids is None:
+            unmapped += 1
+            continue
+        scored += [(candidate_id, hit.score) for candidate_id in ids]
+    return scored, unmapped
+
+
+def run_task(engine, task: Task, ids_by_path: dict[str, list[str]], depth: int, pool: int,
+             exact_ranks: bool = True, progress: ProgressFn | None = None) -> tuple[Evaluation, dict[str, Any]]:
+    """Every query of ``task`` through ``Engine.search`` at ``depth``; returns the evaluation and timing.
+
+    With ``exact_ranks``, a query whose relevant items are not in its top ``depth`` is searched again
+    over the whole pool (capped at 10,000) only to find its first relevant rank for ``mean_rank``; the
+    other metrics and queries/s come from the ``depth`` search alone.
+    """
     filters = Filters(modalities=task.target)
     run: dict[str, list[tuple[str, float]]] = {}
     unmapped = 0
     started = time.perf_counter()
     for done, query in enumerate(task.queries, 1):
-        # Parts, not a query string: a caption is literal text, never rclip syntax ("man's" would not parse).
-        parts: list[Any] = []
-        if query.text:
-            parts.append(QueryPart(text=query.text))
-        if query.image is not None:
-            parts.append(query.image)  # a Path: the engine reads it like any query image
-        hits = engine.search(parts, k=depth, filters=filters)
-        scored = []
-        for hit in hits:
-            ids = ids_by_path.get(hit.item.path)
-            if ids is None:
-                unmapped += 1
-                continue
-            scored += [(candidate_id, hit.score) for candidate_id in ids]
-        run[query.id] = scored
+        run[query.id], missed = _search(engine, query, depth, filters, ids_by_path)
+        unmapped += missed
         if progress:
             progress(task.name, done, len(task.queries))
     seconds = time.perf_counter() - started
+
+    deep_ranks: dict[str, int | None] = {}
+    deep_depth = min(max(pool, depth), MAX_K)
+    deep_started = time.perf_counter()
+    if exact_ranks and deep_depth > depth:
+        missing = [q for q in task.queries
+                   if not any(task.qrels[q.id].get(doc, 0) > 0 for doc, _ in run[q.id])
+                   and any(g > 0 for g in task.qrels[q.id].values())]
+        for done, query in enumerate(missing, 1):
+            scored, _ = _search(engine, query, deep_depth, filters, ids_by_path)
+            relevant = {d for d, g in task.qrels[query.id].items() if g > 0}
+            deep_ranks[query.id] = next((i + 1 for i, (doc, _) in enumerate(rank(scored)) if doc in relevant), None)
+            if progress:
+                progress(f"{task.name} (deep ranks)", done, len(missing))
     timing = {"search_seconds": round(seconds, 3),
               "queries_per_second": round(len(task.queries) / seconds, 2) if seconds > 0 else None,
-              "depth": depth, "unmapped_hits": unmapped}
-    return evaluate(run, task.qrels, depth=depth), timing
+              "depth": depth, "deep_rank_queries": len(deep_ranks), "deep_depth": deep_depth if deep_ranks else None,
+              "deep_rank_seconds": round(time.perf_counter() - deep_started, 3), "unmapped_hits": unmapped}
+    return evaluate(run, task.qrels, depth=depth, deep_ranks=deep_ranks), timing
 
 
 def describe_engine(engine) -> dict[str, Any]:
@@ -135,19 +161,20 @@ def describe_engine(engine) -> dict[str, Any]:
 
 
 def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_encoder: str | None = None,
-                store: str = "lancedb", workdir: str | Path | None = None, depth: int | None = None,
-                progress: ProgressFn | None = None) -> dict[str, Any]:
+                store: str = "lancedb", workdir: str | Path | None = None, depth: int = DEFAULT_DEPTH,
+                exact_ranks: bool = True, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Index ``dataset`` into a new store and evaluate each task; returns the report as a dict.
 
     ``store``: ``"lancedb"`` (the shipped default backend, in a folder under ``workdir``) or ``"memory"``.
     ``workdir``: kept when given (a second run re-indexes nothing); a temporary folder otherwise.
-    ``depth``: results asked per query; default the whole target pool, so ranks are exact.
+    ``depth``: results asked per query (``k`` of ``Engine.search``); ``exact_ranks``: find the first
+    relevant rank of queries that missed within ``depth`` by searching the whole pool again.
     """
     from polyseek.engine import Engine
 
     if store not in {"lancedb", "memory"}:
         raise InvalidInputError(f"unknown eval store {store!r}", hint="accepted: lancedb, memory")
-    if depth is not None and not 1 <= depth <= MAX_K:
+    if not 1 <= depth <= MAX_K:
         raise InvalidInputError(f"depth must be from 1 to {MAX_K}, got {depth}")
     with ExitStack() as stack:
         if workdir is None:
@@ -174,12 +201,11 @@ def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_enco
         for task in dataset.tasks:
             pool = sum(items_by_path.get(path, 0) for path, ids in files.ids_by_path.items()
                        if modality_of[ids[0]] in task.target)
-            task_depth = min(depth or max(pool, 1), MAX_K)
-            evaluation, timing = run_task(engine, task, files.ids_by_path, task_depth, progress)
+            evaluation, timing = run_task(engine, task, files.ids_by_path, depth, pool, exact_ranks, progress)
             report[task.name] = {k: round(v, 6) for k, v in evaluation.metrics.items()}
             details[task.name] = {**evaluation.summary(), "n_candidate_items": pool, "targets": [m.value for m in task.target],
                                   "relevance": task.relevance, **timing,
-                                  "exact_ranks": task_depth >= pool}
+                                  "exact_ranks": evaluation.censored_queries == 0}
             queries = {q.id: q for q in task.queries}
             per_query[task.name] = {
                 qid: {"query": queries[qid].describe(), "relevant": sorted(d for d, g in task.qrels[qid].items() if g > 0),
