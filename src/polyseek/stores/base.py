@@ -119,21 +119,27 @@ stores: Registry[Store] = Registry(
     lazy={"memory": "polyseek.stores.memory", "lancedb": "polyseek.stores.lancedb", "milvus": "polyseek.stores.milvus"},
 )
 
-SCHEMES = {"memory": "memory", "file": "lancedb", "lancedb": "lancedb", "milvus": "milvus"}
+SCHEMES = {
+    "memory": "memory", "file": "lancedb", "lancedb": "lancedb",
+    "milvus": "milvus", "milvus+https": "milvus", "milvus+lite": "milvus",  # stores/milvus.py reads the rest
+}
+VALID_URIS = ("memory://, a folder path, file:///path, lancedb:///path, milvus://host:port[/collection], "
+              "milvus+https://host:port[/collection], milvus+lite:///path/to/index.db")
 
 
 def open_store(uri: str | os.PathLike[str]) -> Store:
-    """Open a store by URI: ``memory://``, a local path (LanceDB), ``lancedb:///abs/path``, ``milvus://host:port``."""
+    """Open a store by URI: ``memory://``, a local path (LanceDB), ``lancedb:///abs/path``, ``milvus://host:port``,
+    ``milvus+lite:///abs/path/index.db``."""
     text = os.fspath(uri)
     if not text or not isinstance(text, str):
-        raise StoreURIError("empty store URI", hint="use memory://, a folder path, or milvus://host:port")
+        raise StoreURIError("empty store URI", hint="valid: " + VALID_URIS)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         backend = SCHEMES.get(scheme.lower())
         if backend is None:
             raise StoreURIError(
                 f"unknown store scheme {scheme!r} in {text!r}",
-                hint="valid: memory://, a folder path, file:///path, lancedb:///path, milvus://host:port",
+                hint="valid: " + VALID_URIS,
             )
         if backend == "lancedb":
             return stores.create("lancedb", rest)
