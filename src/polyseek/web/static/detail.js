@@ -35,16 +35,16 @@ async function show() {
     return;
   }
   if (seq !== view.seq) return;
-  body.replaceChildren(media(item), facts(item, hit));
+  body.replaceChildren(media(item, hit), facts(item, hit));
   $('#detail-close').focus();
 }
 
-function media(item) {
+function media(item, hit) {
   const locator = item.locator || {};
   switch (item.modality) {
     case 'page':
     case 'region':
-      return pageView(item);
+      return pageView(item, hit.best_region);
     case 'video_moment':
       return player('video', item, locator);
     case 'audio_segment':
@@ -58,9 +58,9 @@ function media(item) {
 }
 
 /** The page render with the region drawn on top as a box positioned in percent of the page (CSP-safe CSSOM). */
-function pageView(item) {
+function pageView(item, bestRegion) {
   const size = item.page_size;
-  const bbox = item.locator.bbox;
+  const bbox = item.locator.bbox || (bestRegion && bestRegion.locator && bestRegion.locator.bbox);
   if (!size || !item.links.page) {
     return h('figure', { class: 'media' }, h('img', { src: itemUrl.preview(item.id, 1600), alt: `Page ${item.locator.page} of ${item.file.name}, matched region outlined`, class: 'full' }));
   }

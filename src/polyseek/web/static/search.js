@@ -110,7 +110,8 @@ export function card(hit, rank, onOpen) {
   const where = describeLocator(hit.locator);
   let visual;
   if (PICTURED.has(hit.modality)) {
-    visual = h('img', { src: itemUrl.thumbnail(hit.id, 320), alt: altText(hit), loading: rank > 12 ? 'lazy' : 'eager', decoding: 'async', width: 320, height: 240 });
+    const pictured = hit.best_region ? hit.best_region.id : hit.id; // a page shows its best region outlined
+    visual = h('img', { src: itemUrl.thumbnail(pictured, 320), alt: altText(hit), loading: rank > 12 ? 'lazy' : 'eager', decoding: 'async', width: 320, height: 240 });
     visual.addEventListener('error', () => visual.replaceWith(h('span', { class: 'snippet' }, (hit.text || basename(hit.path)).slice(0, 240))), { once: true });
   } else {
     visual = h('span', { class: 'snippet' }, (hit.text || basename(hit.path)).replace(/\s+/g, ' ').slice(0, 240));
