@@ -138,7 +138,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PolyseekError)
     async def polyseek_error(request: Request, exc: PolyseekError) -> JSONResponse:
         status = status_for(exc)
-        if status >= 500:
+        if status >= 500 and status != 501:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc)
         return JSONResponse(error_body(exc.code, exc.message, exc.hint), status_code=status)
 
