@@ -51,32 +51,52 @@ def e2e_collection(tmp_path_factory) -> Path:
     return root
 
 
+def start_serve(store: str, log_path: Path, *extra: str, env_extra: dict[str, str] | None = None):
+    """A ``polyseek serve`` subprocess on a free loopback port (deterministic encoders); returns (process, base URL)."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "POLYSEEK_LOG": "WARNING", **(env_extra or {})}
+    if "POLYSEEK_TOKEN" not in (env_extra or {}):
+        env.pop("POLYSEEK_TOKEN", None)
+    log = log_path.open("w")
+    command = [sys.executable, "-m", "polyseek", "serve", "--store", store, "--port", str(port),
+               "--image-encoder", "deterministic", "--text-encoder", "deterministic", "--no-warm",
+               "--log-level", "warning", *extra]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"polyseek serve did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def server(e2e_collection, tmp_path_factory):
     """Base URL of a running ``polyseek serve`` whose index holds the whole collection (indexed over HTTP)."""
     import httpx
 
     store = tmp_path_factory.mktemp("e2e-store") / "index"
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "POLYSEEK_LOG": "WARNING"}
-    env.pop("POLYSEEK_TOKEN", None)
-    log = (tmp_path_factory.mktemp("e2e-log") / "serve.log").open("w")
-    command = [sys.executable, "-m", "polyseek", "serve", "--store", str(store), "--port", str(port),
-               "--root", str(e2e_collection), "--image-encoder", "deterministic", "--text-encoder", "deterministic",
-               "--no-warm", "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("e2e-log") / "serve.log"
+    process, base = start_serve(str(store), log_path, "--root", str(e2e_collection))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"polyseek serve did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.2)
         job = httpx.post(f"{base}/api/index/jobs", json={"path": ""}, timeout=10).json()
         while job["state"] not in {"done", "failed", "cancelled"}:
             time.sleep(0.2)
@@ -84,12 +104,7 @@ def server(e2e_collection, tmp_path_factory):
         assert job["state"] == "done" and not job["summary"]["failed"], job
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop(process)
 
 
 @pytest.fixture(scope="session")

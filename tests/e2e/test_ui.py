@@ -11,7 +11,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import REPO, screenshot
+from tests.e2e.conftest import REPO, screenshot, start_serve, stop
 
 pytestmark = pytest.mark.slow
 
@@ -169,3 +169,24 @@ def test_live_indexing_progress(page, e2e_collection):
     page.click("a[data-tab=search]")
     search(page, "tide rises twice", modalities=("text",))
     assert "new-note.md" in page.locator("#results .card").first.get_attribute("aria-label")
+
+
+def test_token_protected_server_asks_for_the_token(browser, tmp_path):
+    token = "e2e-token-0123456789abcdef"
+    process, base = start_serve("memory://", tmp_path / "serve.log", "--token-env", "E2E_TOKEN",
+                                env_extra={"E2E_TOKEN": token})
+    try:
+        context = browser.new_context(base_url=base)
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_selector("#login[open]")
+        page.fill("#login-token", "wrong-token-value")
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#login-message:text('wrong API token')")
+        page.fill("#login-token", token)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_function("() => !document.querySelector('#login').open")
+        page.wait_for_selector("#status-line:text('0 items')")
+        context.close()
+    finally:
+        stop(process)

@@ -77,9 +77,12 @@ class ImageCache:
             with self._lock:
                 if key in self._entries:
                     return self._entries[key], etag
-            data = render()
+            try:
+                data = render()
+            finally:
+                with self._lock:
+                    self._inflight.pop(key, None)
             with self._lock:
-                self._inflight.pop(key, None)
                 if len(data) <= self.max_bytes // 8:
                     self._entries[key] = data
                     self._size += len(data)
