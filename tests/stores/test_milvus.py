@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -132,6 +134,15 @@ def test_unknown_scheme_names_the_milvus_ones():
     with pytest.raises(StoreURIError) as info:
         open_store("qdrant://localhost:6333")
     assert "milvus://host:port" in str(info.value) and "milvus+lite:///" in str(info.value)
+
+
+def test_missing_client_names_the_extra(monkeypatch, tmp_path):
+    from polyseek.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "pymilvus", None)  # what an install without the extra sees
+    with pytest.raises(MissingDependencyError, match="pymilvus") as info:
+        open_store(lite_uri(tmp_path))
+    assert "polyseek[milvus]" in info.value.hint
 
 
 def test_unreachable_server_is_a_store_error(tmp_path, monkeypatch):
