@@ -33,6 +33,7 @@ def images_loaded(page) -> None:
 
 
 def test_search_groups_results_by_type_with_keyboard_navigation(page):
+    page.set_viewport_size({"width": 1280, "height": 980})  # room for the first row of photos in the screenshot
     search(page, "lighthouse coffee photos")
     titles = page.locator(".group-title").all_inner_texts()
     assert len(titles) >= 2, titles
@@ -97,7 +98,8 @@ def test_pdf_hit_outlines_the_region_on_the_page(page):
     search(page, "lighthouse built 1887 engineer", modalities=("region",))
     page.locator("#results .card").first.click()
     box = page.wait_for_selector("#detail[open] .region-box")
-    page.wait_for_selector("#detail .page-image")
+    page.wait_for_function("() => { const img = document.querySelector('#detail .page-image'); "
+                           "return img && img.complete && img.naturalWidth > 0; }")
     bbox = [float(v) for v in box.get_attribute("data-bbox").split(",")]
     assert bbox[1] > 400  # the paragraph lower on page 2, not the heading
     frame = page.locator("#detail .page-frame").bounding_box()

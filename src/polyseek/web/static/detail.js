@@ -68,6 +68,7 @@ function pageView(item, bestRegion) {
   const frame = h('div', { class: 'page-frame' },
     h('img', { src: itemUrl.page(item.id, 1600), alt: `Page ${item.locator.page} of ${item.file.name}`, class: 'page-image', width: Math.round(width), height: Math.round(height) }));
   frame.style.setProperty('--ratio', `${width} / ${height}`);
+  frame.style.width = `min(100%, calc(76vh * ${(width / height).toFixed(4)}))`; // the whole page fits on screen
   if (bbox) {
     const [x0, y0, x1, y1] = bbox;
     const box = h('div', { class: 'region-box', role: 'img', 'aria-label': 'Matched region', 'data-bbox': bbox.join(',') });
@@ -76,7 +77,6 @@ function pageView(item, bestRegion) {
     box.style.width = `${(100 * (x1 - x0)) / width}%`;
     box.style.height = `${(100 * (y1 - y0)) / height}%`;
     frame.append(box);
-    requestAnimationFrame(() => box.scrollIntoView({ block: 'center', behavior: 'instant' }));
   }
   return h('figure', { class: 'media page' }, frame, h('figcaption', {}, `Page ${item.locator.page}${bbox ? ', matched region outlined' : ''}`));
 }
