@@ -9,7 +9,7 @@ import pytest
 
 from polyseek.errors import StoreError, StoreURIError
 from polyseek.stores import Row, open_store
-from polyseek.stores.memory import MemoryStore
+from polyseek.stores.memory import MemoryStore, bm25_scores
 from polyseek.types import Filters
 from tests.stores.test_contract import DIM, StoreContract, make_rows
 
@@ -57,6 +57,15 @@ class TestMilvusLiteStore(StoreContract):
             assert [i for i, _ in store.search("text", row.vectors["text"], 3)] == [row.id]
         finally:
             store.close()
+
+    def test_native_bm25_is_okapi_over_every_row(self, store):
+        """Milvus counts rows without text in N and the average length, so its scores equal ``bm25_scores`` over all
+        40 texts (not the reference store's 26); equal scores also show k1=1.2, b=0.75 reached the index."""
+        rows = make_rows()
+        want = {r.id: s for r, s in zip(rows, bm25_scores("rocket chart", [r.text for r in rows])) if s > 0}
+        got = dict(store.text_search("rocket chart", 40))
+        assert set(got) == set(want)
+        np.testing.assert_allclose([got[i] for i in sorted(want)], [want[i] for i in sorted(want)], rtol=1e-5)
 
     def test_catalog_folder_sits_next_to_the_db_file(self, store, tmp_path):
         assert store.path == tmp_path / "index.polyseek" and store.path.is_dir()

@@ -332,9 +332,10 @@ class MilvusStore:
             schema.add_field(SPARSE, DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,
                                          input_field_names=["text"], output_field_names=[SPARSE]))
-            # k1/b as in the memory store and Lucene (Milvus defaults to k1=1.5)
+            # k1/b as in the memory store and Lucene (Milvus defaults to k1=1.5). Nested under "params": the wire form
+            # older clients used, which servers still read and milvus-lite 3.2 reads only (it drops flat keys).
             index.add_index(SPARSE, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                            params={"bm25_k1": 1.2, "bm25_b": 0.75})
+                            params={"params": {"bm25_k1": 1.2, "bm25_b": 0.75}})
         else:
             schema.add_field("text", DataType.VARCHAR, max_length=LIMITS["text"])
         for space, dim in sorted(spaces.items()):
