@@ -40,11 +40,12 @@ def soundtrack(duration: float, speech: list[tuple[float, str]], workdir: Path) 
 
 
 def write_video(path: Path, scenes: list[tuple[tuple[int, int, int], float]], audio: np.ndarray | None = None,
-                size: tuple[int, int] = (160, 120), fps: int = 10) -> None:
+                size: tuple[int, int] = (160, 120), fps: int = 10, faststart: bool = False) -> None:
     """An H.264 MP4 of solid-colour scenes, with an AAC track when ``audio`` (22.05 kHz float32) is given."""
     import av
 
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         video = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
         video.width, video.height = size
         video.pix_fmt = "yuv420p"

@@ -217,7 +217,7 @@ class MomentPlanner:
         metadata: dict[str, Any] = {"shot": piece.shot}
         image = None
         if keyframe is not None:
-            metadata["keyframe"] = round(keyframe[0], 3)
+            metadata["keyframe_time"] = round(keyframe[0], 3)  # seconds; keyframe_at(path, it) gives the picture
             image = _lazy_jpeg(keyframe[1])
         return Chunk(
             modality=Modality.VIDEO_MOMENT,
@@ -294,6 +294,8 @@ def video_moments(path: Path, progress: ProgressFn | None = None) -> Iterator[Ch
             transcriber.feed(track.drain())
             planner.segments += transcriber.flush()
         end = max(sampler.last_time + 1.0 / fps, track.position if track is not None and track.samples else 0.0)
+        if total and end < total - max(2.0, 0.1 * total):  # the container promised more: cut off in transfer
+            raise CorruptFileError(f"{path.name}: truncated, pictures end at {end:.1f} s of {total:.1f} s")
         if total and abs(total - end) < 2.0:
             end = total
         yield from planner.emit(end, final=True)

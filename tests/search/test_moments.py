@@ -1,0 +1,80 @@
+"""Merging adjacent matching moments into one span: adjacency, closeness on a signal the head is strong on, no drift."""
+
+from __future__ import annotations
+
+from polyseek.search.moments import merge_moments
+from polyseek.stores.base import Row
+from polyseek.types import Hit, Item, Locator, Modality
+
+
+def moment(item_id: str, start: float, end: float, path: str = "/v/talk.mp4", text: str = "",
+           modality: str = "video_moment") -> Row:
+    return Row(id=item_id, doc=path, path=path, modality=modality, locator={"start": start, "end": end}, text=text)
+
+
+def store_of(*rows: Row):
+    by_id = {r.id: r for r in rows}
+    return lambda ids: [by_id[i] for i in ids if i in by_id]
+
+
+def image_list(scores: dict[str, float], noise: int = 20) -> list[tuple[str, float]]:
+    """A realistic dense list: the given scores on top of many unrelated items near 0.2."""
+    ranked = list(scores.items()) + [(f"other{i}", 0.2 - i * 0.001) for i in range(noise)]
+    return sorted(ranked, key=lambda kv: -kv[1])
+
+
+def test_adjacent_near_equal_moments_become_one_span():
+    rows = [moment("a", 0, 10), moment("b", 10, 20), moment("c", 20, 30)]
+    lists = {"image": image_list({"a": 0.61, "b": 0.60, "c": 0.3})}
+    fused = [(i, s) for i, s in lists["image"]]
+    merged = merge_moments(fused, lists, store_of(*rows), k=5)
+    assert [i for i, _ in merged.ranking][:2] == ["a", "c"]
+    span = merged.spans["a"]
+    assert (span.start, span.end, span.members) == (0, 20, ["a", "b"])
+
+
+def test_far_apart_or_other_file_or_weak_do_not_merge():
+    rows = [moment("a", 0, 10), moment("far", 30, 40), moment("other", 10, 20, path="/v/b.mp4"), moment("weak", 10, 20)]
+    lists = {"image": image_list({"a": 0.61, "far": 0.60, "other": 0.60, "weak": 0.35})}
+    merged = merge_moments(lists["image"], lists, store_of(*rows), k=5)
+    assert merged.spans == {}
+    assert [i for i, _ in merged.ranking][:4] == ["a", "far", "other", "weak"]
+
+
+def test_span_is_measured_against_its_head_so_it_cannot_drift():
+    rows = [moment(f"m{i}", i * 5, i * 5 + 5) for i in range(6)]
+    # each neighbour close to the previous one, but the chain falls well below the head
+    lists = {"image": image_list({f"m{i}": 0.60 - 0.06 * i for i in range(6)})}
+    merged = merge_moments(lists["image"], lists, store_of(*rows), k=5)
+    assert merged.spans["m0"].end <= 10
+
+
+def test_a_signal_the_head_is_weak_on_does_not_pull_neighbours_in():
+    # the head matched by its transcript; its silent neighbour ties with it only on a noisy image score
+    rows = [moment("said", 0, 5, text="the wiring diagram"), moment("silent", 5, 10)]
+    lists = {"lexical": [("said", 9.0)], "image": image_list({"said": 0.19, "silent": 0.19})}
+    fused = [("said", 0.02), ("silent", 0.01)] + [(f"other{i}", 0.005) for i in range(20)]
+    merged = merge_moments(fused, lists, store_of(*rows), k=5)
+    assert merged.spans == {}
+
+
+def test_non_moments_pass_through_and_hits_get_the_span():
+    rows = [moment("a", 0, 4, text="one"), moment("b", 4, 9, text="two"),
+            Row(id="photo", doc="/p.jpg", path="/p.jpg", modality="image")]
+    lists = {"image": image_list({"photo": 0.9, "a": 0.6, "b": 0.6}), "text": [("a", 0.8), ("b", 0.79), ("x", 0.1)]}
+    merged = merge_moments(lists["image"], lists, store_of(*rows), k=5)
+    assert [i for i, _ in merged.ranking][:2] == ["photo", "a"]
+    hits = [Hit(item=Item(id=r.id, path=r.path, modality=Modality(r.modality), locator=Locator.from_dict(r.locator),
+                          text=r.text), score=1.0) for r in rows if r.id != "b"]
+    out = {h.id: h for h in merged.apply(hits)}
+    assert out["photo"] is hits[1] or out["photo"].item == hits[-1].item
+    assert out["a"].item.locator.to_dict() == {"start": 0.0, "end": 9.0}
+    assert out["a"].item.text == "one two" and out["a"].item.metadata["merged_ids"] == ["a", "b"]
+
+
+def test_audio_segments_with_a_pause_between_still_merge():
+    rows = [moment("s1", 0.0, 4.0, "/a/song.mp3", "x", "audio_segment"),
+            moment("s2", 4.8, 9.0, "/a/song.mp3", "y", "audio_segment")]
+    lists = {"text": image_list({"s1": 0.8, "s2": 0.79})}
+    merged = merge_moments(lists["text"], lists, store_of(*rows), k=5)
+    assert merged.spans["s1"].end == 9.0
