@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from polyseek.types import Modality
 
 from .conftest import png_bytes
@@ -157,6 +159,7 @@ def test_status_describes_index_and_server(client, indexed):
     assert status["server"]["auth"] is False
 
 
+@pytest.mark.slow  # the default answer pipeline loads its reranker model
 def test_ask_streams_events_and_answers_json(client):
     response = client.post("/api/ask", json={"question": "what do cats do a lot?", "k": 3, "stream": False})
     assert response.status_code == 200, response.text
@@ -211,3 +214,31 @@ def test_concept_reference_from_an_indexed_image(client):
     text = next(h for h in client.post("/api/search", json={"text": "cats", "k": 10}).json()["hits"] if h["modality"] == Modality.TEXT.value)
     refused = client.post("/api/concepts", json={"name": "Notes", "image_ids": [text["id"]]})
     assert refused.status_code == 400
+
+
+def test_pdf_items_have_renders_and_page_size(client, indexed):
+    pytest.importorskip("polyseek.preview")
+    from tests.server._docs import report_pdf
+
+    engine, root = indexed
+    report_pdf(root / "report.pdf")
+    engine.index([root / "report.pdf"])
+    hits = client.post("/api/search", json={"text": "lighthouse built 1887", "k": 5,
+                                            "filters": {"modalities": ["region"]}}).json()["hits"]
+    region = hits[0]
+    assert region["modality"] == "region" and region["locator"]["page"] == 2
+    detail = client.get(f"/api/items/{region['id']}").json()
+    assert detail["page_size"] == [612.0, 792.0]
+    thumb = client.get(detail["links"]["thumbnail"], params={"size": 300})
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert thumb.content[:3] == b"\xff\xd8\xff"
+    again = client.get(detail["links"]["thumbnail"], params={"size": 300}, headers={"if-none-match": thumb.headers["etag"]})
+    assert again.status_code == 304
+    from PIL import Image
+    import io
+
+    page = Image.open(io.BytesIO(client.get(detail["links"]["page"], params={"size": 800}).content))
+    assert max(page.size) == 800 and abs(page.size[0] / page.size[1] - 612 / 792) < 0.01
+    text = next(h for h in client.post("/api/search", json={"text": "cats", "k": 10}).json()["hits"] if h["modality"] == "text")
+    assert client.get(f"/api/items/{text['id']}/thumbnail").status_code == 404
+    assert client.get(f"/api/items/{text['id']}/page").status_code == 404
