@@ -35,11 +35,11 @@ def content_words(text: str) -> set[str]:
 def clean_markers(text: str, valid: set[int]) -> str:
     """Rewrite ``[1, 9]`` as ``[1]`` when only 1 exists; drop markers that cite nothing real."""
     def fix(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(2))]
         kept = [n for n in dict.fromkeys(numbers) if n in valid]
-        return "".join(f"[{n}]" for n in kept)
+        return match.group(1) + "".join(f"[{n}]" for n in kept) if kept else ""
 
-    return _MARKER.sub(fix, text)
+    return re.sub(r"([ \t]*)" + _MARKER.pattern, fix, text)
 
 
 def attribute(text: str, blocks: Sequence[ContextBlock]) -> str:
@@ -58,7 +58,8 @@ def attribute(text: str, blocks: Sequence[ContextBlock]) -> str:
         number, support = max(((n, len(words & v) / len(words)) for n, v in vocab.items()), key=lambda t: (t[1], -t[0]))
         if support >= MIN_SUPPORT:
             stripped = sentence.rstrip()
-            out.append(f"{stripped} [{number}]" + sentence[len(stripped):])
+            body, end = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
+            out.append(f"{body} [{number}]{end}" + sentence[len(stripped):])
         else:
             out.append(sentence)
     out.append(text[last:])

@@ -55,7 +55,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def split_passages(text: str, max_chars: int = PASSAGE_CHARS) -> list[str]:
-    """Consecutive sentences grouped into passages of about ``max_chars``."""
+    """Consecutive sentences grouped into passages of about ``max_chars``, one sentence per paragraph
+    (so a later split finds the same sentences)."""
     text = text.strip()
     if not text:
         return []
@@ -63,12 +64,12 @@ def split_passages(text: str, max_chars: int = PASSAGE_CHARS) -> list[str]:
     for begin, end in split_sentences(text):
         sentence = " ".join(text[begin:end].split())
         if current and size + len(sentence) > max_chars:
-            passages.append(" ".join(current))
+            passages.append("\n\n".join(current))
             current, size = [], 0
         current.append(sentence)
         size += len(sentence) + 1
     if current:
-        passages.append(" ".join(current))
+        passages.append("\n\n".join(current))
     return passages
 
 
@@ -101,7 +102,7 @@ class Candidate:
                 break
             chosen.append(int(index))
             size += len(self.passages[index]) + 1
-        return " … ".join(self.passages[i] for i in sorted(chosen))[: max(max_chars, 1)]
+        return "\n\n".join(self.passages[i] for i in sorted(chosen))[: max(max_chars, 1)]
 
 
 def score_candidates(question: str, hits: Sequence[Hit], reranker, max_passages: int = 12) -> list[Candidate]:

@@ -111,7 +111,7 @@ def chunk_text(chunk: dict[str, Any]) -> str:
 class OpenAICompatGenerator:
     """Streams chat completions over HTTP with httpx; sends pictures when the model takes them."""
 
-    def __init__(self, arg: str) -> None:
+    def __init__(self, arg: str = "") -> None:
         self.model, self.base_url, options = parse_spec(arg)
         self.name = f"openai:{self.model}@{self.base_url}"
         vision = options.get("vision", "auto").lower()

@@ -62,11 +62,9 @@ def check_question(question: Any) -> str:
 
 def retrieve(engine: Engine, question: str, image: Any, depth: int) -> list[Hit]:
     """All modalities, fused; the question is plain text (no query syntax: questions have apostrophes)."""
-    from polyseek.inputs import parse_input
-
     parts = [QueryPart(text=question)]
     if image is not None:
-        parts.append(QueryPart(image=parse_input(image).image))
+        parts.append(QueryPart(image=image))
     return engine.run_query(Query(parts=tuple(parts), k=depth))
 
 
@@ -106,13 +104,16 @@ def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator
     run.question = question = check_question(run.question)
     run.generator = gen = load_generator(generator)
     budget = k or (DEFAULT_MAX_ITEMS if adaptive else DEFAULT_FIXED_K)
+    if image is not None:
+        from polyseek.inputs import load_image
+
+        image = load_image(image)  # a path, bytes or PIL image; refused here, before any work, if unreadable
     hits = retrieve(engine, question, image, depth=max(20, 3 * budget))
     image_vectors = None
     if image is not None and engine.concepts():
         from polyseek.engine import IMAGE_SPACE
-        from polyseek.inputs import parse_input
 
-        image_vectors = engine.encoder(IMAGE_SPACE).encode_images([parse_input(image).image])
+        image_vectors = engine.encoder(IMAGE_SPACE).encode_images([image])
     matched = engine.concept_memory.match([question], image_vectors)
     run.concepts = [c.name for c in matched]
     facts = [c.facts() for c in matched]
