@@ -247,8 +247,12 @@ class MilvusStore:
                     if self.target.lite else f"check that Milvus is running at {self.target.connect}")
             raise StoreError(f"cannot open Milvus store {self.uri}: {exc}", hint=hint) from exc
         self._closed = False
-        if self._call(self.client.has_collection, self.collection):
-            self._adopt_existing()
+        try:
+            if self._call(self.client.has_collection, self.collection):
+                self._adopt_existing()
+        except StoreError:
+            self.close()
+            raise
 
     # ---- plumbing -----------------------------------------------------------------------------
     def _call(self, fn, *args, **kwargs):
