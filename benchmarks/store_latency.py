@@ -27,12 +27,23 @@ def unit(rng, n):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def clustered(rng, n, centres):
+    """Synthetic embeddings with the structure real ones have: points scattered around topic centres.
+
+    Uniform random 384-d vectors have no neighbourhood structure at all, which no ANN index is built for.
+    """
+    picks = rng.integers(0, len(centres), size=n)
+    x = centres[picks] + rng.normal(scale=0.06, size=(n, DIM)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
 def percentile_ms(samples, q):
     return float(np.percentile(np.array(samples) * 1000, q))
 
 
 def run(size: int, queries: int, k: int, rng) -> dict:
-    vectors = unit(rng, size)
+    centres = unit(rng, max(10, size // 100))
+    vectors = clustered(rng, size, centres)
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(Path(folder) / "lance")
         store.create({"image": DIM})
@@ -45,7 +56,7 @@ def run(size: int, queries: int, k: int, rng) -> dict:
         started = time.perf_counter()
         store.optimize()  # builds the ANN index at this size if above the threshold
         optimize_s = time.perf_counter() - started
-        probes = unit(rng, queries)
+        probes = clustered(rng, queries, centres)  # queries land in the same topics as the data
         store.search("image", probes[0], k)  # warm caches
         lance_times, numpy_times, overlap = [], [], []
         for probe in probes:

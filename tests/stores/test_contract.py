@@ -163,3 +163,28 @@ class TestLanceStoreScanPath(StoreContract):
 
     def make_store(self, tmp_path):
         return open_store(tmp_path / "lance")
+
+
+def test_lance_ann_index_is_built_and_searched(tmp_path, monkeypatch):
+    """Past the size threshold, optimize() builds the vector index and searches go through it."""
+    import polyseek.stores.lancedb as lance_module
+
+    monkeypatch.setattr(lance_module, "ANN_MIN_ROWS", 500)
+    monkeypatch.setattr(lance_module, "ROWS_PER_PARTITION", 256)
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(20, DIM)).astype(np.float32)
+    vectors = centres[rng.integers(0, 20, 1200)] + rng.normal(scale=0.05, size=(1200, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = open_store(tmp_path / "ann")
+    store.create({"image": DIM})
+    store.upsert([Row(id=f"v{i}", doc=f"/d/{i}", path=f"/d/{i}.jpg", modality="image", vectors={"image": v})
+                  for i, v in enumerate(vectors)])
+    store.optimize()
+    columns = {c for ix in store.table.list_indices() for c in ix.columns}
+    assert {"vec_image", "has_image"} <= columns
+    overlap = []
+    for q in vectors[:20]:
+        exact = set(np.argsort(-(vectors @ q))[:10].tolist())
+        got = {int(i[1:]) for i, _ in store.search("image", q, 10)}
+        overlap.append(len(got & exact) / 10)
+    assert np.mean(overlap) > 0.6
