@@ -8,7 +8,7 @@ import time
 import pytest
 
 from polyseek.errors import NotFoundError
-from polyseek.server.media import ImageCache, file_fingerprint, media_type, snap
+from polyseek.server.media import ImageCache, file_fingerprint, media_type, served_type, snap
 
 
 def test_concurrent_requests_render_once():
@@ -54,3 +54,11 @@ def test_helpers(tmp_path):
     assert media_type("noext") == "application/octet-stream"
     with pytest.raises(NotFoundError):
         file_fingerprint(str(tmp_path / "gone.jpg"))
+
+
+def test_files_that_could_run_script_are_never_served_as_pages():
+    assert served_type("page.html") == ("text/plain; charset=utf-8", "inline")
+    assert served_type("logo.svg") == ("text/plain; charset=utf-8", "inline")
+    assert served_type("notes.md")[0] == "text/plain; charset=utf-8"
+    assert served_type("film.mp4") == ("video/mp4", "inline") and served_type("doc.pdf") == ("application/pdf", "inline")
+    assert served_type("tool.exe")[1] == "attachment"

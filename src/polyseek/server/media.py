@@ -32,6 +32,24 @@ def media_type(path: str | Path) -> str:
     return EXTRA_TYPES.get(suffix) or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
 
 
+INLINE_PREFIXES = ("image/", "video/", "audio/")
+INLINE_TYPES = {"application/pdf", "text/plain"}
+
+
+def served_type(path: str | Path) -> tuple[str, str]:
+    """(media type, disposition) for serving an indexed file from this origin.
+
+    Anything a browser could run as a page (HTML, SVG, XML, scripts) is sent as plain text or as a download, so
+    an indexed file can never script the UI's origin; other text kinds (Markdown, reST) are shown as plain text.
+    """
+    kind = media_type(path)
+    if kind == "image/svg+xml" or kind.startswith("text/"):
+        return "text/plain; charset=utf-8", "inline"
+    if kind.startswith(INLINE_PREFIXES) or kind in INLINE_TYPES:
+        return kind, "inline"
+    return "application/octet-stream", "attachment"
+
+
 def encode_image(image: Any, fmt: str = "JPEG", quality: int = 82) -> bytes:
     """JPEG for photos and pages (small, fast); transparent images are flattened on white first."""
     from PIL import Image

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response
 
 from polyseek.errors import NotFoundError
 from polyseek.server.app import ServerState, get_state
-from polyseek.server.media import PREVIEW_SIZES, THUMB_SIZES, encode_image, file_fingerprint, media_type, snap
+from polyseek.server.media import PREVIEW_SIZES, THUMB_SIZES, encode_image, file_fingerprint, media_type, served_type, snap
 from polyseek.server.security import NotAvailableError
 from polyseek.types import Item, Locator, Modality
 
@@ -84,8 +84,9 @@ def get_file(item_id: str, request: Request) -> FileResponse:
     if not path.is_file():
         raise NotFoundError(f"the file of this item is gone: {item.path}", hint="re-index its folder")
     # Only files the index holds are served: the path comes from the store, never from the request.
-    return FileResponse(path, media_type=media_type(path), headers={"cache-control": "private, max-age=60"},
-                        content_disposition_type="inline", filename=path.name)
+    kind, disposition = served_type(path)
+    return FileResponse(path, media_type=kind, headers={"cache-control": "private, max-age=60"},
+                        content_disposition_type=disposition, filename=path.name)
 
 
 def _render(state: ServerState, item: Item, kind: str, size: int, request: Request) -> Response:
