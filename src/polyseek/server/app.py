@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -213,7 +214,7 @@ def create_app(
         try:
             yield
         finally:
-            state.jobs.close()
+            await asyncio.to_thread(state.jobs.close)  # a running job stops at its next file
             shutil.rmtree(temp_dir, ignore_errors=True)
             if close_engine:
                 engine.close()

@@ -97,10 +97,13 @@ class JobManager:
             self._bump(job)
         return job
 
-    def close(self) -> None:
+    def close(self, wait: float = 15.0) -> None:
+        """Cancel everything and wait a little for a running job to stop before the engine closes."""
         for job in self._jobs.values():
             job.cancel_requested = True
         self._queue.put(None)
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(wait)
 
     # ---- worker ---------------------------------------------------------------------------------
     @staticmethod
