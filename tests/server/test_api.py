@@ -211,6 +211,8 @@ def test_concept_reference_from_an_indexed_image(client):
     created = client.post("/api/concepts", json={"name": "Red card", "description": "", "image_ids": [red["id"]]})
     assert created.status_code == 201, created.text
     assert created.json()["images"] == [red["path"]]
+    served = client.get(created.json()["image_urls"][0])  # a name with a space, quoted in the URL
+    assert served.status_code == 200 and served.content == open(red["path"], "rb").read()
     text = next(h for h in client.post("/api/search", json={"text": "cats", "k": 10}).json()["hits"] if h["modality"] == Modality.TEXT.value)
     refused = client.post("/api/concepts", json={"name": "Notes", "image_ids": [text["id"]]})
     assert refused.status_code == 400

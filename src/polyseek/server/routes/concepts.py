@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,7 +35,8 @@ def _engine(request: Request) -> Any:
 
 def concept_out(concept: Any) -> dict[str, Any]:
     out = concept.to_dict()
-    out["image_urls"] = [f"/api/concepts/{concept.name}/images/{i}" for i in range(len(out.get("images", [])))]
+    name = quote(concept.name, safe="")
+    out["image_urls"] = [f"/api/concepts/{name}/images/{i}" for i in range(len(out.get("images", [])))]
     return out
 
 

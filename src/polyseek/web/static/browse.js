@@ -36,7 +36,7 @@ async function showFile(file) {
   target.replaceChildren(h('p', { class: 'hint' }, 'Loading…'));
   try {
     const answer = await api(`/api/files/items?${new URLSearchParams({ path: file.path })}`);
-    const hits = answer.items.map((item) => ({ ...item, score: 0 }));
+    const hits = answer.items.map((item) => ({ ...item, score: null }));
     target.replaceChildren(
       h('h2', {}, basename(file.path)),
       h('p', { class: 'hint' }, file.path),

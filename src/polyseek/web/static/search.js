@@ -122,7 +122,7 @@ export function card(hit, rank, onOpen) {
       h('span', { class: 'thumb' }, visual, badge, h('span', { class: 'kind', 'aria-hidden': 'true' }, info.icon)),
       h('span', { class: 'meta' },
         h('span', { class: 'name', title: hit.path }, basename(hit.path)),
-        h('span', { class: 'score', title: 'score' }, Number(hit.score).toFixed(3)))));
+        hit.score != null ? h('span', { class: 'score', title: 'score' }, Number(hit.score).toFixed(3)) : null)));
 }
 
 function renderHits(hits) {
