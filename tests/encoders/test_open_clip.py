@@ -106,6 +106,31 @@ def test_torchvision_stand_in_stays_inside_open_clip():
         open_clip.image_transform(32, is_train=False)
 
 
+@needs_open_clip
+@pytest.mark.slow
+def test_importing_open_clip_first_leaves_transformers_image_processing_working(tiny_clip_dir):
+    """In a fresh interpreter, open_clip (and its stand-in) first, then an hf-clip image: transformers must not
+    have cached the stand-in as an installed torchvision."""
+    import os
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        from PIL import Image
+        from polyseek.encoders.open_clip import import_open_clip
+        import_open_clip()
+        from transformers.utils import is_torchvision_available
+        from polyseek.encoders import load_encoder
+        encoder = load_encoder("hf-clip:{tiny_clip_dir}")
+        print(is_torchvision_available(), encoder.encode_images([Image.new("RGB", (40, 40))]).shape)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = "True" if importlib.util.find_spec("torchvision") else "False"
+    assert result.stdout.split()[-3:] == [expected, "(1,", "16)"]
+
+
 # ---- preprocessing ---------------------------------------------------------------------------------
 CFG = {"size": (32, 32), "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bicubic",
        "resize_mode": "shortest", "fill_color": 0}

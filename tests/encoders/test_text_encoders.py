@@ -41,6 +41,7 @@ PARAPHRASES = [
 ]
 
 
+@pytest.mark.slow  # loads the real shipped models
 @pytest.mark.parametrize("name", ["minilm", "bge-small-onnx"])
 def test_shipped_text_models(name):
     encoder = load_encoder(name)

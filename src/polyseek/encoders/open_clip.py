@@ -92,9 +92,34 @@ def _stand_in_modules() -> dict[str, types.ModuleType]:
     return modules
 
 
+def _settle_dependencies() -> None:
+    """Import what open_clip takes from other packages before the stand-in exists.
+
+    transformers caches whether torchvision is installed on first use (``is_torchvision_available`` is an
+    lru_cache); were it first imported inside the stand-in window it would believe the stand-in and later fail
+    to build image processors. So it, and the names open_clip's hf_model imports, are loaded and asked first.
+    """
+    for name in ("huggingface_hub", "safetensors", "ftfy", "regex", "tqdm", "transformers"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    transformers = sys.modules.get("transformers")
+    if transformers is None:
+        return
+    try:
+        transformers.utils.is_torchvision_available()
+        for name in ("AutoModel", "AutoTokenizer", "AutoConfig", "PretrainedConfig"):
+            getattr(transformers, name)
+        importlib.import_module("transformers.modeling_outputs")
+    except Exception:  # noqa: BLE001 - open_clip treats a broken transformers as absent; so do we
+        return
+
+
 @contextmanager
 def _torchvision_stand_in() -> Iterator[None]:
     """Stand-in torchvision for the duration of ``import open_clip`` only; the real state is restored after."""
+    _settle_dependencies()
     hidden = {n: m for n, m in sys.modules.items() if n.split(".")[0] in ("torchvision", "timm")}
     for name in hidden:
         del sys.modules[name]
