@@ -244,3 +244,18 @@ def test_pdf_items_have_renders_and_page_size(client, indexed):
     text = next(h for h in client.post("/api/search", json={"text": "cats", "k": 10}).json()["hits"] if h["modality"] == "text")
     assert client.get(f"/api/items/{text['id']}/thumbnail").status_code == 404
     assert client.get(f"/api/items/{text['id']}/page").status_code == 404
+
+
+def test_web_ui_is_fully_offline_and_served(client):
+    from polyseek.server.app import STATIC_DIR
+
+    files = sorted(p for p in STATIC_DIR.iterdir() if p.suffix in {".html", ".js", ".css", ".svg"})
+    assert {"index.html", "app.js", "styles.css"} <= {p.name for p in files}
+    for path in files:
+        text = path.read_text()
+        assert "https://" not in text and "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', ""), path
+        served = client.get("/" if path.name == "index.html" else f"/static/{path.name}")
+        assert served.status_code == 200, path
+    imports = {line.split("from '")[1].split("'")[0] for p in files if p.suffix == ".js"
+               for line in p.read_text().splitlines() if line.startswith("import ")}
+    assert imports and all(name.startswith("./") and (STATIC_DIR / name[2:]).is_file() for name in imports)
