@@ -110,7 +110,8 @@ def list_(store: Optional[str] = StoreOption, as_json: bool = typer.Option(False
         concepts = engine.concepts()
         if as_json:
             print_json({"concepts": [c.to_dict() for c in concepts]})
-        elif not concepts:
+            return
+        if not concepts:
             Console().print("no concepts yet: polyseek concept add NAME --description ... --image FILE")
         for concept in concepts:
             show(concept, False)
