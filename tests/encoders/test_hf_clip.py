@@ -81,6 +81,17 @@ def test_query_template_applies_to_queries_only(tiny_clip_dir, clip):
     np.testing.assert_allclose(keyword.encode_queries(["{x}"]), clip.encode_documents(["an image of {x}"]), atol=1e-6)
 
 
+def test_concurrent_use_gives_the_serial_answers(clip):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"a photo of {n} dogs" for n in range(8)]
+    serial = [clip.encode_queries([t]) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda t: clip.encode_queries([t]), texts * 3))
+    for i, vectors in enumerate(parallel):
+        np.testing.assert_allclose(vectors, serial[i % len(texts)], atol=1e-5)
+
+
 @pytest.mark.parametrize("spec, message", [
     ("x?colour=red", "unknown hf-clip option"),
     ("x?template=no placeholder", "exactly once"),

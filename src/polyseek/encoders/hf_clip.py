@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,9 @@ class HFClipEncoder:
         except Exception as exc:  # noqa: BLE001
             raise load_failure("hf-clip", model, exc) from exc
         self._torch = torch
+        # fast tokenizers are one shared Rust object that refuses concurrent use ("Already borrowed",
+        # transformers#47085); the engine may encode from several threads at once
+        self._tokenizer_lock = threading.Lock()
         text_config = config.text_config
         self.max_length = int(getattr(text_config, "max_position_embeddings", 77))
         if self.model_type == "clip":
@@ -142,11 +146,12 @@ class HFClipEncoder:
     # SigLIP was trained on text padded to max_length with no padding mask (pads attend) and pools the last
     # position, so it gets exactly that: input_ids only, even though transformers' tokenizer offers a mask
     def _tokens(self, texts: list[str]) -> dict[str, Any]:
-        if self.model_type == "siglip":
-            batch = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_length,
-                                   return_tensors="pt")
+        siglip = self.model_type == "siglip"
+        with self._tokenizer_lock:
+            batch = self.tokenizer(texts, padding="max_length" if siglip else True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt")
+        if siglip:
             return {"input_ids": batch["input_ids"]}
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
