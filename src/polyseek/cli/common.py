@@ -11,7 +11,7 @@ import typer
 
 from polyseek.errors import InvalidInputError
 
-STORE_HELP = "Store URI: a folder (LanceDB), memory://, milvus://host:port[/collection] or milvus+lite:///path/index.db (see docs/stores.md). Default: $POLYSEEK_STORE or the user data dir."
+STORE_HELP = "Store URI: a folder (LanceDB), memory://, milvus://host:port (optionally /collection) or milvus+lite:///path/index.db (see docs/stores.md). Default: $POLYSEEK_STORE or the user data dir."
 StoreOption = typer.Option(None, "--store", "-s", help=STORE_HELP, envvar="POLYSEEK_STORE")
 ImageEncoderOption = typer.Option(None, "--image-encoder", help="Image-text encoder (default: the shipped aligner).")
 TextEncoderOption = typer.Option(None, "--text-encoder", help="Text encoder (default: bge-small-onnx).")
