@@ -1,6 +1,7 @@
 """The contract every encoder must meet (shapes, float32, unit norm, determinism, batching, empty and bad input).
 
-One helper, so a new encoder's test is one line: ``from tests.encoders.encoder_contract import assert_encoder_contract``.
+One helper, so a new encoder's test is one line:
+``from tests.encoders.encoder_contract import assert_encoder_contract``.
 """
 
 from __future__ import annotations

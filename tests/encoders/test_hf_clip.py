@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.encoders.encoder_contract import assert_encoder_contract, sample_images
 from PIL import Image
 
 from polyseek.encoders import load_encoder
 from polyseek.encoders.hf_clip import HFClipEncoder, split_options
 from polyseek.errors import EncoderError, InvalidInputError
+from tests.encoders.encoder_contract import assert_encoder_contract, sample_images
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,8 @@ def test_query_template_applies_to_queries_only(tiny_clip_dir, clip):
     templated = load_encoder(f"hf-clip:{tiny_clip_dir}?template=a photo of {{}}&batch_size=2")
     assert templated.query_template == "a photo of {}" and templated.batch_size == 2
     assert templated.name == clip.name  # documents are unchanged, so the index name is too
-    np.testing.assert_allclose(templated.encode_queries(["a dog"]), clip.encode_documents(["a photo of a dog"]), atol=1e-6)
+    np.testing.assert_allclose(templated.encode_queries(["a dog"]), clip.encode_documents(["a photo of a dog"]),
+                               atol=1e-6)
     np.testing.assert_allclose(templated.encode_documents(["a dog"]), clip.encode_documents(["a dog"]), atol=1e-6)
     keyword = HFClipEncoder(str(tiny_clip_dir), query_template="an image of {}")
     np.testing.assert_allclose(keyword.encode_queries(["{x}"]), clip.encode_documents(["an image of {x}"]), atol=1e-6)
@@ -105,12 +106,13 @@ def test_bad_options_are_refused(spec, message):
 
 def test_split_options():
     assert split_options("a/b", "hf-clip") == ("a/b", {})
-    assert split_options("/m?batch_size=4&template={} art", "hf-clip") == ("/m", {"batch_size": "4", "template": "{} art"})
+    expected = ("/m", {"batch_size": "4", "template": "{} art"})
+    assert split_options("/m?batch_size=4&template={} art", "hf-clip") == expected
 
 
 def test_unknown_hub_name_offline_says_so(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EncoderError, match="HF_HUB_OFFLINE is set and the model is not in the local Hugging Face cache"):
+    with pytest.raises(EncoderError, match="HF_HUB_OFFLINE is set and the model is not in the local Hugging Face"):
         load_encoder("hf-clip:polyseek-tests/no-such-clip-model")
 
 
@@ -127,7 +129,7 @@ def test_plugs_into_the_engine(tmp_path, tiny_clip_dir):
 
     photos = tmp_path / "photos"
     photos.mkdir()
-    for name, image in zip(("red", "gradient", "checker"), sample_images()):
+    for name, image in zip(("red", "gradient", "checker"), sample_images(), strict=True):
         image.convert("RGB").save(photos / f"{name}.png")
     spec = f"hf-clip:{tiny_clip_dir}"
     with Engine("memory://", image_encoder=spec, text_encoder="deterministic") as engine:

@@ -58,7 +58,8 @@ def test_architecture_at_checkpoint(tmp_path, tiny_open_clip_dir, encoder):
     open_clip.add_model_config(tmp_path / "polyseek-tiny-test.json")
     by_checkpoint = load_encoder(f"open-clip:polyseek-tiny-test@{tiny_open_clip_dir / 'checkpoint.pt'}")
     assert by_checkpoint.dim == 16
-    np.testing.assert_allclose(by_checkpoint.encode_documents(["a dog"]), encoder.encode_documents(["a dog"]), atol=1e-6)
+    np.testing.assert_allclose(by_checkpoint.encode_documents(["a dog"]), encoder.encode_documents(["a dog"]),
+                               atol=1e-6)
     # its preprocessing is open_clip's default (CLIP mean/std), not the folder's, so only text is compared
 
 
@@ -84,7 +85,8 @@ def test_bad_specs(tmp_path):
     with pytest.raises(EncoderError, match="checkpoint not found"):
         parse_model(f"ViT-B-32@{tmp_path / 'missing.pt'}")
     assert parse_model("ViT-B-32/laion2b_s34b_b79k") == ("ViT-B-32", "laion2b_s34b_b79k")
-    assert parse_model("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K") == ("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", None)
+    hub = "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
+    assert parse_model(hub) == (hub, None)
 
 
 def test_missing_open_clip_names_the_extra(monkeypatch):
@@ -190,9 +192,10 @@ def test_plugs_into_the_engine(tmp_path, tiny_open_clip_dir):
 
     photos = tmp_path / "photos"
     photos.mkdir()
-    for name, image in zip(("red", "gradient", "checker"), sample_images()):
+    for name, image in zip(("red", "gradient", "checker"), sample_images(), strict=True):
         image.convert("RGB").save(photos / f"{name}.png")
     with Engine("memory://", image_encoder=f"open-clip:{tiny_open_clip_dir}", text_encoder="deterministic") as engine:
         assert engine.index([photos]).added == 3
-        hits = engine.search(image=Image.open(photos / "checker.png"), k=3, filters=Filters(modalities=(Modality.IMAGE,)))
+        only_images = Filters(modalities=(Modality.IMAGE,))
+        hits = engine.search(image=Image.open(photos / "checker.png"), k=3, filters=only_images)
         assert hits[0].item.path.endswith("checker.png") and hits[0].score == pytest.approx(1.0, abs=1e-4)

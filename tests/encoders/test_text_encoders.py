@@ -1,4 +1,4 @@
-"""Text encoders: any sentence-transformers folder (a tiny one built here), and the shipped minilm and bge-small-onnx."""
+"""Text encoders: a sentence-transformers folder (a tiny one built here), and the shipped minilm and bge-small-onnx."""
 
 from __future__ import annotations
 

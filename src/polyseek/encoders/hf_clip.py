@@ -45,7 +45,8 @@ def check_template(template: str | None) -> str | None:
     if template is None or template == "":
         return None
     if not isinstance(template, str) or template.count("{}") != 1:
-        raise InvalidInputError(f"query template {template!r} must contain '{{}}' exactly once", hint="e.g. 'a photo of {}'")
+        raise InvalidInputError(f"query template {template!r} must contain '{{}}' exactly once",
+                                hint="e.g. 'a photo of {}'")
     return template
 
 

@@ -26,7 +26,6 @@ from polyseek.encoders.base import batched, check_images, check_texts, encoders,
 from polyseek.encoders.hf_clip import (
     check_batch_size,
     check_template,
-    hub_offline,
     load_failure,
     looks_like_path,
     split_options,
@@ -272,8 +271,7 @@ class OpenClipEncoder:
                                                 require_pretrained=True).eval()
             self.tokenizer = open_clip.get_tokenizer(model_name)
         except Exception as exc:  # noqa: BLE001 - download, config and checkpoint errors all mean "cannot load"
-            local = model_name.startswith("local-dir:") or (pretrained and Path(pretrained).is_file())
-            if local or not hub_offline():
+            if model_name.startswith("local-dir:") or (pretrained and Path(pretrained).is_file()):
                 raise EncoderError(f"cannot load open-clip model {model!r}: {exc}") from exc
             raise load_failure("open-clip", model, exc) from exc
         self.preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(self.model))
