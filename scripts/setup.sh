@@ -26,9 +26,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first and pinned: this exact CPU wheel; an unpinned torch would pull a multi-GB CUDA build
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
   || .venv/bin/pip install -q torch==2.13.0
-EXTRAS="test,milvus"
-[ "${POLYSEEK_NO_LLM:-0}" = "1" ] || EXTRAS="test,milvus,llm"
+EXTRAS="test,milvus,openclip"
+[ "${POLYSEEK_NO_LLM:-0}" = "1" ] || EXTRAS="test,milvus,openclip,llm"
 # CMAKE_ARGS keeps llama.cpp's build portable and quick (no native-CPU tuning, no extras)
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
   .venv/bin/pip install -q -e ".[${EXTRAS}]"
+# open_clip without its requirements: they would replace the pinned torch (docs/encoders.md says why)
+.venv/bin/python -c "import importlib.metadata as m; m.version('open_clip_torch')" 2>/dev/null \
+  || .venv/bin/pip install -q --no-deps 'open_clip_torch==3.3.0'
 echo "setup: done ($(.venv/bin/polyseek --version 2>/dev/null || echo polyseek))"
