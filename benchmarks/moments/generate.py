@@ -151,10 +151,10 @@ def write_video(path: Path, shots: list[dict], images: Path, tts: Path) -> float
 
 
 def generate(data: Path, out: Path, split: str = "test", seed: int = 0, minutes: float = 5.0,
-             narrated: float = 0.5, limit: int | None = None, repeat: int = 1) -> dict:
+             narrated: float = 0.5, limit: int | None = None, repeat: int = 1, max_videos: int | None = None) -> dict:
     """Write videos and ``manifest.json`` into ``out``; an existing manifest with the same parameters is reused."""
     params = {"data": str(data), "split": split, "seed": seed, "minutes": minutes, "narrated": narrated,
-              "limit": limit, "repeat": repeat, "size": [WIDTH, HEIGHT], "fps": FPS, "version": 2}
+              "limit": limit, "repeat": repeat, "max_videos": max_videos, "size": [WIDTH, HEIGHT], "fps": FPS, "version": 2}
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -177,6 +177,7 @@ def generate(data: Path, out: Path, split: str = "test", seed: int = 0, minutes:
             current = []
     if current:
         videos.append(current)
+    videos = videos[:max_videos] if max_videos else videos
     entries = []
     for number, video_shots in enumerate(videos):
         name = f"{split}-{number:02d}.mp4"
@@ -198,8 +199,10 @@ def main() -> None:
     parser.add_argument("--narrated", type=float, default=0.5, help="share of shots with narration")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photos (after shuffling)")
     parser.add_argument("--repeat", type=int, default=1, help="cycle the photos this many times (long videos)")
+    parser.add_argument("--max-videos", type=int, default=None, help="write only the first N videos")
     args = parser.parse_args()
-    manifest = generate(args.data, args.out, args.split, args.seed, args.minutes, args.narrated, args.limit, args.repeat)
+    manifest = generate(args.data, args.out, args.split, args.seed, args.minutes, args.narrated, args.limit, args.repeat,
+                        args.max_videos)
     total = sum(v["duration"] for v in manifest["videos"])
     shots = sum(len(v["shots"]) for v in manifest["videos"])
     print(f"{len(manifest['videos'])} videos, {shots} shots, {total / 60:.1f} min in {args.out}")
