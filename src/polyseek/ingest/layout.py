@@ -270,6 +270,17 @@ def find_tables(lines: list[Line]) -> list[Box]:
     return tables
 
 
+def table_text(lines: list[Line]) -> str:
+    """Cells joined with `` | `` along rows, rows on their own lines."""
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda l: (l.box.y0 + l.box.y1) / 2):
+        if rows and any(line.box.y_overlap(other.box) >= 0.5 * min(line.height, other.height) for other in rows[-1]):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return "\n".join(" | ".join(cell.text for cell in sorted(row, key=lambda l: l.box.x0)) for row in rows)
+
+
 def find_figures(images: list[Box], paths: list[Box], width: float, height: float) -> list[Box]:
     """Pictures and clusters of vector graphics (charts, diagrams) big enough to matter.
 
@@ -280,7 +291,8 @@ def find_figures(images: list[Box], paths: list[Box], width: float, height: floa
                if b.clip(width, height).area >= 0.005 * page_area and min(b.width, b.height) >= 24
                and b.clip(width, height).area < 0.85 * page_area]
     shapes = [b.clip(width, height) for b in paths if b.clip(width, height).area < 0.6 * page_area]
-    shapes = [b for b in shapes if not (b.height < 2.5 and b.width > 0.45 * width)]  # page-wide rules
+    # long thin lines (axes, rules) link the parts of a chart but do not make one, nor stretch its box
+    rule = [(b.height < 2.5 and b.width > 0.3 * width) or (b.width < 2.5 and b.height > 0.3 * height) for b in shapes]
     if shapes and len(shapes) <= 4000:
         sets = _UnionFind(len(shapes))
         grown = [b.expand(4.0) for b in shapes]
@@ -292,6 +304,7 @@ def find_figures(images: list[Box], paths: list[Box], width: float, height: floa
                 if grown[i].intersects(grown[j]):
                     sets.union(i, j)
         for group in sets.groups():
+            group = [i for i in group if not rule[i]]
             if len(group) < 6:
                 continue
             box = union_all([shapes[i] for i in group])
@@ -308,8 +321,9 @@ def _merge_overlapping(boxes: list[Box]) -> list[Box]:
         out: list[Box] = []
         for box in boxes:
             for k, other in enumerate(out):
-                if box.overlap_area(other) > 0.2 * min(box.area, other.area) or (
-                        other.x0 <= box.x0 and other.y0 <= box.y0 and other.x1 >= box.x1 and other.y1 >= box.y1):
+                touching = box.expand(3.0).intersects(other) and (box.x_overlap(other) > 0.5 * min(box.width, other.width)
+                                                                  or box.y_overlap(other) > 0.5 * min(box.height, other.height))
+                if touching or box.overlap_area(other) > 0.2 * min(box.area, other.area):  # one picture cut in strips
                     out[k] = other.union(box)
                     changed = True
                     break
@@ -352,7 +366,14 @@ def build_regions(runs: list[Run], images: list[Box], paths: list[Box], width: f
             grown = grown.union(blocks[best].box)
         taken.update(members)
         full = grown.clip(width, height)
-        text = " ".join(blocks[i].text for i in sorted(members, key=lambda i: (blocks[i].box.y0, blocks[i].box.x0)))
+        ordered = sorted(members, key=lambda i: (blocks[i].box.y0, blocks[i].box.x0))
+        if kind == "table":  # row by row ("Revenue | 3,223.9 | 2,076.6"), not column by column as blocks would read
+            inside = [line for i in members for line in blocks[i].lines if _inside(line.box, box.expand(2.0), 0.5)]
+            above = " ".join(blocks[i].text for i in ordered if blocks[i].box.y1 <= box.y0 + 2 and not _inside(blocks[i].box, box.expand(2.0), 0.5))
+            below = " ".join(blocks[i].text for i in ordered if blocks[i].box.y0 >= box.y1 - 2 and not _inside(blocks[i].box, box.expand(2.0), 0.5))
+            text = "\n".join(t for t in (above, table_text(inside), below) if t)
+        else:
+            text = " ".join(blocks[i].text for i in ordered)
         regions.append(Region(kind, full, text.strip()))
     rest = [b for i, b in enumerate(blocks) if i not in taken]
     regions += _text_regions(rest)

@@ -35,11 +35,14 @@ MAX_PAGES = 20_000
 PAGE_IMAGE_SIDE = 384  # the page render handed to the image encoder (it works at 224-260 px)
 CROP_RENDER_SIDE = 1100  # regions are cut from a render of this size, then reduced
 REGION_IMAGE_SIDE = 320
-OCR_SIDE = 2000  # long side of the render Tesseract reads (~180 DPI for a letter page)
+OCR_SIDE = 1700  # long side of the render Tesseract reads (~150 DPI for a letter page)
 OCR_MAX_SCALE = 300 / 72
 MIN_TEXT_CHARS = 25  # fewer visible characters in the text layer: treat the page as a scan
+MAX_FIGURE_OCR = 4  # pictures without text read by OCR, per page
+MIN_PICTURE_SHARE = 0.1  # a region with no text at all is kept only above this share of the page
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_LEADERS = re.compile(r"([._·…])\1{3,}|_{4,}")
 
 
 @contextmanager
@@ -50,24 +53,28 @@ def open_pdf(path: Path | str) -> Iterator[Any]:
 
     path = Path(path)
     name = path.name
+    if not path.is_file():
+        raise InvalidInputError(f"{name}: file not found")
+    if path.stat().st_size == 0:
+        raise CorruptFileError(f"{name}: empty file, not a PDF")
     with PDFIUM_LOCK:
-        try:
-            document = pdfium.PdfDocument(path)
-        except FileNotFoundError:
-            raise InvalidInputError(f"{name}: file not found") from None
-        except pdfium.PdfiumError as exc:
-            code = getattr(exc, "err_code", None)
+        # the raw loader: PDFium's error code is only meaningful right after a failed load
+        handle = pdfium_c.FPDF_LoadDocument((str(path.absolute()) + "\x00").encode("utf-8", errors="surrogateescape"), None)
+        if not handle:
+            code = pdfium_c.FPDF_GetLastError()
             if code == pdfium_c.FPDF_ERR_PASSWORD:
                 raise UnsupportedFileError(f"{name}: the PDF is encrypted with a password",
-                                           hint="remove the password (e.g. qpdf --decrypt) and index the copy") from None
+                                           hint="remove the password (e.g. qpdf --decrypt) and index the copy")
             if code == pdfium_c.FPDF_ERR_SECURITY:
-                raise UnsupportedFileError(f"{name}: the PDF uses an unsupported encryption scheme") from None
-            if code == pdfium_c.FPDF_ERR_SUCCESS:
-                raise CorruptFileError(f"{name}: the PDF has no pages") from None
-            size = path.stat().st_size if path.exists() else 0
-            if size == 0:
-                raise CorruptFileError(f"{name}: empty file, not a PDF") from None
-            raise CorruptFileError(f"{name}: damaged, truncated or not a PDF (PDFium: {exc})") from None
+                raise UnsupportedFileError(f"{name}: the PDF uses an unsupported encryption scheme")
+            if code == pdfium_c.FPDF_ERR_FILE:
+                raise InvalidInputError(f"{name}: the file cannot be opened or read")
+            reason = {pdfium_c.FPDF_ERR_FORMAT: "data format error"}.get(code, f"PDFium error {code}")
+            raise CorruptFileError(f"{name}: damaged, truncated or not a PDF ({reason})")
+        if pdfium_c.FPDF_GetPageCount(handle) < 1:
+            pdfium_c.FPDF_CloseDocument(handle)
+            raise CorruptFileError(f"{name}: the PDF has no pages")
+        document = pdfium.PdfDocument(handle)
     try:
         yield document
     finally:
@@ -130,6 +137,7 @@ def render(page: Any, geometry: PageGeometry, scale: float, name: str = "", numb
 
 def clean_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "").replace("\x02", "-")
+    text = _LEADERS.sub(" ", text)  # dot leaders of tables of contents and statements carry no meaning
     text = _SPACES.sub(" ", text)
     return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
 
@@ -148,15 +156,51 @@ class PageContent:
 
 
 def _text_layer(page: Any, geometry: PageGeometry) -> tuple[str, list[Run]]:
+    """The page text in content order, and its words as runs (from character boxes).
+
+    Words are built from characters rather than PDFium's text rectangles: those overlap when glyphs
+    are kerned, and the text inside overlapping rectangles comes out doubled ("UNITED STATATATES").
+    """
+    import pypdfium2.raw as pdfium_c
+
     textpage = page.get_textpage()
     try:
-        text = textpage.get_text_range() if textpage.count_chars() > 0 else ""
-        runs = []
-        for i in range(textpage.count_rects()):
-            left, bottom, right, top = textpage.get_rect(i)
-            piece = textpage.get_text_bounded(left, bottom, right, top)
-            if piece and piece.strip():
-                runs.append(Run(geometry.to_display(left, bottom, right, top), piece.replace("\r\n", " ").replace("\n", " ")))
+        count = textpage.count_chars()
+        if count <= 0:
+            return "", []
+        text = textpage.get_text_range()
+        runs: list[Run] = []
+        rect = pdfium_c.FS_RECTF()
+        word: list[str] = []
+        left = bottom = right = top = 0.0
+
+        def flush() -> None:
+            if word:
+                runs.append(Run(geometry.to_display(left, bottom, right, top), "".join(word)))
+                word.clear()
+
+        for index in range(count):
+            code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+            char = "-" if code == 2 else (chr(code) if 0 < code < 0x110000 else "")  # 2: PDFium's soft hyphen
+            if not char or char.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
+                if word:
+                    word.append(" ")  # a word break even where justified text leaves no visible gap
+                flush()
+                continue
+            if not pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect):
+                continue
+            c_left, c_right, c_top, c_bottom = rect.left, rect.right, rect.top, rect.bottom
+            height = max(1e-3, c_top - c_bottom)
+            if word:
+                same_line = min(top, c_top) - max(bottom, c_bottom) >= 0.5 * min(height, top - bottom)
+                if not same_line or c_left - right > 0.25 * height or c_left < left - height:
+                    flush()
+            if word:
+                left, bottom, right, top = min(left, c_left), min(bottom, c_bottom), max(right, c_right), max(top, c_top)
+            else:
+                left, bottom, right, top = c_left, c_bottom, c_right, c_top
+            word.append(char)
+        flush()
         return text, runs
     finally:
         textpage.close()
@@ -204,12 +248,17 @@ def _crop(render_image: Any, scale: float, box: Box):
 
 
 def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageContent:
-    """Text, regions and renders of one page (0-based ``index``); the caller drops the renders after use."""
+    """Text, regions and renders of one page (0-based ``index``); the caller drops the renders after use.
+
+    Scanned pages are read by OCR; so are pictures with no text of their own (titles and charts
+    exported as images), whose words then join the page text.
+    """
     from PIL import Image
 
     from polyseek.ingest import ocr as ocr_module
 
     number = index + 1
+    can_ocr = ocr and ocr_module.ocr_available()
     with PDFIUM_LOCK:
         page = document[index]
         try:
@@ -219,17 +268,35 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
             crop_scale = scale_for(geometry, CROP_RENDER_SIDE)
             big = render(page, geometry, crop_scale, name, number)
             scanned = sum(1 for c in text if not c.isspace()) < MIN_TEXT_CHARS
+            regions = [] if scanned else build_regions(runs, images, paths, geometry.width, geometry.height)
+            # pictures with (almost) no words of their own: text set as an image, a chart exported as a picture
+            mute = [i for i, r in enumerate(regions) if r.kind == "figure" and len(r.text) < r.box.area / 2000
+                    and r.box.area >= 0.02 * geometry.width * geometry.height][:MAX_FIGURE_OCR]
             ocr_image = ocr_scale = None
-            if scanned and ocr and ocr_module.ocr_available():
+            if can_ocr and (scanned or mute):
                 ocr_scale = scale_for(geometry, OCR_SIDE, OCR_MAX_SCALE)
                 ocr_image = render(page, geometry, ocr_scale, name, number)
         finally:
             page.close()
     used_ocr = False
     if ocr_image is not None:
-        try:
-            runs = ocr_module.ocr_lines(ocr_image, scale=ocr_scale)  # Tesseract runs outside the PDFium lock
-            text = "\n".join(r.text for r in runs)
+        try:  # Tesseract runs outside the PDFium lock
+            if scanned:
+                runs = ocr_module.ocr_lines(ocr_image, scale=ocr_scale)
+                text = "\n".join(r.text for r in runs)
+                regions = build_regions(runs, images, paths, geometry.width, geometry.height)
+            else:
+                extra = []
+                for i in mute:
+                    box = regions[i].box
+                    crop = ocr_image.crop((int(box.x0 * ocr_scale), int(box.y0 * ocr_scale),
+                                           int(box.x1 * ocr_scale) + 1, int(box.y1 * ocr_scale) + 1))
+                    words = " ".join(r.text for r in ocr_module.ocr_lines(crop, scale=ocr_scale))
+                    if words.strip():
+                        regions[i] = Region(regions[i].kind, box, f"{regions[i].text} {words}".strip())
+                        extra.append(words)
+                if extra:
+                    text = text.rstrip() + "\n" + "\n".join(extra)
             used_ocr = True
         except PolyseekError:
             raise
@@ -239,7 +306,10 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
             ocr_image.close()
     elif scanned and ocr:
         log.info("%s: page %d has no text layer and Tesseract is not installed; indexed by its image only", name, number)
-    regions = build_regions(runs, images, paths, geometry.width, geometry.height)
+    page_area = geometry.width * geometry.height
+    # a picture without words is kept only when it is big enough to be worth finding by its look
+    regions = [Region(r.kind, r.box, clean_text(r.text)) for r in regions
+               if r.text.strip() or r.box.area >= MIN_PICTURE_SHARE * page_area]
     crops = [_crop(big, crop_scale, region.box) for region in regions]
     page_image = big.copy()
     page_image.thumbnail((PAGE_IMAGE_SIDE, PAGE_IMAGE_SIDE), Image.Resampling.BICUBIC)

