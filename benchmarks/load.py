@@ -189,11 +189,12 @@ def browser_paint(base: str, texts: list[str], runs: int) -> dict:
             "mean_ms": statistics.fmean(ordered)}
 
 
-def start_server(store: Path, port: int, image_encoder: str, text_encoder: str) -> subprocess.Popen:
+def start_server(store: Path, port: int, image_encoder: str, text_encoder: str, slots: int) -> subprocess.Popen:
     import httpx
 
     command = [sys.executable, "-m", "polyseek", "serve", "--store", str(store), "--port", str(port),
-               "--image-encoder", image_encoder, "--text-encoder", text_encoder, "--log-level", "warning"]
+               "--image-encoder", image_encoder, "--text-encoder", text_encoder, "--log-level", "warning",
+               "--max-concurrent-searches", str(slots)]
     process = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -219,6 +220,7 @@ def main() -> None:
     parser.add_argument("--text-encoder", default="bge-small-onnx")
     parser.add_argument("--store", type=Path, default=None, help="reuse this synthetic store (built if missing)")
     parser.add_argument("--browser", action="store_true", help="also time first results painted in chromium")
+    parser.add_argument("--max-concurrent-searches", type=int, default=0, help="the server's limit (0: its default)")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 
@@ -237,7 +239,7 @@ def main() -> None:
     encoders = engine.encoder_names()
     items = engine.store.count()
     port = free_port()
-    server = start_server(store, port, encoders["image"], encoders["text"])
+    server = start_server(store, port, encoders["image"], encoders["text"], args.max_concurrent_searches)
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(http_load(base, texts[-20:], 4, 40, 30, args.k))  # warm-up: encoders loaded, connections open
@@ -253,7 +255,7 @@ def main() -> None:
         server.wait(10)
         engine.close()
     rows.sort(key=lambda r: (r["case"].startswith("browser"), r["clients"], not r["case"].startswith("Engine")))
-    results = {"items": items, "encoders": encoders, "k": args.k, "limits": {"seconds": args.seconds, "requests": args.requests},
+    results = {"items": items, "encoders": encoders, "k": args.k, "max_concurrent_searches": args.max_concurrent_searches or "default", "limits": {"seconds": args.seconds, "requests": args.requests},
                "load_average": os.getloadavg()}
     write("load", results, rows, ["case", "clients", "requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms",
                                   "ratio_vs_baseline"], args.out)

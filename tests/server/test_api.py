@@ -259,3 +259,32 @@ def test_web_ui_is_fully_offline_and_served(client):
     imports = {line.split("from '")[1].split("'")[0] for p in files if p.suffix == ".js"
                for line in p.read_text().splitlines() if line.startswith("import ")}
     assert imports and all(name.startswith("./") and (STATIC_DIR / name[2:]).is_file() for name in imports)
+
+
+def test_concurrent_searches_can_be_limited(indexed, make_client, monkeypatch):
+    import threading
+    import time
+
+    engine, root = indexed
+    client = make_client(engine, roots=[root], max_concurrent_searches=1)
+    running, most = 0, 0
+    lock = threading.Lock()
+    search = engine.search
+
+    def tracked(*args, **kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "search", tracked)
+    threads = [threading.Thread(target=client.post, args=("/api/search",), kwargs={"json": {"text": "dog"}}) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1

@@ -38,6 +38,7 @@ def serve(
     text_encoder: Optional[str] = TextEncoderOption,
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.01, max=1024, help="Largest request body (uploaded image) in MiB."),
     generator: Optional[str] = typer.Option(None, "--generator", help="Answer generator for ask (default: polyseek's default)."),
+    max_searches: int = typer.Option(0, "--max-concurrent-searches", min=0, max=256, help="Searches run at once; more queue (0: no limit)."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
@@ -62,6 +63,7 @@ def serve(
         engine, roots=[str(r) for r in root], token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         allowed_hosts=LOOPBACK_NAMES if loopback else None,
         ask_options={"generator": generator} if generator else None, close_engine=True,
+        max_concurrent_searches=max_searches or None,
     )
     if warm:
         threading.Thread(target=_warm, args=(engine,), name="polyseek-warm", daemon=True).start()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ class ServerState:
     temp_dir: Path
     ask_options: dict[str, Any] = field(default_factory=dict)
     allowed_hosts: tuple[str, ...] | None = None
+    search_slots: Any = field(default_factory=contextlib.nullcontext)  # a semaphore when searches are limited
 
 
 def status_for(exc: PolyseekError) -> int:
@@ -186,12 +189,15 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     allowed_hosts: Sequence[str] | None = None,
     ask_options: dict[str, Any] | None = None,
+    max_concurrent_searches: int | None = None,
     close_engine: bool = False,
     static_dir: str | Path | None = None,
 ) -> FastAPI:
     """Build the app around an open :class:`~polyseek.engine.Engine`.
 
-    ``roots``: folders index jobs may read (none: indexing over HTTP is off). ``token``: required on every
+    ``roots``: folders index jobs may read (none: indexing over HTTP is off). ``max_concurrent_searches``:
+    searches that run at once, others queue (default: no limit beyond the worker threads; on a shared 2-core
+    box a limit of 2 measured lower throughput than none, see docs/server.md). ``token``: required on every
     API call when set. ``allowed_hosts``: Host names served (``None``: any; ``serve`` passes the loopback
     names when it binds to localhost). ``ask_options``: defaults for ``Engine.ask`` (e.g. ``generator``).
 
@@ -207,6 +213,8 @@ def create_app(
         engine=engine, policy=policy, token=token or None, max_upload_bytes=int(max_upload_bytes),
         jobs=JobManager(engine, policy), images=ImageCache(), temp_dir=temp_dir,
         ask_options=dict(ask_options or {}), allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None,
+        search_slots=(threading.BoundedSemaphore(max_concurrent_searches) if max_concurrent_searches
+                      else contextlib.nullcontext()),
     )
 
     @asynccontextmanager

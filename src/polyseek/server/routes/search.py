@@ -106,6 +106,7 @@ def run_search(state: ServerState, body: bodies.SearchRequest, uploads: dict[str
         raise InvalidInputError("nothing to search for", hint='send {"text": "..."} or an image part')
     filters = body.filters.to_filters() if body.filters else None
     engine = state.engine
-    hits = engine.search(parts or None, image=image, k=body.k, filters=filters, instruction=body.instruction,
-                         image_weight=body.image_weight, spaces=body.signals, rerank=body.rerank)
+    with state.search_slots:
+        hits = engine.search(parts or None, image=image, k=body.k, filters=filters, instruction=body.instruction,
+                             image_weight=body.image_weight, spaces=body.signals, rerank=body.rerank)
     return {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
