@@ -153,7 +153,7 @@ def write_video(path: Path, shots: list[dict], images: Path, tts: Path) -> float
 def generate(data: Path, out: Path, split: str = "test", seed: int = 0, minutes: float = 5.0,
              narrated: float = 0.5, limit: int | None = None, repeat: int = 1, max_videos: int | None = None) -> dict:
     """Write videos and ``manifest.json`` into ``out``; an existing manifest with the same parameters is reused."""
-    params = {"data": str(data), "split": split, "seed": seed, "minutes": minutes, "narrated": narrated,
+    params = {"data": str(Path(data).resolve()), "split": split, "seed": seed, "minutes": minutes, "narrated": narrated,
               "limit": limit, "repeat": repeat, "max_videos": max_videos, "size": [WIDTH, HEIGHT], "fps": FPS, "version": 2}
     manifest_path = out / "manifest.json"
     if manifest_path.exists():

@@ -17,7 +17,7 @@ import numpy as np
 
 from polyseek.errors import CorruptFileError, MissingDependencyError, UnsupportedFileError
 from polyseek.ingest.base import Chunk, ProgressFn, ingestors
-from polyseek.ingest.speech import SAMPLE_RATE, Segment, StreamingTranscriber
+from polyseek.ingest.speech import SAMPLE_RATE, Segment, StreamingTranscriber, whisper_model_name
 from polyseek.types import Locator, Modality
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def _emit(path: Path, pending: list[Segment], final: bool) -> Iterator[Chunk]:
     ready = runs if final else runs[:-1]
     for run in ready:
         yield Chunk(modality=Modality.AUDIO_SEGMENT, locator=Locator(start=round(run.start, 3), end=round(run.end, 3)),
-                    text=run.text, metadata={"kind": "speech"})
+                    text=run.text, metadata={"kind": "speech", "asr": whisper_model_name()})
     if final:
         pending.clear()
     elif ready:

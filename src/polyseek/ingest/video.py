@@ -36,7 +36,7 @@ from polyseek.ingest.audio import (
     transcript_between,
 )
 from polyseek.ingest.base import Chunk, ProgressFn, ingestors
-from polyseek.ingest.speech import Segment, StreamingTranscriber
+from polyseek.ingest.speech import Segment, StreamingTranscriber, whisper_model_name
 from polyseek.types import Locator, Modality
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ MIN_MOMENT = 4.0  # a silent stretch shorter than this joins its neighbour: too 
 EMIT_EVERY = 30.0  # media seconds between emissions of finished moments
 DECODE_THREADS = 2
 PROGRESS_EVERY = 5.0  # media seconds between progress reports
+MAX_CANDIDATES = 600  # keyframe JPEGs held (~20 KB each); more are thinned, e.g. when the sound lags the pictures
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,9 @@ class ShotSampler:
             buffer = io.BytesIO()
             Image.fromarray(rgb).save(buffer, "JPEG", quality=JPEG_QUALITY)
             self.candidates.append((time, buffer.getvalue()))
+            if len(self.candidates) > MAX_CANDIDATES:  # a badly interleaved file: keep memory flat, thin the oldest half
+                half = len(self.candidates) // 2
+                self.candidates = self.candidates[:half:2] + self.candidates[half:]
         self.last_time = time
 
     def _cut(self, index: int) -> None:
@@ -219,13 +223,11 @@ class MomentPlanner:
         if keyframe is not None:
             metadata["keyframe_time"] = round(keyframe[0], 3)  # seconds; keyframe_at(path, it) gives the picture
             image = _lazy_jpeg(keyframe[1])
-        return Chunk(
-            modality=Modality.VIDEO_MOMENT,
-            locator=Locator(start=round(piece.start, 3), end=round(piece.end, 3)),
-            text=transcript_between(self.segments, piece.start, piece.end),
-            image=image,
-            metadata=metadata,
-        )
+        text = transcript_between(self.segments, piece.start, piece.end)
+        if text:
+            metadata["asr"] = whisper_model_name()  # which recogniser heard it: re-index after changing models
+        return Chunk(modality=Modality.VIDEO_MOMENT, locator=Locator(start=round(piece.start, 3), end=round(piece.end, 3)),
+                     text=text, image=image, metadata=metadata)
 
 
 def _is_still_image(stream: Any) -> bool:
