@@ -252,6 +252,9 @@ def video_moments(path: Path, progress: ProgressFn | None = None) -> Iterator[Ch
         video = videos[0]
         video.thread_type = "AUTO"
         video.thread_count = DECODE_THREADS
+        # pictures are looked at 4 times a second: frames nothing refers to (most B-frames) need not be decoded;
+        # 1080p H.264 decodes in ~55% of the time
+        video.codec_context.skip_frame = "NONREF"
         audio = container.streams.audio[0] if container.streams.audio else None
         width, height = video.codec_context.width, video.codec_context.height
         if not width or not height:
