@@ -209,7 +209,8 @@ class Hit:
             "metadata": self.item.metadata,
         }
         if self.best_region is not None:
-            out["best_region"] = {"id": self.best_region.id, "locator": self.best_region.locator.to_dict()}
+            out["best_region"] = {"id": self.best_region.id, "locator": self.best_region.locator.to_dict(),
+                                  "kind": self.best_region.metadata.get("kind"), "text": self.best_region.text[:300]}
         return out
 
 

@@ -114,7 +114,12 @@ def print_hits(hits) -> None:
     table.add_column("text", overflow="ellipsis", max_width=max(20, shutil.get_terminal_size().columns - 90))
     for rank, hit in enumerate(hits, 1):
         snippet = " ".join(hit.item.text.split())[:200]
-        table.add_row(str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, hit.item.locator.describe(), snippet)
+        where = hit.item.locator.describe()
+        if hit.best_region is not None:  # a PDF page hit: which region on it matched best
+            region = hit.best_region
+            where += f" {region.metadata.get('kind', 'region')} {region.locator.describe().partition(' ')[2]}".rstrip()
+            snippet = " ".join(region.text.split())[:200] or snippet
+        table.add_row(str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, where, snippet)
     out.print(table)
 
 
