@@ -256,7 +256,7 @@ class Engine:
         reranker = load_reranker(self.reranker) if query.rerank else None
         from polyseek.search.moments import merge_moments  # adjacent matching moments of a file → one span
 
-        merged = merge_moments(fused, lists, self.store.get, query.k)
+        merged = merge_moments(fused, lists, self.store.get, query.k, weights={**self.weights, **(weights or {})})
         return merged.apply(build_hits(self.store, query, merged.ranking, per_signal, reranker=reranker))
 
     def get(self, item_id: str):

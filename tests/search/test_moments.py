@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from polyseek.search.moments import merge_moments
+from polyseek.search.moments import merge_moments, order_moments
 from polyseek.stores.base import Row
 from polyseek.types import Hit, Item, Locator, Modality
 
 
 def moment(item_id: str, start: float, end: float, path: str = "/v/talk.mp4", text: str = "",
            modality: str = "video_moment") -> Row:
-    return Row(id=item_id, doc=path, path=path, modality=modality, locator={"start": start, "end": end}, text=text)
+    metadata = {"keyframe_time": (start + end) / 2} if modality == "video_moment" else {}
+    return Row(id=item_id, doc=path, path=path, modality=modality, locator={"start": start, "end": end}, text=text,
+               metadata=metadata)
 
 
 def store_of(*rows: Row):
@@ -78,3 +80,34 @@ def test_audio_segments_with_a_pause_between_still_merge():
     lists = {"text": image_list({"s1": 0.8, "s2": 0.79})}
     merged = merge_moments(lists["text"], lists, store_of(*rows), k=5)
     assert merged.spans["s1"].end == 9.0
+
+
+WEIGHTS = {"image": 1.0, "text": 1.0, "lexical": 0.5}
+
+
+def test_words_searched_for_outrank_a_keyframe_that_is_merely_first():
+    rows = {r.id: r for r in [moment("silent", 0, 5), moment("said", 60, 65, text="the wiring diagram"),
+                              moment("other", 30, 35, text="lunch break")]}
+    lists = {"image": image_list({"silent": 0.25, "said": 0.21, "other": 0.2}),
+             "text": [("said", 0.9), ("other", 0.4)] + [(f"t{i}", 0.38 - i * 0.001) for i in range(20)],
+             "lexical": [("said", 12.0), ("t0", 1.0), ("t1", 0.9)]}
+    fused = [("silent", 0.0164), ("said", 0.0150), ("other", 0.0120)]  # what averaged ranks give
+    assert [i for i, _ in order_moments(fused, lists, rows, WEIGHTS)] == ["said", "silent", "other"]
+
+
+def test_a_silent_moment_is_not_punished_for_having_no_words():
+    rows = {r.id: r for r in [moment("silent", 0, 5), moment("chatty", 60, 65, text="something else")]}
+    lists = {"image": image_list({"silent": 0.5, "chatty": 0.21}),
+             "text": [("chatty", 0.45)] + [(f"t{i}", 0.44 - i * 0.001) for i in range(20)]}
+    fused = [("chatty", 0.0164), ("silent", 0.0150)]
+    assert [i for i, _ in order_moments(fused, lists, rows, WEIGHTS)] == ["silent", "chatty"]
+
+
+def test_other_items_keep_their_places_and_places_keep_their_scores():
+    rows = {r.id: r for r in [moment("a", 0, 5), moment("b", 60, 65, text="wiring"),
+                              Row(id="photo", doc="/p.jpg", path="/p.jpg", modality="image")]}
+    lists = {"image": image_list({"a": 0.3, "photo": 0.29, "b": 0.2}),
+             "text": [("b", 0.9)] + [(f"t{i}", 0.4 - i * 0.001) for i in range(20)]}
+    fused = [("a", 0.03), ("photo", 0.02), ("b", 0.01)]
+    out = order_moments(fused, lists, rows, WEIGHTS)
+    assert out[1] == ("photo", 0.02) and [s for _, s in out] == [0.03, 0.02, 0.01] and out[0][0] == "b"

@@ -1,4 +1,8 @@
-"""Merging adjacent matching moments of one file into one result span, applied after fusion.
+"""Moments after fusion: ordered by their summed evidence, then adjacent matching moments of a file merged into one span.
+
+A moment's keyframe and its words are independent evidence that should add up, which rank fusion cannot
+express (see :func:`order_moments`); so moments are first reordered among the places they hold in the fused
+ranking, and then merged.
 
 A long shot is indexed as several moments (pieces cut at speech pauses, at most 15 s each), so a query that
 matches the shot finds several neighbours with near-equal scores. Walking the fused ranking best first, a
@@ -90,6 +94,56 @@ def _close_enough(head: str, candidate: str, stats: Mapping[str, tuple[dict[str,
     return False
 
 
+def _evidence(row: Any, signal: str) -> bool:
+    """Whether a moment carries the content a signal looks at: a keyframe (image space) or words (text, lexical)."""
+    if signal == "image":
+        return row.modality == "video_moment" and "keyframe_time" in (row.metadata or {})
+    return bool((row.text or "").strip())
+
+
+def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[str, Sequence[tuple[str, float]]],
+                  rows: Mapping[str, Any], weights: Mapping[str, float]) -> list[tuple[str, float]]:
+    """Reorder the moments among the places moments hold in ``fused``, by summed per-signal evidence.
+
+    A moment's keyframe and its transcript are independent evidence, so they add up: the moment's score is
+    ``Σ weight × z`` over the signals it carries, where ``z`` standardises the signal's scores over its list.
+    A signal the moment cannot carry (no speech in it) counts 0, neither for nor against; one it carries but
+    that did not retrieve it counts as that list's lowest ``z``. Rank fusion (RRF) cannot do this: it averages
+    ranks, so a silent moment that is merely first by its keyframe ties with a moment whose very words
+    were searched for. Other items keep their places and every place keeps its score, so the ranking of a
+    mixed collection stays on the fusion's scale.
+    """
+    places = [n for n, (item_id, _) in enumerate(fused) if item_id in rows and rows[item_id].modality in MOMENT_MODALITIES]
+    if len(places) < 2 or len(lists) < 2:
+        return list(fused)
+    standard: dict[str, tuple[dict[str, float], float]] = {}
+    for signal, ranked in lists.items():
+        values = [float(v) for _, v in ranked]
+        if len(values) < 2:
+            continue
+        mean, deviation = statistics.fmean(values), statistics.pstdev(values)
+        if deviation <= 0:
+            continue
+        z = {item_id: (float(v) - mean) / deviation for item_id, v in ranked}
+        standard[signal] = (z, min(z.values()))
+
+    def evidence(item_id: str) -> float:
+        row = rows[item_id]
+        total = 0.0
+        for signal, (z, lowest) in standard.items():
+            if item_id in z:
+                total += weights.get(signal, 1.0) * z[item_id]
+            elif _evidence(row, signal):
+                total += weights.get(signal, 1.0) * lowest
+        return total
+
+    moments = sorted((fused[n][0] for n in places), key=lambda i: -evidence(i))  # stable: ties keep fused order
+    out = list(fused)
+    for place, item_id in zip(places, moments):
+        out[place] = (item_id, fused[place][1])
+    return out
+
+
 def merge_moments(
     fused: Sequence[tuple[str, float]],
     lists: Mapping[str, Sequence[tuple[str, float]]],
@@ -98,6 +152,7 @@ def merge_moments(
     *,
     max_gap: float = MAX_GAP,
     tolerance: float = TOLERANCE,
+    weights: Mapping[str, float] | None = None,
 ) -> MergedRanking:
     """Join adjacent matching moments of the same file; ``fused`` is best first, ``lists`` the per-signal rankings.
 
@@ -105,10 +160,12 @@ def merge_moments(
     ``max(30, 3k)`` candidates are considered; the ranking that comes back is ``fused`` without the moments
     that joined a better-ranked one. Items that are not moments pass through untouched.
     """
-    window = list(fused[: max(MIN_WINDOW, 3 * k)])
-    rows = {row.id: row for row in get_rows([i for i, _ in window])} if window else {}
+    rows = {row.id: row for row in get_rows([i for i, _ in fused])} if fused else {}
     if not any(getattr(r, "modality", None) in MOMENT_MODALITIES for r in rows.values()):
         return MergedRanking(list(fused))
+    if weights is not None:
+        fused = order_moments(fused, lists, rows, weights)
+    window = list(fused[: max(MIN_WINDOW, 3 * k)])
     stats = _signal_stats(lists)
     spans: list[Span] = []
     joined: set[str] = set()
