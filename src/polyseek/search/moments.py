@@ -29,6 +29,7 @@ MAX_GAP = 1.0  # seconds between two moments that still count as adjacent (speec
 TOLERANCE = 0.25  # fraction of a signal's spread a neighbour may score below the head and still join
 STRONG = 0.5  # a head counts a signal when its score is within this fraction of the spread from the top
 MIN_WINDOW = 30  # fused candidates looked at for merging, at least
+LEXICAL = "lexical"  # the BM25 signal: non-matching texts score 0
 
 
 @dataclass
@@ -106,40 +107,36 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[str, Sequen
     """Reorder the moments among the places moments hold in ``fused``, by summed per-signal evidence.
 
     A moment's keyframe and its transcript are independent evidence, so they add up: the moment's score is
-    ``Σ weight × z`` over the signals it carries, where ``z`` standardises the signal's scores over its list.
-    A signal the moment cannot carry (no speech in it) counts 0, neither for nor against; one it carries but
-    that did not retrieve it counts as that list's lowest ``z``. Rank fusion (RRF) cannot do this: it averages
-    ranks, so a silent moment that is merely first by its keyframe ties with a moment whose very words
-    were searched for. Other items keep their places and every place keeps its score, so the ranking of a
-    mixed collection stays on the fusion's scale.
+    ``Σ weight × z`` over the signals it carries (a keyframe: the image space; words: the text space and
+    lexical), where ``z`` standardises a signal's scores over the candidates that carry it. A candidate that
+    carries a signal but was not retrieved by it gets the list's floor (its lowest score; 0 for BM25, which
+    scores every non-matching text 0). A signal a moment cannot carry counts 0, neither for nor against: a
+    silent moment is not punished for having no words, and an audio segment's image-space vector (its words
+    again, through the image-text encoder's text side) is not counted twice. Rank fusion (RRF) cannot do this:
+    it averages ranks, so a silent moment that is merely first by its keyframe ties with a moment whose very
+    words were searched for. Other items keep their places and every place keeps its score, so the ranking
+    of a mixed collection stays on the fusion's scale.
     """
     places = [n for n, (item_id, _) in enumerate(fused) if item_id in rows and rows[item_id].modality in MOMENT_MODALITIES]
     if len(places) < 2 or len(lists) < 2:
         return list(fused)
-    standard: dict[str, tuple[dict[str, float], float]] = {}
+    moments = [fused[n][0] for n in places]
+    evidence = {item_id: 0.0 for item_id in moments}
     for signal, ranked in lists.items():
-        values = [float(v) for _, v in ranked]
-        if len(values) < 2:
+        scores = {item_id: float(v) for item_id, v in ranked}
+        if not scores:
             continue
-        mean, deviation = statistics.fmean(values), statistics.pstdev(values)
+        floor = 0.0 if signal == LEXICAL else min(scores.values())
+        carriers = [i for i in moments if _evidence(rows[i], signal)]
+        population = [scores.get(i, floor) for i in set(scores) | set(carriers)]
+        mean, deviation = statistics.fmean(population), statistics.pstdev(population)
         if deviation <= 0:
             continue
-        z = {item_id: (float(v) - mean) / deviation for item_id, v in ranked}
-        standard[signal] = (z, min(z.values()))
-
-    def evidence(item_id: str) -> float:
-        row = rows[item_id]
-        total = 0.0
-        for signal, (z, lowest) in standard.items():
-            if item_id in z:
-                total += weights.get(signal, 1.0) * z[item_id]
-            elif _evidence(row, signal):
-                total += weights.get(signal, 1.0) * lowest
-        return total
-
-    moments = sorted((fused[n][0] for n in places), key=lambda i: -evidence(i))  # stable: ties keep fused order
+        for item_id in carriers:
+            evidence[item_id] += weights.get(signal, 1.0) * (scores.get(item_id, floor) - mean) / deviation
+    ordered = sorted(moments, key=lambda i: -evidence[i])  # stable: ties keep the fused order
     out = list(fused)
-    for place, item_id in zip(places, moments):
+    for place, item_id in zip(places, ordered):
         out[place] = (item_id, fused[place][1])
     return out
 
