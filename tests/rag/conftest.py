@@ -95,6 +95,10 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps({"choices": [{"message": {"content": "7"}}]}).encode())
         if model == "malformed":
             stream = chunk("Paid on 12 March 2024 ") + "data: {not json\n\n"
+        elif model == "no-done":
+            stream = chunk("Paid on 12 March")
+        elif model == "empty":
+            stream = ""
         elif model == "bad-choices":
             stream = "data: " + json.dumps({"choices": {"delta": "x"}}) + "\n\n"
         else:
@@ -139,13 +143,17 @@ def gemma_gguf() -> Path:
     return gemma_path()
 
 
+SERVER_CONTEXT = 1024  # tokens: small, so a test can overflow it
+
+
 @pytest.fixture(scope="session")
 def llama_server(gemma_gguf: Path, tmp_path_factory):
     """The real llama-cpp-python OpenAI-compatible server on 127.0.0.1 with the Gemma GGUF; stopped afterwards."""
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gemma_gguf), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "4096", "--model_alias", "gemma"]
+               "--port", str(port), "--n_ctx", str(SERVER_CONTEXT), "--model_alias", "gemma",
+               "--chat_format", "gemma"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"

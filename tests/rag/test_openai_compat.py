@@ -75,6 +75,8 @@ def test_images_are_sent_as_image_parts_and_text_only_models_fall_back(scripted_
 @pytest.mark.parametrize("model, error, message", [
     ("malformed", GeneratorResponseError, "malformed streaming chunk"),
     ("bad-choices", GeneratorResponseError, "'choices' is dict"),
+    ("no-done", GeneratorResponseError, "ended before 'data: \\[DONE\\]'"),
+    ("empty", GeneratorResponseError, "ended before"),
     ("auth", GeneratorResponseError, "refused the request \\(401\\)"),
     ("too-long", GeneratorResponseError, "context is too long"),
 ])

@@ -58,10 +58,15 @@ def api_key() -> str | None:
     return None
 
 
+class StreamEndedEarly(GeneratorResponseError):
+    """The stream closed without ``data: [DONE]``: the server failed mid-answer (or before the first token)."""
+
+
 def iter_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     """Decode an OpenAI server-sent-event stream into its JSON chunks; stops at ``[DONE]``.
 
-    A ``data:`` line that is not JSON, or JSON that is not an object, raises :class:`GeneratorResponseError`.
+    A ``data:`` line that is not JSON, or JSON that is not an object, raises :class:`GeneratorResponseError`;
+    so does a stream that ends without ``[DONE]`` (:class:`StreamEndedEarly`).
     """
     for raw in lines:
         line = raw.strip()
@@ -84,6 +89,7 @@ def iter_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             message = error.get("message", error) if isinstance(error, dict) else error
             raise GeneratorResponseError(f"the endpoint reported an error mid-stream: {message}")
         yield chunk
+    raise StreamEndedEarly("the endpoint's stream ended before 'data: [DONE]' (the answer may be cut short)")
 
 
 def chunk_text(chunk: dict[str, Any]) -> str:
@@ -156,10 +162,21 @@ class OpenAICompatGenerator:
                         raise GeneratorResponseError(f"the endpoint at {url} returned {type(payload).__name__}, not an object")
                     yield chunk_text(payload)
                     return
-                for chunk in iter_sse(response.iter_lines()):
-                    text = chunk_text(chunk)
-                    if text:
-                        yield text
+                produced = False
+                try:
+                    for chunk in iter_sse(response.iter_lines()):
+                        text = chunk_text(chunk)
+                        if text:
+                            produced = True
+                            yield text
+                except StreamEndedEarly:
+                    if produced:
+                        raise
+                    # some servers (llama-cpp-python) answer a refused prompt with an empty 200 stream:
+                    # the same request without streaming returns the reason
+                    for _ in self.chat(messages, max_tokens=1, stream=False):
+                        pass
+                    raise
         except httpx.TimeoutException as exc:
             raise GeneratorTimeoutError(f"the endpoint at {self.base_url} did not answer within {self.timeout:g} s ({type(exc).__name__})",
                                         hint="raise the timeout with ?timeout=SECONDS, or check the server's load") from None

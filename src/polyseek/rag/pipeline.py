@@ -72,7 +72,8 @@ def fit_blocks(candidates: list[Candidate], generator: Generator, question: str,
     """Number the chosen candidates and trim them to the generator's window; refuse a question that cannot fit."""
     from polyseek.rag.media import item_picture
 
-    budget = generator.context_window - ANSWER_TOKENS - PROMPT_OVERHEAD_TOKENS - tokens(question) - sum(tokens(f) for f in facts)
+    answer_tokens = int(getattr(generator, "max_tokens", ANSWER_TOKENS))
+    budget = generator.context_window - answer_tokens - PROMPT_OVERHEAD_TOKENS - tokens(question) - sum(tokens(f) for f in facts)
     if budget < 0:
         raise ContextTooLongError(
             f"the question and concept facts need about {generator.context_window - budget:,} tokens, more than "
