@@ -106,3 +106,22 @@ def test_empty_index_answers_without_calling_the_model(engine_factory, scripted_
     base, requests = scripted_server
     answer = engine_factory().ask("anything?", generator=f"openai:good@{base}")
     assert answer.citations == [] and "Nothing in the indexed files" in answer.answer and requests == []
+
+
+def test_page_renders_go_to_a_vision_model_as_images(engine_factory, tmp_path, scripted_server):
+    from tests.ingest._pdf import report_page, text_page, write_pdf
+
+    base, requests = scripted_server
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    write_pdf(folder / "report.pdf", [text_page(1), report_page()])
+    engine = engine_factory()
+    engine.index([folder])
+    answer = engine.ask("Which region led revenue growth?", generator=f"openai:good@{base}?vision=yes", k=3)
+    parts = requests[-1]["messages"][1]["content"]
+    kinds = [p["type"] for p in parts]
+    assert "image_url" in kinds and kinds.count("image_url") == sum(1 for h in answer.context if h.item.locator.page)
+    assert {c.locator["page"] for c in answer.citations} <= {1, 2}
+    assert all(c.path.endswith("report.pdf") for c in answer.citations)
+    extractive = engine.ask("Which region led revenue growth?")
+    assert "Europe" in extractive.answer and extractive.citations[0].locator["page"] == 2

@@ -68,6 +68,24 @@ def distinctive(parts: Sequence[str]) -> bool:
     return all(len(p) >= 4 and p not in {"yes", "no"} for p in parts)
 
 
+class CachedScorer:
+    """Wraps a reranker so each (question, passage) pair is scored once across candidates and policies."""
+
+    def __init__(self, reranker) -> None:
+        self.reranker = reranker
+        self.cache: dict[tuple[str, str], float] = {}
+        self.name = getattr(reranker, "name", "reranker")
+
+    def score(self, query: str, passages: Sequence[str]):
+        import numpy as np
+
+        missing = list(dict.fromkeys(p for p in passages if (query, p) not in self.cache))
+        if missing:
+            for passage, value in zip(missing, self.reranker.score(query, missing)):
+                self.cache[(query, passage)] = float(value)
+        return np.array([self.cache[(query, p)] for p in passages], dtype=np.float32)
+
+
 def policies(fixed_ks: Sequence[int], ratios: Sequence[float], max_items: int) -> list[tuple[str, dict[str, Any]]]:
     out = [(f"fixed top-{k}", {"adaptive": False, "k": k}) for k in fixed_ks]
     out += [(f"adaptive r={r:g}", {"adaptive": True, "ratio": r, "k": max_items}) for r in ratios]
@@ -115,7 +133,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
 
         summary = engine.index([str(documents)], on_progress=on_index)
         index_seconds = time.perf_counter() - started
-        reranker = load_cross_encoder()
+        reranker = CachedScorer(load_cross_encoder())
         answerer = ExtractiveAnswerer(reranker)
         rows: dict[str, dict[str, Any]] = {}
         tick = time.perf_counter()
@@ -146,6 +164,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
                     result["extractive_contains"] = float(contains(answer, parts))
                 row[name] = result
             rows[question.qid] = row
+            reranker.cache.clear()  # pairs are per question
             if progress:
                 progress("questions", done, len(questions))
         seconds = time.perf_counter() - tick
