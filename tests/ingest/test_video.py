@@ -188,5 +188,16 @@ def test_cli_index_then_search_returns_moments_with_timestamps(media, tmp_path):
     hit = top("blue")  # the plumbing encoder maps colour words onto mean colour: finds the blue scene
     assert hit["path"].endswith("talk.mp4") and abs(hit["locator"]["start"] - 7.0) <= 0.3
 
+    from PIL import Image
+
+    red = tmp_path / "red.png"
+    Image.new("RGB", (32, 32), RED).save(red)
+    hit = json.loads(run("search", "--image", str(red), "--store", store, "--k", "1", "--json").stdout)["hits"][0]
+    assert hit["path"].endswith("talk.mp4") and hit["locator"]["start"] == 0.0  # image → moment
+    green = tmp_path / "green.png"
+    Image.new("RGB", (32, 32), GREEN).save(green)
+    hit = json.loads(run("search", "next slide", "--image", str(green), "--store", store, "--k", "1", "--json").stdout)["hits"][0]
+    assert hit["path"].endswith("talk.mp4") and abs(hit["locator"]["start"] - 3.5) <= 0.3  # image + text → moment
+
     table = run("search", "wiring diagram", "--store", store, "--k", "1").stdout
     assert re.search(r"00:0[34]–00:07", table), table
