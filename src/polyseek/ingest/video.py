@@ -198,6 +198,8 @@ class MomentPlanner:
 
     def emit(self, until: float, final: bool) -> Iterator[Chunk]:
         cuts = [c for c in self.sampler.cuts if self.start + 1e-3 < c < until - 1e-3]
+        if final and cuts and until - cuts[-1] < MIN_SHOT / 2:  # a cut in the last frames (a fade out) is no shot
+            cuts.pop()
         bounds = [self.start, *cuts, until]
         pieces: list[Piece] = []
         next_start, next_shot = self.start, self.shot
