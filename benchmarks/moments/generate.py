@@ -97,7 +97,7 @@ class VideoWriter:
 
     def shot(self, pixels: np.ndarray, seconds: float, sound: np.ndarray) -> None:
         """Hold ``pixels`` until the video clock reaches ``time + seconds``; ``sound`` fills the same stretch."""
-        end_frame = int(round((self.time + seconds) * FPS))
+        end_frame = round((self.time + seconds) * FPS)
         frame = self.av.VideoFrame.from_ndarray(pixels, format="rgb24")
         while self.frames < end_frame:
             frame.pts = self.frames
@@ -105,7 +105,7 @@ class VideoWriter:
             for packet in self.video.encode(frame):
                 self.container.mux(packet)
         # the sound track follows the video clock exactly, so speech never drifts into the next shot
-        wanted = int(round(self.frames / FPS * AUDIO_RATE)) - self.samples
+        wanted = round(self.frames / FPS * AUDIO_RATE) - self.samples
         track = np.zeros(max(0, wanted), dtype=np.float32)
         track[: min(len(sound), len(track))] = sound[: len(track)]
         self._audio(track)

@@ -55,7 +55,7 @@ def write_video(path: Path, scenes: list[tuple[tuple[int, int, int], float]], au
             pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
             pixels[:] = colour
             pixels[::8, ::8] = 255 - np.array(colour, dtype=np.uint8)  # a little texture, as real pictures have
-            for _ in range(int(round(seconds * fps))):
+            for _ in range(round(seconds * fps)):
                 frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts = index
                 index += 1

@@ -6,8 +6,19 @@ import numpy as np
 import pytest
 
 from polyseek.errors import EncoderError
-from polyseek.ingest.audio import AudioIngestor, audio_segments, speech_runs, transcript_between
-from polyseek.ingest.speech import SAMPLE_RATE, Segment, StreamingTranscriber, load_whisper, quietest_cut
+from polyseek.ingest.audio import (
+    AudioIngestor,
+    audio_segments,
+    speech_runs,
+    transcript_between,
+)
+from polyseek.ingest.speech import (
+    SAMPLE_RATE,
+    Segment,
+    StreamingTranscriber,
+    load_whisper,
+    quietest_cut,
+)
 from polyseek.types import Modality
 from tests.ingest._media import RATE, have_espeak, soundtrack, write_audio
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -9,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.ingest._media import have_espeak, soundtrack, write_audio, write_video
 from polyseek.errors import CorruptFileError, InvalidInputError, UnsupportedFileError
 from polyseek.ingest.speech import Segment
 from polyseek.ingest.video import MAX_MOMENT, keyframe_at, split_shot, video_moments
 from polyseek.types import Modality
+from tests.ingest._media import have_espeak, soundtrack, write_audio, write_video
 
 pytestmark = pytest.mark.skipif(not have_espeak(), reason="needs Debian espeak-ng")
 
@@ -52,7 +53,7 @@ def test_a_long_silence_after_speech_stands_alone():
     pieces = split_shot(0.0, 20.0, [Segment(0.5, 4.0, "hello there")])
     assert pieces == [(0.0, 4.0), (4.0, 20.0)] or pieces[0] == (0.0, 4.0)
     assert all(b - a <= MAX_MOMENT + 1e-6 for a, b in pieces)
-    assert pieces[-1][1] == 20.0 and all(p[1] == q[0] for p, q in zip(pieces, pieces[1:]))
+    assert pieces[-1][1] == 20.0 and all(p[1] == q[0] for p, q in itertools.pairwise(pieces))
 
 
 def test_a_long_silent_shot_is_cut_evenly_under_the_limit():

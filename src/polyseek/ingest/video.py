@@ -10,6 +10,7 @@ it overlaps. Memory is bounded by the window length, not by the file's duration.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
 from collections import deque
@@ -18,14 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from polyseek.errors import CorruptFileError, InvalidInputError, UnsupportedFileError
 from polyseek.ingest.audio import (
     AudioTrack,
     DecodeErrors,
-    Span,
     audio_segments,
     decode_packet,
     import_av,
@@ -114,7 +113,7 @@ def _lazy_jpeg(data: bytes) -> Image.Image:
 
 def _keyframe_size(width: int, height: int) -> tuple[int, int]:
     scale = min(1.0, KEYFRAME_SHORT_SIDE / max(1, min(width, height)))
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 class ShotSampler:
@@ -203,7 +202,7 @@ class MomentPlanner:
         bounds = [self.start, *cuts, until]
         pieces: list[Piece] = []
         next_start, next_shot = self.start, self.shot
-        for number, (shot_start, shot_end) in enumerate(zip(bounds, bounds[1:])):
+        for number, (shot_start, shot_end) in enumerate(itertools.pairwise(bounds)):
             shot = self.shot + number
             planned = [Piece(a, b, shot) for a, b in split_shot(shot_start, shot_end, self.segments)]
             if number == len(bounds) - 2 and not final:  # the last shot may still be going on

@@ -81,7 +81,7 @@ def _signal_stats(lists: Mapping[str, Sequence[tuple[str, float]]]) -> dict[str,
         scores = [float(s) for _, s in ranked]
         top = max(scores)
         spread = top - statistics.median(scores) if len(scores) > 1 else abs(top)
-        stats[signal] = (dict((i, float(s)) for i, s in ranked), top, spread if spread > 0 else 1e-12)
+        stats[signal] = ({i: float(s) for i, s in ranked}, top, spread if spread > 0 else 1e-12)
     return stats
 
 
