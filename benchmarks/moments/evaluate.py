@@ -126,7 +126,8 @@ def run(data: Path, workdir: Path, split: str, seed: int, minutes: float, narrat
     payload = {"split": split, "seed": seed, "encoders": encoders, "fusion": fusion, "videos": len(files), "media_seconds": media_seconds,
                "shots": len(captions), "narrated_shots": len(spoken), "indexing": indexing,
                "results": {m: {k: v for k, v in r.items() if k != "per_query"} for m, r in results.items()},
-               "per_query": {m: r["per_query"] for m, r in results.items()}, "params": manifest["params"]}
+               "params": manifest["params"], "per_query_file": str(store / "per_query.json")}
+    (store / "per_query.json").write_text(json.dumps({m: r["per_query"] for m, r in results.items()}))
     write(name, payload, rows, ["mode", "queries", "R@1 (IoU≥0.5)", "R@5 (IoU≥0.5)", "mean IoU@1"], out_dir)
     return payload
 
