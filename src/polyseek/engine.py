@@ -244,6 +244,12 @@ class Engine:
         if not lists:
             return []
         has_text = {i for s in (TEXT_SPACE, LEXICAL) for i, _ in lists.get(s, [])}
+        if IMAGE_SPACE in lists and len(lists) > 1:
+            # found by the image space alone but holding text (a PDF region, a passage ranked low by text):
+            # it could have matched the text signals, so it must not be normalised like a photo
+            unseen = [i for i, _ in lists[IMAGE_SPACE] if i not in has_text]
+            if unseen:
+                has_text |= {row.id for row in self.store.get(unseen) if row.text.strip()}
         eligible = lambda item_id, signal: signal == IMAGE_SPACE or item_id in has_text  # noqa: E731
         fused = FUSERS[self.fusion](lists, {**self.weights, **(weights or {})}, eligible)
         if len(lists) == 1:  # one signal: keep its own scores, they are meaningful to users

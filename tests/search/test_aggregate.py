@@ -93,3 +93,36 @@ def test_build_hits_collapses_pages_unless_regions_are_asked_for():
     regions_only = Query(parts=(QueryPart(text="revenue"),), k=5, filters=Filters(modalities=(Modality.REGION,)))
     hits = build_hits(store, regions_only, [(r1.id, 0.03), (r2.id, 0.01)], {})
     assert [h.item.id for h in hits] == [r1.id, r2.id] and all(h.best_region is None for h in hits)
+
+
+def test_an_item_with_text_found_only_by_the_image_space_is_not_scored_like_a_photo(engine_factory):
+    """Fusion normalises by the signals an item could have matched; a PDF region has text even when the
+    text signals did not list it, so an image-space-only match must not get a photo's full score."""
+    engine = engine_factory(store="memory://")
+    engine._ensure_spaces()
+    dim = engine.encoder("text").dim
+    query_vector = engine.encoder("text").encode_queries(["alpha"])[0]
+    rng = np.random.default_rng(0)
+
+    def far() -> np.ndarray:
+        vector = rng.normal(size=dim).astype(np.float32)
+        vector -= vector @ query_vector * query_vector  # orthogonal to the query
+        return vector / np.linalg.norm(vector)
+
+    rows = [Row(id=f"filler{i}", doc=f"/f{i}.txt", path=f"/f{i}.txt", modality="text", text=f"filler words {i}",
+                vectors={"text": query_vector * 0.5 + far() * 0.5, "image": far()}) for i in range(60)]
+    rows.append(Row(id="match", doc="/a.txt", path="/a.txt", modality="text", text="alpha",
+                    vectors={"text": query_vector, "image": query_vector * 0.6 + far() * 0.4}))
+    rows.append(Row(id="region", doc=DOC, path=DOC, modality="region", text="unrelated words", locator={"page": 1, "bbox": [1, 2, 3, 4]},
+                    vectors={"text": far(), "image": query_vector}))
+    for row in rows:
+        row.vectors = {s: v / np.linalg.norm(v) for s, v in row.vectors.items()}
+    engine.store.upsert(rows)
+    hits = engine.search("alpha", k=10, filters=Filters(modalities=(Modality.TEXT, Modality.REGION)))  # lists 50 deep
+    assert hits[0].item.id == "match"
+    # the region is first in the image space and below the text lists' depth: its rank-1 image share is divided
+    # by every signal's weight (a photo's would be divided by the image weight alone, and beat "match")
+    expected = engine.weights["image"] / 61 / sum(engine.weights.values())
+    region = [h for h in hits if h.item.id == "region"]
+    assert not region or (region[0].scores["fused"] == pytest.approx(expected) and "text" not in region[0].scores)
+    assert hits[0].score > 2 * expected
