@@ -28,6 +28,23 @@ LEXICAL = "lexical"
 SIGNALS = (IMAGE_SPACE, TEXT_SPACE, LEXICAL)
 
 
+class _QueryRows:
+    """The store as seen by one query: rows fetched once and reused by every later stage."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._rows: dict[str, Any] = {}
+
+    def get(self, ids: Sequence[str]) -> list:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._rows]
+        if missing:
+            self._rows.update((row.id, row) for row in self._store.get(missing))
+        return [self._rows[i] for i in ids if i in self._rows]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 class Engine:
     """Index, search and manage one collection.
 
@@ -244,12 +261,13 @@ class Engine:
         if not lists:
             return []
         has_text = {i for s in (TEXT_SPACE, LEXICAL) for i, _ in lists.get(s, [])}
+        store = _QueryRows(self.store)  # the stages below share one fetch of each row
         if IMAGE_SPACE in lists and len(lists) > 1:
             # found by the image space alone but holding text (a PDF region, a passage ranked low by text):
             # it could have matched the text signals, so it must not be normalised like a photo
             unseen = [i for i, _ in lists[IMAGE_SPACE] if i not in has_text]
             if unseen:
-                has_text |= {row.id for row in self.store.get(unseen) if row.text.strip()}
+                has_text |= {row.id for row in store.get(unseen) if row.text.strip()}
         eligible = lambda item_id, signal: signal == IMAGE_SPACE or item_id in has_text  # noqa: E731
         fused = FUSERS[self.fusion](lists, {**self.weights, **(weights or {})}, eligible)
         if len(lists) == 1:  # one signal: keep its own scores, they are meaningful to users
@@ -262,8 +280,8 @@ class Engine:
         reranker = load_reranker(self.reranker) if query.rerank else None
         from polyseek.search.moments import merge_moments  # adjacent matching moments of a file → one span
 
-        merged = merge_moments(fused, lists, self.store.get, query.k, weights={**self.weights, **(weights or {})})
-        return merged.apply(build_hits(self.store, query, merged.ranking, per_signal, reranker=reranker))
+        merged = merge_moments(fused, lists, store.get, query.k, weights={**self.weights, **(weights or {})})
+        return merged.apply(build_hits(store, query, merged.ranking, per_signal, reranker=reranker))
 
     def get(self, item_id: str):
         rows = self.store.get([item_id])

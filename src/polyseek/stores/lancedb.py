@@ -198,7 +198,8 @@ class LanceStore:
         matrix, columns = self._flat(space)
         if not len(matrix):
             return []
-        scores = matrix @ query
+        # einsum, not BLAS gemv: on 2 busy cores OpenBLAS threads turn a 0.4 ms product into 16 ms
+        scores = np.einsum("ij,j->i", matrix, query)
         if filters is not None and not filters.is_empty():
             mask = np.ones(len(scores), dtype=bool)
             if filters.file_types:
@@ -320,6 +321,10 @@ class LanceStore:
         except Exception as exc:  # noqa: BLE001 - optimisation is best effort
             log.warning("optimize failed: %s", exc)
         self._build_fts()
+        if not any("id" in (getattr(ix, "columns", None) or []) for ix in self.table.list_indices()):
+            with warnings.catch_warnings():  # fetching rows by id after every search: a B-tree, not a scan
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.table.create_scalar_index("id", index_type="BTREE")
         if rows >= ANN_MIN_ROWS:
             indexed = {c for ix in self.table.list_indices() for c in (getattr(ix, "columns", None) or [])}
             for space in self.spaces:
@@ -328,7 +333,9 @@ class LanceStore:
                     self.table.create_index(metric="dot", vector_column_name=f"vec_{space}", index_type="IVF_HNSW_SQ",
                                             num_partitions=max(1, rows // ROWS_PER_PARTITION))
                 if f"has_{space}" not in indexed:  # the prefilter of every vector search
-                    self.table.create_scalar_index(f"has_{space}", index_type="BITMAP")
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", DeprecationWarning)
+                        self.table.create_scalar_index(f"has_{space}", index_type="BITMAP")
 
     def close(self) -> None:
         self.table = None
