@@ -35,7 +35,7 @@ class AlignOptions:
     text_encoder: str = "bge-small-onnx"
     features: list[str] = field(default_factory=lambda: ["mean", "logits"])
     flip_augment: bool = True  # train on mirrored features too (extracting them doubles the feature time, once)
-    flip_average: bool = False  # average mirrored features at inference (doubles indexing cost)
+    flip_average: bool = True  # average mirrored features at inference (2 backbone passes per image)
     holdout: int = 1012  # images held out (seeded) to tune the bridge weight and report figures; 0 trains on all
     bridge: bool = True
     projector: bool = True
@@ -43,6 +43,13 @@ class AlignOptions:
     bridge_temperature: float | None = None
     cache: str | None = None
     train: TrainOptions = field(default_factory=TrainOptions)
+
+
+def _symmetric(encoder_name: str) -> bool:
+    """Whether the text encoder embeds queries and documents identically (then captions are encoded once)."""
+    encoder = load_encoder(encoder_name)
+    probe = ["a dog runs through the grass"]
+    return bool(np.array_equal(encoder.encode_queries(probe), encoder.encode_documents(probe)))
 
 
 def _split(n: int, holdout: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +96,13 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
     pairs = load_pairs(options.pairs)
     cache = Path(options.cache) if options.cache else None
     features = image_features(pairs.images, options.backbone, False, cache, report)
-    flipped = image_features(pairs.images, options.backbone, True, cache, report) if options.flip_augment and options.projector else None
-    queries = normalize(text_embeddings(pairs.captions, options.text_encoder, "query", cache, report))
+    need_flips = (options.flip_augment and options.projector) or options.flip_average
+    flipped = image_features(pairs.images, options.backbone, True, cache, report) if need_flips else None
     docs = normalize(text_embeddings(pairs.captions, options.text_encoder, "doc", cache, report))
+    if _symmetric(options.text_encoder):  # e.g. MiniLM: no query prompt, so one pass serves both sides
+        queries = docs
+    else:
+        queries = normalize(text_embeddings(pairs.captions, options.text_encoder, "query", cache, report))
     train_ids, hold_ids = _split(len(pairs), options.holdout, options.train.seed)
     caption_train = np.isin(pairs.owner, train_ids)
     caption_hold = np.isin(pairs.owner, hold_ids)
@@ -115,7 +126,7 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
         stats = feature_stats(pick(features, train_ids), config.features)
         tensors.update(stats)
         x_train = assemble(pick(features, train_ids), config.features, stats)
-        x_flip = assemble(pick(flipped, train_ids), config.features, stats) if flipped is not None else None
+        x_flip = assemble(pick(flipped, train_ids), config.features, stats) if flipped is not None and options.flip_augment else None
         projector, history = train_projector(x_train, x_flip, queries[caption_train], docs[caption_train],
                                              remap[pairs.owner[caption_train]], options.train, progress)
         tensors.update(projector_tensors(projector))

@@ -160,7 +160,7 @@ def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | None, query
             schedule.step()
             step += 1
             running += float(loss.detach())
-        figures = {"epoch": epoch + 1, "loss": running / steps_per_epoch, "temperature": float(1 / log_scale.exp().clamp(max=100))}
+        figures = {"epoch": epoch + 1, "loss": running / steps_per_epoch, "temperature": float(1 / log_scale.detach().exp().clamp(max=100))}
         history.append(figures)
         if log:
             log("training", epoch + 1, options.epochs, figures)

@@ -28,7 +28,7 @@ def align(
     seed: int = typer.Option(0, "--seed", help="Seed for the holdout split, batches and initialisation."),
     holdout: int = typer.Option(1012, "--holdout", min=0, help="Images held out to tune the bridge weight and report figures (0: train on all)."),
     flip_augment: bool = typer.Option(True, "--flip-augment/--no-flip-augment", help="Train on mirrored images too."),
-    flip_average: bool = typer.Option(False, "--flip-average/--no-flip-average", help="Average mirrored features at inference (2x indexing cost)."),
+    flip_average: bool = typer.Option(True, "--flip-average/--no-flip-average", help="Average mirrored features at inference (2 backbone passes per image)."),
     bridge: bool = typer.Option(True, "--bridge/--no-bridge", help="Fuse the training-free label bridge."),
     projector: bool = typer.Option(True, "--projector/--no-projector", help="Train the projector (off: bridge only)."),
     bridge_weight: Optional[float] = typer.Option(None, "--bridge-weight", min=0.0, max=1.0, help="Fix the bridge's share (default: tuned on the holdout)."),
