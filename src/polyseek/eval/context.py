@@ -28,8 +28,8 @@ from typing import Any
 from polyseek.types import Filters, Modality, QueryPart
 
 ProgressFn = Callable[[str, int, int], None]
-FIXED_KS = (1, 3, 5, 8)
-RATIOS = (0.3, 0.5, 0.7, 0.9)
+FIXED_KS = (1, 2, 3, 4, 5, 8)
+RATIOS = ((0.3, 1.0), (0.5, 1.0), (0.7, 1.0), (0.3, 2.0), (0.5, 4.0))  # (ratio, temperature)
 DEPTH = 20
 METRICS = ("answer_recall", "answer_recall_distinctive", "precision", "items", "chars", "extractive_em", "extractive_contains")
 _NUMBER_COMMA = re.compile(r"(?<=\d),(?=\d{3})")
@@ -86,9 +86,13 @@ class CachedScorer:
         return np.array([self.cache[(query, p)] for p in passages], dtype=np.float32)
 
 
-def policies(fixed_ks: Sequence[int], ratios: Sequence[float], max_items: int) -> list[tuple[str, dict[str, Any]]]:
-    out = [(f"fixed top-{k}", {"adaptive": False, "k": k}) for k in fixed_ks]
-    out += [(f"adaptive r={r:g}", {"adaptive": True, "ratio": r, "k": max_items}) for r in ratios]
+def policies(fixed_ks: Sequence[int], ratios: Sequence[Any], max_items: int) -> list[tuple[str, dict[str, Any]]]:
+    """Named policies; ``ratios`` holds ratios or (ratio, temperature) pairs (temperature 1 by default)."""
+    out = [(f"fixed top-{k}", {"adaptive": False, "k": k, "temperature": 1.0}) for k in fixed_ks]
+    for spec in ratios:
+        ratio, temperature = (spec, 1.0) if isinstance(spec, (int, float)) else spec
+        name = f"adaptive r={ratio:g}" + (f" T={temperature:g}" if temperature != 1.0 else "")
+        out.append((name, {"adaptive": True, "ratio": ratio, "k": max_items, "temperature": temperature}))
     return out
 
 
@@ -102,7 +106,7 @@ def select(candidates, policy: dict[str, Any]):
 
 def run_context_eval(folder: str | Path, *, engine=None, store: str | None = None, image_encoder: str | None = None,
                      text_encoder: str | None = None, signals: Sequence[str] = (), split: str = "all",
-                     limit: int | None = None, fixed_ks: Sequence[int] = FIXED_KS, ratios: Sequence[float] = RATIOS,
+                     limit: int | None = None, fixed_ks: Sequence[int] = FIXED_KS, ratios: Sequence[Any] = RATIOS,
                      max_items: int = 8, depth: int = DEPTH, extractive: bool = True,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """Index ``folder/documents`` (incrementally into ``store``), then score every policy on every question."""
@@ -144,11 +148,12 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
             path = str((documents / question.doc_id).absolute())
             filters = Filters(modalities=(Modality.PAGE, Modality.REGION), path_glob=path)
             hits = engine.search([QueryPart(text=question.question)], k=depth, filters=filters, spaces=tuple(signals))
-            candidates = score_candidates(question.question, hits, reranker)
+            scored = {t: score_candidates(question.question, hits, reranker, temperature=t)
+                      for t in {p["temperature"] for _, p in chosen_policies}}  # pairs are scored once (cached)
             row: dict[str, Any] = {"split": question.split, "doc_id": question.doc_id, "gold": gold[question.qid],
                                    "evidence_pages": list(question.evidence_pages), "distinctive": distinctive(parts)}
             for name, policy in chosen_policies:
-                selected = select(candidates, policy)
+                selected = select(scored[policy["temperature"]], policy)
                 texts = [c.text(BLOCK_CHARS) for c in selected]
                 relevant = sum(1 for c in selected if c.hit.item.locator.page in question.evidence_pages)
                 result = {
@@ -177,7 +182,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
                        for name in ("tune", "test")},
             "config": {"image_encoder": engine.encoder_names()["image"], "text_encoder": engine.encoder_names()["text"],
                        "signals": list(signals) or "all", "depth": depth, "max_items": max_items,
-                       "block_chars": BLOCK_CHARS, "retrieval": "within the question's own PDF (pages and regions)",
+                       "block_chars": BLOCK_CHARS, "policies": dict(chosen_policies), "retrieval": "within the question's own PDF (pages and regions)",
                        "reranker": "cross-encoder (ms-marco-MiniLM-L-12-v2 INT8), passage by passage",
                        "split": split, "limit": limit, "store": engine.store_uri},
             "timing": {"index_seconds": round(index_seconds, 1), "indexed": summary.to_dict(),
