@@ -9,7 +9,6 @@ best such item, and only those the retriever ranked within the budget are eligib
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -166,9 +165,7 @@ def select_adaptive(candidates: Sequence[Candidate], *, max_items: int = DEFAULT
     visual = [c for c in candidates if c.textless and c.rank < max_items]
     if visual:
         best_visual = max(c.relevance for c in visual)
-        keep = [c for c in visual if c.relevance >= visual_ratio * best_visual if best_visual > 0] or visual[:1]
+        keep = [c for c in visual if best_visual > 0 and c.relevance >= visual_ratio * best_visual] or visual[:1]
         room = max(0, max_items - len(chosen))
-        if not chosen or not math.isfinite(best_visual):
-            room = max(room, 1)
         chosen += sorted(keep, key=lambda c: c.rank)[: min(MAX_VISUAL, room)]
     return chosen or list(candidates[:1])

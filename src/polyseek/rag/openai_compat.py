@@ -20,7 +20,6 @@ from polyseek.errors import InvalidInputError
 from polyseek.rag.base import (
     SPEC_HINT,
     ContextBlock,
-    ContextTooLongError,
     GeneratorError,
     GeneratorResponseError,
     GeneratorTimeoutError,
@@ -227,4 +226,4 @@ class OpenAICompatGenerator:
         return "".join(self.chat(messages, max_tokens=4, stream=False))
 
 
-__all__ = ["OpenAICompatGenerator", "ContextTooLongError", "iter_sse", "chunk_text", "parse_spec"]
+__all__ = ["OpenAICompatGenerator", "StreamEndedEarly", "iter_sse", "chunk_text", "parse_spec"]
