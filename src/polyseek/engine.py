@@ -74,6 +74,8 @@ class Engine:
             raise InvalidInputError(f"unknown fusion {fusion!r}", hint="accepted: " + ", ".join(FUSERS))
         self.fusion = fusion
         self.reranker = "cross-encoder"  # used when a query asks for reranking (search.rerank registry)
+        # queries that leave rerank unset (None) get it when PDF pages lead the results (tuned in docs/documents.md)
+        self.rerank_documents = True
         self._check_meta()
         self.indexer = Indexer(self.store, self.catalog, self._encode_chunks)
         self.indexer.recover()
@@ -186,7 +188,7 @@ class Engine:
 
     def build_query(self, query: Any = None, *, image: Any = None, k: int = 10, filters: Filters | None = None,
                     instruction: str | None = None, image_weight: float = 1.0, text_weight: float = 1.0,
-                    spaces: Sequence[str] = (), rerank: bool = False) -> Query:
+                    spaces: Sequence[str] = (), rerank: bool | None = None) -> Query:
         """Make a :class:`Query` from loose inputs: a string (rclip syntax), a list of inputs, an image."""
         from polyseek.inputs import load_image
         from polyseek.search.query_syntax import parse_query_syntax
@@ -240,7 +242,7 @@ class Engine:
 
     def search(self, query: Any = None, *, k: int = 10, image: Any = None, filters: Filters | None = None,
                instruction: str | None = None, image_weight: float = 1.0, text_weight: float = 1.0,
-               spaces: Sequence[str] = (), rerank: bool = False, weights: dict[str, float] | None = None) -> list[Hit]:
+               spaces: Sequence[str] = (), rerank: bool | None = None, weights: dict[str, float] | None = None) -> list[Hit]:
         """Search with text, an image, or both; returns hits best first."""
         q = self.build_query(query, image=image, k=k, filters=filters, instruction=instruction,
                              image_weight=image_weight, text_weight=text_weight, spaces=spaces, rerank=rerank)
@@ -278,10 +280,11 @@ class Engine:
         from polyseek.search.rerank import load_reranker
 
         reranker = load_reranker(self.reranker) if query.rerank else None
+        auto = (lambda: load_reranker(self.reranker)) if query.rerank is None and self.rerank_documents else None
         from polyseek.search.moments import merge_moments  # adjacent matching moments of a file → one span
 
         merged = merge_moments(fused, lists, store.get, query.k, weights={**self.weights, **(weights or {})})
-        return merged.apply(build_hits(store, query, merged.ranking, per_signal, reranker=reranker))
+        return merged.apply(build_hits(store, query, merged.ranking, per_signal, reranker=reranker, document_reranker=auto))
 
     def get(self, item_id: str):
         rows = self.store.get([item_id])

@@ -162,7 +162,7 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     instruction: str | None = None
     spaces: tuple[str, ...] = ()  # restrict to these signals ("image", "text", "lexical"); empty = all
-    rerank: bool = False
+    rerank: bool | None = False  # None: the engine decides (on when the results are PDF pages)
 
     def __post_init__(self) -> None:
         if not self.parts:

@@ -73,9 +73,12 @@ def test_rerank_moves_text_results_and_leaves_pictures_in_place():
 
     a, b, cat, c = page(0, 1, "short"), page(1, 2, "a much longer text"), photo("cat"), page(2, 3, "medium text")
     results = [Aggregated(item=x, score=s) for x, s in ((a, 0.9), (b, 0.8), (cat, 0.7), (c, 0.6))]
-    reordered, scores = rerank_results("q", results, ByLength(), depth=4)
+    reordered, scores = rerank_results("q", results, ByLength(), depth=4, keep=0.0)
     assert [r.item.id for r in reordered] == [b.id, c.id, cat.id, a.id]
     assert cat.id not in scores and scores[b.id] == len("a much longer text")
+    # blending in the first-stage order: a strong keep leaves it as it was
+    kept, _ = rerank_results("q", results, ByLength(), depth=4, keep=10.0)
+    assert [r.item.id for r in kept] == [a.id, b.id, cat.id, c.id]
 
 
 def test_build_hits_collapses_pages_unless_regions_are_asked_for():

@@ -7,6 +7,7 @@ import pytest
 
 from polyseek.errors import InvalidInputError
 from polyseek.search.rerank import load_reranker, rerankers
+from polyseek.types import Filters, Modality
 
 
 class WordOverlapReranker:
@@ -77,3 +78,21 @@ def test_engine_reranks_text_hits_and_keeps_scores_monotonic(engine_factory, tmp
     rerank_scores = [h.scores["rerank"] for h in reranked]
     assert rerank_scores == sorted(rerank_scores, reverse=True)
     assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
+
+
+def test_document_results_are_reranked_unless_the_query_says_no(engine_factory, tmp_path):
+    from tests.ingest._pdf import report_page, text_page, write_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_pdf(docs / "report.pdf", [report_page(), text_page(2)])
+    (docs / "note.txt").write_text("Revenue by region is discussed in the quarterly report.")
+    engine = engine_factory()
+    engine.index([str(docs)])
+    auto = engine.search("revenue growth by region", k=3)
+    assert auto[0].item.modality.value == "page" and all("rerank" in h.scores for h in auto)
+    assert not any("rerank" in h.scores for h in engine.search("revenue growth by region", k=3, rerank=False))
+    only_text = engine.search("revenue growth by region", k=3, filters=Filters(modalities=(Modality.TEXT,)))
+    assert only_text and not any("rerank" in h.scores for h in only_text)  # no page in sight: no rerank
+    engine.rerank_documents = False
+    assert not any("rerank" in h.scores for h in engine.search("revenue growth by region", k=3))

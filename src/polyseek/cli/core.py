@@ -69,7 +69,7 @@ def search(
     before: Optional[str] = typer.Option(None, "--before", help="Only items dated on/before (YYYY-MM-DD)."),
     instruction: Optional[str] = typer.Option(None, "--instruction", help="Instruction prepended to text queries."),
     signal: list[str] = typer.Option([], "--signal", help="Use only these signals: image, text, lexical."),
-    rerank: bool = typer.Option(False, "--rerank", help="Rerank the top results with the cross-encoder."),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank the top results with the cross-encoder (default: on when PDF pages lead the results)."),
     show: Optional[Path] = typer.Option(None, "--show", help="Write a preview of each hit (page with region outlined, keyframe) into this folder."),
     as_json: bool = typer.Option(False, "--json", help='Print {"hits": [...]} as one JSON object.'),
 ) -> None:
@@ -147,7 +147,7 @@ def status(store: Optional[str] = StoreOption) -> None:
 
 def sample_dir() -> Path:
     """The sample collection shipped inside the package (photos, notes; more kinds as they land)."""
-    return Path(__file__).resolve().parent.parent / "sample"
+    return Path(__file__).resolve().parent.parent / "sample" / "collection"
 
 
 def demo(
@@ -162,7 +162,7 @@ def demo(
     console.print(f"\n[bold]polyseek search {query!r}[/bold]")
     search([query], image=None, image_weight=1.0, k=k, store=store, image_encoder=None, text_encoder=None,
            path_glob=None, file_type=[], modality=[], after=None, before=None, instruction=None, signal=[],
-           rerank=False, show=None, as_json=False)
+           rerank=None, show=None, as_json=False)
 
 
 def sample(as_json: bool = typer.Option(False, "--json")) -> None:

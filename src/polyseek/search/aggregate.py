@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from polyseek.types import Item, Modality
 
-DEFAULT_DECAY = 0.5
+DEFAULT_DECAY = 0.0  # a page scores as its best member: tuned on the tune split (docs/documents.md)
+RERANK_DEPTH = 20  # results the cross-encoder re-reads
+RERANK_KEEP = 1.0  # weight of the first-stage order blended into the rerank (z-scores)
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,13 @@ def _passages(result: Aggregated) -> list[str]:
     return texts
 
 
-def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: int) -> tuple[list[Aggregated], dict[str, float]]:
+def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: int = RERANK_DEPTH,
+                   keep: float = RERANK_KEEP) -> tuple[list[Aggregated], dict[str, float]]:
     """Reorder the text-bearing results among the first ``depth`` by reranker score (best passage per result).
 
-    Results without text (a photo) keep their places, so reranking never pushes other modalities away.
+    ``keep`` blends in the first-stage order: results are sorted by ``z(rerank) + keep * z(fused)`` (z-scores
+    over the reranked head), so a weak reranker cannot undo a confident retrieval. Results without text
+    (a photo) keep their places, so reranking never pushes other modalities away.
     Returns the new order and ``{item id: rerank score}``.
     """
     head = results[:depth]
@@ -138,7 +145,13 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
     best: dict[int, float] = {}
     for slot, value in zip(owners, scores.tolist()):
         best[slot] = max(best.get(slot, float("-inf")), float(value))
-    reordered = sorted(slots, key=lambda s: (-best[s], s))
+    combined = dict(best)
+    if keep and len(slots) > 1:
+        rerank_values = np.array([best[s] for s in slots])
+        fused_values = np.array([head[s].score for s in slots])
+        z = lambda v: (v - v.mean()) / (v.std() or 1.0)  # noqa: E731
+        combined = dict(zip(slots, (z(rerank_values) + keep * z(fused_values)).tolist()))
+    reordered = sorted(slots, key=lambda s: (-combined[s], s))
     new_head = list(head)
     for slot, source in zip(slots, reordered):
         new_head[slot] = head[source]
@@ -146,16 +159,19 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
 
 
 def build_hits(store, query, fused: Sequence[tuple[str, float]], per_signal: Mapping[str, Mapping[str, float]], *,
-               reranker=None, rerank_depth: int = 30, decay: float = DEFAULT_DECAY) -> list:
+               reranker=None, document_reranker: Callable[[], object] | None = None, rerank_depth: int = RERANK_DEPTH,
+               keep: float = RERANK_KEEP, decay: float = DEFAULT_DECAY) -> list:
     """From fused ``[(id, score)]`` to :class:`polyseek.types.Hit`: pages absorb their regions, then the head
-    is optionally reranked. Final scores keep the fused scale and never increase down the list (a reranked
-    item takes the score of the slot it moves into; its own reranker score is in ``scores["rerank"]``).
+    is optionally reranked: always with ``reranker``, or with ``document_reranker()`` (loaded on demand) when
+    a PDF page or region is among the top ``query.k``. Final scores keep the fused scale and never increase
+    down the list (a reranked item takes the score of the slot it moves into; its reranker score is in
+    ``scores["rerank"]``).
     """
     from polyseek.types import Hit
 
     modalities = query.filters.modalities
     collapse = not modalities or Modality.PAGE in modalities
-    wanted = max(query.k, rerank_depth if reranker is not None else 0)
+    wanted = max(query.k, rerank_depth if reranker is not None or document_reranker is not None else 0)
     pool = list(fused[: wanted * 3 if collapse else wanted])
     rows = {row.id: row.to_item() for row in store.get([i for i, _ in pool])}
 
@@ -168,8 +184,10 @@ def build_hits(store, query, fused: Sequence[tuple[str, float]], per_signal: Map
         results = [Aggregated(item=rows[i], score=s, members=(i,)) for i, s in pool if i in rows]
     slot_scores = [r.score for r in results]
     rerank_scores: dict[str, float] = {}
+    if reranker is None and document_reranker is not None and any(is_document(r.item) for r in results[: query.k]):
+        reranker = document_reranker()
     if reranker is not None and query.text:
-        results, rerank_scores = rerank_results(query.text, results, reranker, rerank_depth)
+        results, rerank_scores = rerank_results(query.text, results, reranker, rerank_depth, keep)
     hits = []
     for position, result in enumerate(results[: query.k]):
         item_id = result.item.id

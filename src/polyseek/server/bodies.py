@@ -59,7 +59,7 @@ class SearchRequest(Body):
     filters: FiltersIn | None = None
     instruction: str | None = Field(None, max_length=500)
     signals: list[Literal["image", "text", "lexical"]] = Field(default_factory=list, description="Empty: all signals")
-    rerank: bool = False
+    rerank: bool | None = Field(None, description="Cross-encoder rerank; null: the engine decides (on when PDF pages lead)")
     like: str | None = Field(None, max_length=200, description="Id of an indexed image item to use as the query image")
 
 
