@@ -73,6 +73,10 @@ def test_crud_round_trip_and_validation(indexed, tmp_path):
     assert engine.get_concept("Rex") == edited
     assert [c.name for c in engine.concepts()] == ["Rex"]
     assert engine.store.count() == items_before
+    # adding an image to a concept whose first image has since vanished: the stored embedding is reused
+    Path(added.images[0]).unlink()
+    grown = engine.update_concept("Rex", images=[*added.images, picture(tmp_path / "r2.png", (210, 20, 20))])
+    assert len(grown.images) == 2
     engine.remove_concept("Rex")
     assert engine.concepts() == []
 

@@ -135,22 +135,32 @@ class ConceptMemory:
 
         return self.engine.encoder(IMAGE_SPACE)
 
-    def _embed(self, concept: Concept) -> dict[str, Any] | None:
-        """Reference embeddings of the concept's images; a missing or damaged image is a clear error."""
+    def _embed(self, concept: Concept, known: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Reference embeddings of the concept's images; a missing or damaged new image is a clear error.
+
+        ``known`` is a stored embedding: images it already covers (same encoder) are not read again.
+        """
         from polyseek.inputs import load_image
 
         if not concept.images:
             return None
-        pictures = []
+        encoder = self._image_encoder()
+        reuse: dict[str, list[float]] = {}
+        if isinstance(known, dict) and known.get("encoder") == encoder.name:
+            reuse = dict(zip(known.get("images", []), known.get("per_image", [])))
+        pictures = {}
         for path in concept.images:
+            if path in reuse:
+                continue
             try:
-                pictures.append(load_image(path))
+                pictures[path] = load_image(path)
             except InvalidInputError as exc:
                 raise InvalidInputError(f"concept {concept.name!r}: reference image {path}: {exc.message}",
                                         hint="give readable image files (JPEG, PNG, WebP, ...)") from None
-        encoder = self._image_encoder()
-        vectors = normalize(encoder.encode_images(pictures))
-        return {"encoder": encoder.name, "dim": int(vectors.shape[1]), "per_image": vectors.round(6).tolist(),
+        fresh = dict(zip(pictures, normalize(encoder.encode_images(list(pictures.values()))))) if pictures else {}
+        vectors = np.stack([np.asarray(reuse[p], dtype=np.float32) if p in reuse else fresh[p] for p in concept.images])
+        return {"encoder": encoder.name, "dim": int(vectors.shape[1]), "images": list(concept.images),
+                "per_image": vectors.round(6).tolist(),
                 "mean": normalize(vectors.mean(0))[0].round(6).tolist()}
 
     def _record(self, concept: Concept, embedding: dict[str, Any] | None) -> dict[str, Any]:
@@ -189,7 +199,7 @@ class ConceptMemory:
         concept = make_concept(old.name, old.description if description is None else description,
                                old.attributes if attributes is None else attributes,
                                old.images if images is None else images)
-        embedding = record.get("embedding") if images is None else self._embed(concept)
+        embedding = record.get("embedding") if images is None else self._embed(concept, record.get("embedding"))
         self._write({concept.name: self._record(concept, embedding)})
         return concept
 
