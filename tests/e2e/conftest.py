@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
-SAMPLE = REPO / "src" / "polyseek" / "sample"
+SAMPLE = REPO / "src" / "polyseek" / "sample" / "collection"
 TIMEOUT_MS = 30_000  # CI machines and this shared 2-core box are slow; nothing here should take that long
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -147,7 +147,7 @@ def status(store: Optional[str] = StoreOption) -> None:
 
 def sample_dir() -> Path:
     """The sample collection shipped inside the package (photos, notes; more kinds as they land)."""
-    return Path(__file__).resolve().parent.parent / "sample"
+    return Path(__file__).resolve().parent.parent / "sample" / "collection"
 
 
 def demo(
