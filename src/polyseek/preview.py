@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,13 @@ def placeholder(lines: Sequence[str], max_side: int = 480) -> Image.Image:
     draw = ImageDraw.Draw(image)
     font = _font(max(10, width // 28))
     y = height // 8
-    for line in lines:
-        if not line:
-            continue
-        draw.text((width // 16, y), line[: max(8, width // 12)], fill=(60, 64, 72), font=font)
-        y += int(font.size * 1.5) if hasattr(font, "size") else 16
-        if y > height - 20:
+    step = int(font.size * 1.5) if hasattr(font, "size") else 16
+    wrapped = [part for line in lines if line for part in textwrap.wrap(line, max(8, width // 14))]
+    for line in wrapped:
+        if y > height - step:
             break
+        draw.text((width // 16, y), line, fill=(60, 64, 72), font=font)
+        y += step
     return image
 
 
