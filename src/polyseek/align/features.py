@@ -141,15 +141,17 @@ def onnx_backbone(name: str):
     ONNX Runtime runs these depthwise-separable nets ~5x cheaper in CPU time than eager torch here (11 vs 58
     ms/image on one thread). Returns None when export is impossible (the ``onnx`` package missing): torch is used.
     """
-    import torch
+    from importlib.metadata import version
 
     spec = backbone_spec(name)
     weights = _weights_file(spec)
-    stamp = hashlib.sha1(f"{weights}:{os.path.getsize(weights)}:{torch.__version__}:v{ONNX_FORMAT}".encode()).hexdigest()[:12]
+    # torch is only imported to export: a cached graph loads without it (start-up stays well under a second)
+    stamp = hashlib.sha1(f"{weights}:{os.path.getsize(weights)}:{version('torch')}:v{ONNX_FORMAT}".encode()).hexdigest()[:12]
     path = _onnx_cache_dir() / f"{spec.model_name}-pooled-{stamp}.onnx"
     if not path.exists():
         try:
             import onnx  # noqa: F401 - torch's exporter needs it
+            import torch
         except ImportError:
             return None
         module = _Pooled.build(load_backbone(name))

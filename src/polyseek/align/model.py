@@ -57,7 +57,10 @@ class ImageTower:
         self.config = config
         self.tensors = tensors
         self.projector = None
-        if config.use_projector:
+        self.linear = None
+        if config.use_projector and not config.hidden:  # a linear projector is one matmul: no torch needed
+            self.linear = (tensors["projector.linear.weight"].T.copy(), tensors["projector.linear.bias"])
+        elif config.use_projector:
             import torch
 
             in_dim = tensors["projector.linear.weight"].shape[1]
@@ -75,9 +78,11 @@ class ImageTower:
         return pools
 
     def projector_vectors(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        x = assemble(features, list(self.config.features), self.tensors)
+        if self.linear is not None:
+            return normalize(x @ self.linear[0] + self.linear[1])
         import torch
 
-        x = assemble(features, list(self.config.features), self.tensors)
         with torch.inference_mode():
             return normalize(self.projector(torch.from_numpy(x)).numpy())
 
