@@ -49,13 +49,19 @@ def tiny_pairs(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_aligner(tiny_pairs, tmp_path_factory):
+def align_cache(tmp_path_factory) -> Path:
+    """One feature/caption cache for every align test: the backbone runs once per image and view."""
+    return tmp_path_factory.mktemp("align-cache")
+
+
+@pytest.fixture(scope="session")
+def trained_aligner(tiny_pairs, align_cache, tmp_path_factory):
     """(model dir, metrics) of an aligner trained on the tiny pairs with the real Lite0 and bge-small."""
     from polyseek.align.pipeline import AlignOptions, run_align
     from polyseek.align.train import TrainOptions
 
     output = tmp_path_factory.mktemp("aligner") / "model"
     options = AlignOptions(pairs=str(tiny_pairs), output=str(output), holdout=12,
-                           cache=str(tmp_path_factory.mktemp("align-cache")),
+                           cache=str(align_cache),
                            train=TrainOptions(epochs=40, batch_size=12, lr=5e-3, seed=0))
     return output, run_align(options)
