@@ -31,15 +31,6 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.images)
 
-    def subset(self, indices: np.ndarray) -> Pairs:
-        keep = set(int(i) for i in indices)
-        remap = {old: new for new, old in enumerate(int(i) for i in indices)}
-        caption_ids = [c for c, o in enumerate(self.owner) if int(o) in keep]
-        caption_ids.sort(key=lambda c: (remap[int(self.owner[c])], c))
-        return Pairs(self.root, [self.images[i] for i in indices], [self.captions[c] for c in caption_ids],
-                     np.array([remap[int(self.owner[c])] for c in caption_ids], dtype=np.int64),
-                     [self.splits[i] for i in indices])
-
 
 def load_pairs(folder: str | Path) -> Pairs:
     """Read ``pairs.jsonl`` (one ``{"image": relative path, "captions": [...]}`` per line) from a folder."""
