@@ -149,7 +149,9 @@ def describe_engine(engine) -> dict[str, Any]:
     from polyseek.engine import IMAGE_SPACE, SIGNALS, TEXT_SPACE
 
     names = engine.encoder_names()
+    fingerprints = {space: _fingerprint(engine.encoder(space)) for space in (IMAGE_SPACE, TEXT_SPACE)}
     return {
+        "encoder_files": {space: f for space, f in fingerprints.items() if f},
         "image_encoder": names[IMAGE_SPACE],
         "text_encoder": names[TEXT_SPACE],
         "image_encoder_resolved": getattr(engine.encoder(IMAGE_SPACE), "name", names[IMAGE_SPACE]),
@@ -158,6 +160,18 @@ def describe_engine(engine) -> dict[str, Any]:
         "weights": dict(engine.weights),
         "signals": list(SIGNALS),
     }
+
+
+def _fingerprint(encoder) -> dict[str, str] | None:
+    """Which weights were measured: an encoder with a ``model_dir`` gets its folder and a digest of its files."""
+    folder = getattr(encoder, "model_dir", None)
+    if folder is None or not Path(folder).is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return {"model_dir": str(folder), "sha256": digest.hexdigest()}
 
 
 def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_encoder: str | None = None,
