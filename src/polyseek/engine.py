@@ -223,8 +223,12 @@ class Engine:
         image_vectors = image_encoder.encode_images([p.image for p in images]) if images else None
         # personal concepts named in the text or matching an image: their reference embedding joins the query
         concepts = self.concept_memory.compose(query, image_vectors)
+        text_queries = [prefix + concepts.expand(p.text) for p in texts]
+        text_encoded = None
         if texts:
-            encoded = image_encoder.encode_queries([prefix + concepts.expand(p.text) for p in texts])
+            encoded = image_encoder.encode_queries(text_queries)
+            if self._shares_text_side():  # the aligner's text side is the text encoder: encode once
+                text_encoded = encoded
             total += sum(p.weight * v for p, v in zip(texts, encoded))
         if images:
             total += sum(p.weight * v for p, v in zip(images, image_vectors))
@@ -233,8 +237,7 @@ class Engine:
         if np.linalg.norm(total) > 1e-6:
             vectors[IMAGE_SPACE] = normalize(total)[0]
         if texts:
-            text_encoder = self.encoder(TEXT_SPACE)
-            encoded = text_encoder.encode_queries([prefix + concepts.expand(p.text) for p in texts])
+            encoded = text_encoded if text_encoded is not None else self.encoder(TEXT_SPACE).encode_queries(text_queries)
             combined = sum(p.weight * v for p, v in zip(texts, encoded))
             if np.linalg.norm(combined) > 1e-6:
                 vectors[TEXT_SPACE] = normalize(combined)[0]
