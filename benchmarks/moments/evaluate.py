@@ -144,10 +144,16 @@ def main() -> None:
     parser.add_argument("--image-encoder", default=None, help="default: the shipped default")
     parser.add_argument("--text-encoder", default=None, help="default: the shipped default")
     parser.add_argument("--fusion", default="rrf", help="engine fusion: rrf (shipped) or zscore")
+    parser.add_argument("--no-moment-order", action="store_true",
+                        help="ablation: keep the engine's fusion order for moments (skip order_moments)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", default=None, help="result file name (default: moments_<split>)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.no_moment_order:
+        import polyseek.search.moments as moments
+
+        moments.order_moments = lambda fused, *_args: list(fused)
     run(args.data, args.workdir, args.split, args.seed, args.minutes, args.narrated, args.limit, args.image_encoder,
         args.text_encoder, args.out, args.name or f"moments_{args.split}", args.fusion)
 

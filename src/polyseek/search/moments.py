@@ -30,6 +30,7 @@ TOLERANCE = 0.25  # fraction of a signal's spread a neighbour may score below th
 STRONG = 0.5  # a head counts a signal when its score is within this fraction of the spread from the top
 MIN_WINDOW = 30  # fused candidates looked at for merging, at least
 LEXICAL = "lexical"  # the BM25 signal: non-matching texts score 0
+EVIDENCE_FROM = 1.0  # z below this is what unrelated items score: it counts nothing (chosen on the dev split)
 
 
 @dataclass
@@ -107,12 +108,13 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[str, Sequen
     """Reorder the moments among the places moments hold in ``fused``, by summed per-signal evidence.
 
     A moment's keyframe and its transcript are independent evidence, so they add up: the moment's score is
-    ``Σ weight × z`` over the signals it carries (a keyframe: the image space; words: the text space and
-    lexical), where ``z`` standardises a signal's scores over the candidates that carry it. A candidate that
-    carries a signal but was not retrieved by it gets the list's floor (its lowest score; 0 for BM25, which
-    scores every non-matching text 0). A signal a moment cannot carry counts 0, neither for nor against: a
-    silent moment is not punished for having no words, and an audio segment's image-space vector (its words
-    again, through the image-text encoder's text side) is not counted twice. Rank fusion (RRF) cannot do this:
+    ``Σ weight × max(0, z − 1)`` over the signals it carries (a keyframe: the image space; words: the text
+    space and lexical), where ``z`` standardises a signal's scores over the candidates that carry it; only
+    what stands out from the bulk of unrelated items counts. A candidate that carries a signal but was not
+    retrieved by it gets the list's floor (its lowest score; 0 for BM25, which scores every non-matching
+    text 0). A signal a moment cannot carry counts 0, neither for nor against: a silent moment is not punished
+    for having no words, and an audio segment's image-space vector (its words again, through the image-text
+    encoder's text side) is not counted twice. Rank fusion (RRF) cannot do this:
     it averages ranks, so a silent moment that is merely first by its keyframe ties with a moment whose very
     words were searched for. Other items keep their places and every place keeps its score, so the ranking
     of a mixed collection stays on the fusion's scale.
@@ -133,7 +135,8 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[str, Sequen
         if deviation <= 0:
             continue
         for item_id in carriers:
-            evidence[item_id] += weights.get(signal, 1.0) * (scores.get(item_id, floor) - mean) / deviation
+            z = (scores.get(item_id, floor) - mean) / deviation
+            evidence[item_id] += weights.get(signal, 1.0) * max(0.0, z - EVIDENCE_FROM)
     ordered = sorted(moments, key=lambda i: -evidence[i])  # stable: ties keep the fused order
     out = list(fused)
     for place, item_id in zip(places, ordered):
