@@ -76,6 +76,8 @@ class Engine:
         self.reranker = "cross-encoder"  # used when a query asks for reranking (search.rerank registry)
         # queries that leave rerank unset (None) get it when PDF pages lead the results (tuned in docs/documents.md)
         self.rerank_documents = True
+        # signals that rank PDF pages and regions when the query has text (tuned in docs/documents.md)
+        self.document_signals: tuple[str, ...] = (TEXT_SPACE, LEXICAL)
         self._check_meta()
         self.indexer = Indexer(self.store, self.catalog, self._encode_chunks)
         self.indexer.recover()
@@ -267,13 +269,22 @@ class Engine:
             return []
         has_text = {i for s in (TEXT_SPACE, LEXICAL) for i, _ in lists.get(s, [])}
         store = _QueryRows(self.store)  # the stages below share one fetch of each row
+        documents: set[str] = set()
+        if IMAGE_SPACE in lists and len(lists) > 1 and IMAGE_SPACE not in self.document_signals:
+            # with a text query, PDF pages and regions are ranked by the text signals: their renders in the
+            # image-text space rank evidence worse than text does and cost accuracy at any fusion weight
+            # (docs/documents.md); a query by image alone still finds them by their picture
+            candidates = list(dict.fromkeys(i for ranked in lists.values() for i, _ in ranked))
+            documents = {row.id for row in store.get(candidates) if row.modality in ("page", "region")}
+            lists[IMAGE_SPACE] = [(i, s) for i, s in lists[IMAGE_SPACE] if i not in documents]
+            lists = {s: l for s, l in lists.items() if l}
         if IMAGE_SPACE in lists and len(lists) > 1:
             # found by the image space alone but holding text (a PDF region, a passage ranked low by text):
             # it could have matched the text signals, so it must not be normalised like a photo
             unseen = [i for i, _ in lists[IMAGE_SPACE] if i not in has_text]
             if unseen:
                 has_text |= {row.id for row in store.get(unseen) if row.text.strip()}
-        eligible = lambda item_id, signal: signal == IMAGE_SPACE or item_id in has_text  # noqa: E731
+        eligible = lambda item_id, signal: item_id not in documents if signal == IMAGE_SPACE else item_id in has_text  # noqa: E731
         fused = FUSERS[self.fusion](lists, {**self.weights, **(weights or {})}, eligible)
         if len(lists) == 1:  # one signal: keep its own scores, they are meaningful to users
             fused = list(next(iter(lists.values())))

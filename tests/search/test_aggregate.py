@@ -129,3 +129,25 @@ def test_an_item_with_text_found_only_by_the_image_space_is_not_scored_like_a_ph
     region = [h for h in hits if h.item.id == "region"]
     assert not region or (region[0].scores["fused"] == pytest.approx(expected) and "text" not in region[0].scores)
     assert hits[0].score > 2 * expected
+
+
+def test_text_queries_rank_pdf_evidence_by_text_and_image_queries_by_picture(engine_factory, tmp_path):
+    from PIL import Image
+
+    from tests.ingest._pdf import report_page, text_page, write_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_pdf(docs / "report.pdf", [report_page(), text_page(2)])
+    Image.new("RGB", (64, 48), (220, 20, 20)).save(docs / "red.jpg")
+    engine = engine_factory()
+    engine.index([str(docs)])
+    hits = engine.search("quarterly revenue by region", k=5, rerank=False)
+    pages = [h for h in hits if h.item.modality == Modality.PAGE]
+    assert pages and all("image" not in h.scores for h in pages)  # the image space did not rank them
+    assert any("image" in h.scores for h in hits if h.item.modality == Modality.IMAGE)  # it still ranks photos
+    engine.document_signals = ("image", "text", "lexical")
+    assert any("image" in h.scores for h in engine.search("quarterly revenue by region", k=5, rerank=False)
+               if h.item.modality == Modality.PAGE)
+    by_picture = engine.search(image=str(docs / "red.jpg"), k=5, filters=Filters(modalities=(Modality.PAGE,)))
+    assert by_picture and all("image" in h.scores for h in by_picture)
