@@ -23,6 +23,7 @@ def pages(
     text_encoder: Optional[str] = TextEncoderOption,
     signal: list[str] = typer.Option([], "--signal", help="Use only these signals (image, text, lexical); default all, as shipped."),
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Force the cross-encoder rerank on or off (default: as shipped)."),
+    image_for_documents: bool = typer.Option(False, "--image-for-documents", help="Fuse the image space into page ranking too (off as shipped)."),
     split: str = typer.Option("all", "--split", help="Questions to use: all, tune (chose the defaults) or test (held out)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N questions."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
@@ -44,7 +45,8 @@ def pages(
 
         store = str((workdir.expanduser().absolute() if workdir else Path(scratch)) / "store")
         report = run_pages_eval(folder, store=store, image_encoder=image_encoder, text_encoder=text_encoder,
-                                signals=signal, rerank=rerank, split=split, limit=limit, progress=progress)
+                                signals=signal, rerank=rerank, split=split, limit=limit,
+                                image_for_documents=image_for_documents, progress=progress)
     output = output.expanduser()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -132,10 +132,11 @@ def mean_metrics(values: Sequence[dict[str, float]]) -> dict[str, float]:
 def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None, image_encoder: str | None = None,
                    text_encoder: str | None = None, signals: Sequence[str] = (), rerank: bool | None = None,
                    weights: dict[str, float] | None = None, split: str = "all", limit: int | None = None,
-                   k: int = 10, progress: ProgressFn | None = None) -> dict[str, Any]:
+                   k: int = 10, image_for_documents: bool = False, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Index ``folder/documents`` (incrementally, into ``store``) and evaluate every question; returns the report.
 
-    ``rerank`` None keeps the engine's shipped default; ``signals`` restricts the signals (rows of the table).
+    ``rerank`` None keeps the engine's shipped default; ``signals`` restricts the signals (rows of the table);
+    ``image_for_documents`` fuses the image space into document ranking too (off as shipped).
     """
     from polyseek.engine import Engine
 
@@ -143,6 +144,9 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
     own = engine is None
     if own:
         engine = Engine(store or "memory://", image_encoder=image_encoder, text_encoder=text_encoder)
+    shipped_document_signals = engine.document_signals
+    if image_for_documents:
+        engine.document_signals = tuple(dict.fromkeys(("image", *engine.document_signals)))
     try:
         started = time.perf_counter()
 
@@ -196,6 +200,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "image_encoder": engine.encoder_names()["image"], "text_encoder": engine.encoder_names()["text"],
             "signals": list(signals) or list(SIGNALS), "rerank": "engine default" if rerank is None else bool(rerank),
             "weights": {**engine.weights, **(weights or {})}, "fusion": engine.fusion, "k": k, "split": split,
+            "document_signals": list(engine.document_signals),
             "store": engine.store_uri,
         }
         return {
@@ -215,6 +220,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "per_query": per_query,
         }
     finally:
+        engine.document_signals = shipped_document_signals
         if own:
             engine.close()
 
