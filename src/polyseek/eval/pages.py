@@ -198,6 +198,8 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
 
         config = {
             "image_encoder": engine.encoder_names()["image"], "text_encoder": engine.encoder_names()["text"],
+            # the names `polyseek eval compare` prints
+            "image_encoder_resolved": engine.encoder_names()["image"], "text_encoder_resolved": engine.encoder_names()["text"],
             "signals": list(signals) or list(SIGNALS), "rerank": "engine default" if rerank is None else bool(rerank),
             "weights": {**engine.weights, **(weights or {})}, "fusion": engine.fusion, "k": k, "split": split,
             "document_signals": list(engine.document_signals),
