@@ -117,7 +117,8 @@ def print_hits(hits) -> None:
         where = hit.item.locator.describe()
         if hit.best_region is not None:  # a PDF page hit: which region on it matched best
             region = hit.best_region
-            where += f" {region.metadata.get('kind', 'region')} {region.locator.describe().partition(' ')[2]}".rstrip()
+            box = region.locator.bbox
+            where += f" {region.metadata.get('kind', 'region')}" + (" [" + ", ".join(f"{v:.0f}" for v in box) + "]" if box else "")
             snippet = " ".join(region.text.split())[:200] or snippet
         table.add_row(str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, where, snippet)
     out.print(table)
