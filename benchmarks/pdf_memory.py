@@ -116,7 +116,6 @@ def main() -> None:
         return
 
     import pypdfium2 as pdfium
-
     from _report import write
 
     pdfs = sorted(Path(args.data).glob("*.pdf"))

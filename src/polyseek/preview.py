@@ -59,18 +59,17 @@ def render_pdf_page(path: str | Path, page_number: int, max_side: int = 1200,
     from polyseek.ingest.pdf import PDFIUM_LOCK, open_pdf, page_geometry, render, scale_for
 
     path = Path(path)
-    with open_pdf(path) as document:
-        with PDFIUM_LOCK:
-            count = len(document)
-            if not 1 <= page_number <= count:
-                raise InvalidInputError(f"{path.name} has {count} pages; page {page_number} does not exist")
-            page = document[page_number - 1]
-            try:
-                geometry = page_geometry(page, path.name, page_number)
-                scale = scale_for(geometry, max_side, max_scale=8.0)
-                image = render(page, geometry, scale, path.name, page_number)
-            finally:
-                page.close()
+    with open_pdf(path) as document, PDFIUM_LOCK:
+        count = len(document)
+        if not 1 <= page_number <= count:
+            raise InvalidInputError(f"{path.name} has {count} pages; page {page_number} does not exist")
+        page = document[page_number - 1]
+        try:
+            geometry = page_geometry(page, path.name, page_number)
+            scale = scale_for(geometry, max_side, max_scale=8.0)
+            image = render(page, geometry, scale, path.name, page_number)
+        finally:
+            page.close()
     if outline is not None:
         draw = ImageDraw.Draw(image)
         x0, y0, x1, y1 = (v * scale for v in outline)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -18,14 +17,14 @@ console = Console(stderr=True)
 def pages(
     folder: Path = typer.Argument(..., help="Folder with documents/*.pdf and queries.jsonl (qid, question, doc_id, evidence_pages)."),
     output: Path = typer.Option(..., "--output", "-o", help="Report JSON to write; a markdown table goes beside it (.md)."),
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the index here (a re-run re-indexes nothing). Default: a temporary folder."),
-    image_encoder: Optional[str] = ImageEncoderOption,
-    text_encoder: Optional[str] = TextEncoderOption,
+    workdir: Path | None = typer.Option(None, "--workdir", help="Keep the index here (a re-run re-indexes nothing). Default: a temporary folder."),
+    image_encoder: str | None = ImageEncoderOption,
+    text_encoder: str | None = TextEncoderOption,
     signal: list[str] = typer.Option([], "--signal", help="Use only these signals (image, text, lexical); default all, as shipped."),
-    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Force the cross-encoder rerank on or off (default: as shipped)."),
+    rerank: bool | None = typer.Option(None, "--rerank/--no-rerank", help="Force the cross-encoder rerank on or off (default: as shipped)."),
     image_for_documents: bool = typer.Option(False, "--image-for-documents", help="Fuse the image space into page ranking too (off as shipped)."),
     split: str = typer.Option("all", "--split", help="Questions to use: all, tune (chose the defaults) or test (held out)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N questions."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Use only the first N questions."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
 ) -> None:
     """Page retrieval within each question's document and across the corpus: recall@k, hit@k, nDCG@5, MRR@10."""

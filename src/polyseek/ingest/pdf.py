@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -329,10 +329,10 @@ def pdf_date(document: Any) -> float | None:
         return None
     parts = [int(p) if p else d for p, d in zip(match.groups(), (0, 1, 1, 0, 0, 0))]
     try:
-        value = datetime(*parts, tzinfo=timezone.utc).timestamp()  # type: ignore[misc]
+        value = datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
     except ValueError:
         return None
-    return value if 0 < value < datetime.now(timezone.utc).timestamp() + 86_400 else None
+    return value if 0 < value < datetime.now(UTC).timestamp() + 86_400 else None
 
 
 @ingestors.register("pdf")

@@ -113,12 +113,12 @@ def aggregate_pages(
 
 
 def _passages(result: Aggregated) -> list[str]:
-    """What a reranker reads for a result: its text, and its best region's when that is not just its opening."""
+    """What a reranker reads for a result: its text (for a page, the opening the reranker's window holds)
+    and its best region's text, which may lie further down; the result scores as its better passage."""
     texts = [result.item.text] if result.item.text.strip() else []
     region = result.best_region
     if region is not None and region.id != result.item.id and region.text.strip():
-        if region.text[:200] not in result.item.text[:1500]:
-            texts.append(region.text)
+        texts.append(region.text)
     return texts
 
 
@@ -149,7 +149,7 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
     if keep and len(slots) > 1:
         rerank_values = np.array([best[s] for s in slots])
         fused_values = np.array([head[s].score for s in slots])
-        z = lambda v: (v - v.mean()) / (v.std() or 1.0)  # noqa: E731
+        z = lambda v: (v - v.mean()) / (v.std() or 1.0)
         combined = dict(zip(slots, (z(rerank_values) + keep * z(fused_values)).tolist()))
     reordered = sorted(slots, key=lambda s: (-combined[s], s))
     new_head = list(head)
