@@ -24,6 +24,20 @@ def run_index(folder, store):
     )
 
 
+def committed(store) -> int:
+    """Files the running indexer has committed so far (read beside it; SQLite WAL allows that)."""
+    import sqlite3
+
+    path = store / "catalog.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM files").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def check_consistent(store):
     from polyseek.engine import Engine
 
@@ -49,9 +63,13 @@ def test_kill_at_several_moments_then_resume(tmp_path):
         Image.new("RGB", (24, 24), ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256)).save(folder / f"p{i:04d}.png")
     store = tmp_path / "store"
     seen = []
-    for delay in (2.5, 3.2, 3.9):
+    for extra_batches in (1, 2, 3):
         proc = run_index(folder, store)
-        time.sleep(delay)
+        # kill only once this run has committed new work, so the kill lands mid-run on a fast or a slow machine
+        start = seen[-1] if seen else 0
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and committed(store) <= start + (extra_batches - 1) and time.monotonic() < deadline:
+            time.sleep(0.02)
         finished = proc.poll() is not None
         if not finished:
             proc.send_signal(signal.SIGKILL)

@@ -57,7 +57,8 @@ def test_search_groups_results_by_type_with_keyboard_navigation(page):
     page.wait_for_function("() => !document.querySelector('#detail').open")
     assert page.evaluate("document.activeElement.dataset.rank") == second_rank  # focus returns to the card
     page.keyboard.press("/")
-    assert page.evaluate("document.activeElement.id") == "q"
+    # focus moves in the key handler; on a loaded machine the check can run before the browser settles
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'q'", timeout=5000)
 
 
 def test_results_do_not_move_when_thumbnails_arrive(page):

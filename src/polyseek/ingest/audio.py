@@ -15,9 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from polyseek.errors import CorruptFileError, MissingDependencyError, UnsupportedFileError
+from polyseek.errors import (
+    CorruptFileError,
+    MissingDependencyError,
+    UnsupportedFileError,
+)
 from polyseek.ingest.base import Chunk, ProgressFn, ingestors
-from polyseek.ingest.speech import SAMPLE_RATE, Segment, StreamingTranscriber, whisper_model_name
+from polyseek.ingest.speech import (
+    SAMPLE_RATE,
+    Segment,
+    StreamingTranscriber,
+    whisper_model_name,
+)
 from polyseek.types import Locator, Modality
 
 log = logging.getLogger(__name__)
