@@ -43,10 +43,10 @@ def test_several_relevant_items():
     assert m["mean_rank"] == 2.0
 
 
-def test_ties_are_broken_by_id_ascending_not_by_trec_eval():
-    # trec_eval would put "b" before "a" on equal scores (id descending); we rank "a" first.
+def test_ties_keep_the_system_order_not_trec_evals():
+    # trec_eval would put "b" before "a" on equal scores (id descending) in both; we keep the run's order.
     qrels = {"first": {"a": 1}, "second": {"b": 1}}
-    run = {"first": [("b", 0.5), ("a", 0.5)], "second": [("a", 0.5), ("b", 0.5)]}
+    run = {"first": [("a", 0.5), ("b", 0.5)], "second": [("a", 0.5), ("b", 0.5)]}
     result = evaluate(run, qrels)
     assert result.per_query["first"].metrics["recall@1"] == 1.0
     assert result.per_query["second"].metrics["recall@1"] == 0.0

@@ -95,10 +95,12 @@ class Evaluation:
 
 
 def rank(scored: Scored) -> list[tuple[str, float]]:
-    """Order ``[(id, score)]`` by score descending, then id ascending; keeps each id's first (best) entry.
+    """Order ``[(id, score)]`` by score descending; equal scores keep the order the system returned them in
+    (the engine breaks ties deterministically, so a search at depth 1 is the prefix of one at depth 50).
+    Keeps each id's best score, at the place of its first entry.
 
     >>> rank([("b", 1.0), ("a", 1.0), ("c", 2.0)])
-    [('c', 2.0), ('a', 1.0), ('b', 1.0)]
+    [('c', 2.0), ('b', 1.0), ('a', 1.0)]
     """
     best: dict[str, float] = {}
     for doc_id, score in scored:
@@ -107,7 +109,7 @@ def rank(scored: Scored) -> list[tuple[str, float]]:
             raise InvalidInputError(f"score of {doc_id!r} is NaN")
         if doc_id not in best or score > best[doc_id]:
             best[doc_id] = score
-    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+    return sorted(best.items(), key=lambda kv: -kv[1])  # stable: ties stay in the system's order
 
 
 def evaluate(run: Mapping[str, Scored], qrels: Qrels, *, depth: int | None = None,
