@@ -330,8 +330,10 @@ class LanceStore:
             for space in self.spaces:
                 if f"vec_{space}" not in indexed:
                     # few, large partitions: with NPROBES of them searched, recall stays high on real embeddings
-                    self.table.create_index(metric="dot", vector_column_name=f"vec_{space}", index_type="IVF_HNSW_SQ",
-                                            num_partitions=max(1, rows // ROWS_PER_PARTITION))
+                    from lancedb.index import HnswSq
+
+                    self.table.create_index(f"vec_{space}", config=HnswSq(distance_type="dot",
+                                                                         num_partitions=max(1, rows // ROWS_PER_PARTITION)))
                 if f"has_{space}" not in indexed:  # the prefilter of every vector search
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", DeprecationWarning)
