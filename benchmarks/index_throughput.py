@@ -31,7 +31,7 @@ def photos_row(images: Path, limit: int, image_encoder: str | None) -> dict:
         linked = Path(folder) / "photos"
         linked.mkdir()
         for path in files:
-            os.symlink(path, linked / path.name)
+            os.symlink(path.resolve(), linked / path.name)  # a relative --images would dangle
         engine = Engine(Path(folder) / "store", image_encoder=image_encoder)
         engine.encoder("image"), engine.encoder("text")  # model loading is start-up, not throughput
         started = time.perf_counter()

@@ -18,9 +18,14 @@ from polyseek.types import Filters
 log = logging.getLogger(__name__)
 
 TABLE = "items"
-ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and needs no index build
-ROWS_PER_PARTITION = 4096  # IVF partitions of the ANN index
-NPROBES = 12  # partitions searched per query
+# Below this many rows a space is searched exactly, in memory (about 1.5 KB of RAM per row of a 384-d space):
+# on 2 cores that is p50 8 ms at 100k rows with recall 1.0, where the IVF_HNSW_SQ index gave 14-16 ms at
+# recall 0.93 (benchmarks/store_latency.py). Past it, the ANN index is built and searched.
+ANN_MIN_ROWS = 150_000
+# IVF partitions of ~1k rows, 20 searched per query: at 200k clustered 384-d rows p50 13 ms, recall@10 0.95,
+# where 4k-row partitions with 12 probes gave 14 ms at 0.84 (measured 2026-11-26, 2 quiet cores).
+ROWS_PER_PARTITION = 1024
+NPROBES = 20
 REFINE_FACTOR = 4  # re-score 4k candidates with full-precision vectors: SQ codes blur near ties
 BASE_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
@@ -180,7 +185,7 @@ class LanceStore:
     def _flat(self, space: str):
         """Vectors of a small table held in memory (re-read when the table's version changes).
 
-        Below ``ANN_MIN_ROWS`` an exact numpy scan beats Lance's flat scan by about 3x on 2 cores.
+        Below ``ANN_MIN_ROWS`` an exact numpy scan beats Lance's flat scan by about 3x, and its ANN index at 100k, on 2 cores.
         """
         version = self.table.version
         cached = self._flat_cache.get(space)
@@ -329,7 +334,6 @@ class LanceStore:
             indexed = {c for ix in self.table.list_indices() for c in (getattr(ix, "columns", None) or [])}
             for space in self.spaces:
                 if f"vec_{space}" not in indexed:
-                    # few, large partitions: with NPROBES of them searched, recall stays high on real embeddings
                     from lancedb.index import HnswSq
 
                     self.table.create_index(f"vec_{space}", config=HnswSq(distance_type="dot",
