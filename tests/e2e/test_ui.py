@@ -56,8 +56,10 @@ def test_search_groups_results_by_type_with_keyboard_navigation(page):
     page.keyboard.press("Escape")
     page.wait_for_function("() => !document.querySelector('#detail').open")
     assert page.evaluate("document.activeElement.dataset.rank") == second_rank  # focus returns to the card
+    # let the browser finish closing the modal dialog (two frames) before the next key: a key pressed while the
+    # top layer is still being torn down can miss the document's handler
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     page.keyboard.press("/")
-    # focus moves in the key handler; on a loaded machine the check can run before the browser settles
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'q'", timeout=5000)
 
 
@@ -165,9 +167,12 @@ def test_live_indexing_progress(page, e2e_collection):
     (e2e_collection / "notes" / "new-note.md").write_text("# Tides\nThe tide rises twice a day in the bay.\n")
     page.click("a[data-tab=index]")
     page.wait_for_selector("#job-list .job[data-state=done]")  # the fixture's job, listed
+    before = page.locator("#job-list .job").count()
     page.fill("#index-path", "notes")
     page.click("#index-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#job-list .job').dataset.state === 'done'")
+    # the new job is listed first; until it is, the first row is the fixture's finished job
+    page.wait_for_function("n => document.querySelectorAll('#job-list .job').length > n"
+                           " && document.querySelector('#job-list .job').dataset.state === 'done'", arg=before)
     detail = page.inner_text("#job-list .job .job-detail")
     assert "added 1" in detail, detail
     screenshot(page, "index")

@@ -71,20 +71,30 @@ def _key(*parts: object) -> str:
     return digest.hexdigest()[:16]
 
 
-def feature_cache_folder(images: list[str], backbone: str, flip: bool, cache_dir: str | Path) -> Path:
+def feature_cache_folder(images: list[str], backbone: str, flip: bool, cache_dir: str | Path, low: int = 0) -> Path:
     """Where the pooled features of this exact list of images are cached (one .npz per chunk of 256)."""
-    return Path(cache_dir) / f"{backbone}-{'flip' if flip else 'orig'}-squash-{_key(images)}"
+    resize = f"low{low}" if low else "squash"
+    return Path(cache_dir) / f"{backbone}-{'flip' if flip else 'orig'}-{resize}-{_key(images)}"
+
+
+def low_resolution(image, side: int):
+    """``image`` shrunk to ``side`` x ``side``: the backbone then scales it back up, as it does small photos."""
+    from PIL import Image
+
+    return image.convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
 
 
 def compute_chunk(names: list[str], backbone: str, flip: bool, batch_size: int = 32,
-                  on_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """Every pooled view of a few images, float32."""
+                  on_batch: Callable[[int], None] | None = None, low: int = 0) -> dict[str, np.ndarray]:
+    """Every pooled view of a few images, float32; ``low`` > 0 encodes them shrunk to that side first."""
     from polyseek.ingest.images import open_image
 
     spec = backbone_spec(backbone)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in POOLS}
     for first in range(0, len(names), batch_size):
         pictures = [open_image(Path(n)) for n in names[first : first + batch_size]]
+        if low:
+            pictures = [low_resolution(picture, low) for picture in pictures]
         pixels = preprocess(pictures, spec.size, flip=flip)
         for name, value in pooled_features(backbone, pixels).items():
             parts[name].append(value)
@@ -100,18 +110,20 @@ def save_chunk(path: Path, chunk: dict[str, np.ndarray]) -> None:
 
 
 def image_features(images: list[str], backbone: str, flip: bool, cache_dir: str | Path | None,
-                   progress: Progress | None = None, batch_size: int = 32) -> dict[str, np.ndarray]:
+                   progress: Progress | None = None, batch_size: int = 32, low: int = 0) -> dict[str, np.ndarray]:
     """Every pooled view (:data:`POOLS`) of every image, computed once and cached in chunks under ``cache_dir``.
+
+    ``low`` > 0: of the images shrunk to ``low`` x ``low`` pixels (a training view for small photos).
 
     Cached values are float16 (halves the cache); a fresh computation is rounded the same way so a cached and an
     uncached run train on identical inputs.
     """
     folder = None
     if cache_dir is not None:
-        folder = feature_cache_folder(images, backbone, flip, cache_dir)
+        folder = feature_cache_folder(images, backbone, flip, cache_dir, low)
         folder.mkdir(parents=True, exist_ok=True)
     chunks: list[dict[str, np.ndarray]] = []
-    stage = f"{backbone} features{' (mirrored)' if flip else ''}"
+    stage = f"{backbone} features{' (mirrored)' if flip else ''}{f' ({low} px)' if low else ''}"
     for start in range(0, len(images), CHUNK):
         path = folder / f"{start:06d}.npz" if folder else None
         if path is not None and path.exists():
@@ -120,7 +132,7 @@ def image_features(images: list[str], backbone: str, flip: bool, cache_dir: str 
         else:
             names = images[start : start + CHUNK]
             report = (lambda done: progress(stage, start + done, len(images))) if progress else None
-            chunk = compute_chunk(names, backbone, flip, batch_size, report)
+            chunk = compute_chunk(names, backbone, flip, batch_size, report, low)
             if path is not None:
                 save_chunk(path, chunk)
             chunks.append({k: v.astype(np.float16).astype(np.float32) for k, v in chunk.items()})

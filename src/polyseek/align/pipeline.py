@@ -36,6 +36,9 @@ class AlignOptions:
     features: list[str] = field(default_factory=lambda: ["mean", "logits"])
     flip_augment: bool = True  # train on mirrored features too (extracting them doubles the feature time, once)
     flip_average: bool = True  # average mirrored features at inference (2 backbone passes per image)
+    # also train on the photos shrunk to this side (then scaled back up by the backbone), so that small photos, like
+    # the ~200 px eval thumbnails, keep their quality: on the tuning split shrunk to 173 px, t->i R@1 0.258 -> 0.288
+    low_res_augment: int = 128
     holdout: int = 1012  # images held out (seeded) to tune the bridge weight and report figures; 0 trains on all
     bridge: bool = True
     projector: bool = True
@@ -98,6 +101,11 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
     features = image_features(pairs.images, options.backbone, False, cache, report)
     need_flips = (options.flip_augment and options.projector) or options.flip_average
     flipped = image_features(pairs.images, options.backbone, True, cache, report) if need_flips else None
+    small: list[dict[str, np.ndarray]] = []  # extra training views: the photos shrunk (and mirrored, with flips)
+    if options.low_res_augment and options.projector:
+        small.append(image_features(pairs.images, options.backbone, False, cache, report, low=options.low_res_augment))
+        if options.flip_augment:
+            small.append(image_features(pairs.images, options.backbone, True, cache, report, low=options.low_res_augment))
     docs = normalize(text_embeddings(pairs.captions, options.text_encoder, "doc", cache, report))
     if _symmetric(options.text_encoder):  # e.g. MiniLM: no query prompt, so one pass serves both sides
         queries = docs
@@ -127,6 +135,9 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
         tensors.update(stats)
         x_train = assemble(pick(features, train_ids), config.features, stats)
         x_flip = assemble(pick(flipped, train_ids), config.features, stats) if flipped is not None and options.flip_augment else None
+        if small:  # every view drawn equally often: original, mirrored, shrunk, shrunk and mirrored
+            x_flip = [v for v in [x_flip] if v is not None] + [assemble(pick(view, train_ids), config.features, stats)
+                                                              for view in small]
         projector, history = train_projector(x_train, x_flip, queries[caption_train], docs[caption_train],
                                              remap[pairs.owner[caption_train]], options.train, progress)
         tensors.update(projector_tensors(projector))

@@ -16,13 +16,13 @@ Log = Callable[[str, int, int, dict], None]  # (stage, done, total, figures)
 
 @dataclass
 class TrainOptions:
-    epochs: int = 30
+    epochs: int = 12  # 30 overfit: 12 with the shrunk views gave +0.16 rsum on the tuning split
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.05
     hidden: int = 0
     dropout: float = 0.1
-    input_dropout: float = 0.2
+    input_dropout: float = 0.4
     temperature: float = 0.05  # initial; learned (as log 1/t) and clamped at 1/100
     warmup_epochs: int = 1
     hard_negatives: bool = False
@@ -78,14 +78,15 @@ def mine_hard_negatives(image_vectors: np.ndarray, query_means: np.ndarray, doc_
     return t2i, i2t
 
 
-def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | None, query_vectors: np.ndarray,
+def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | list[np.ndarray] | None, query_vectors: np.ndarray,
                     doc_vectors: np.ndarray, owner: np.ndarray, options: TrainOptions,
                     log: Log | None = None):
     """Train a projector with a symmetric contrastive loss; returns (projector module, history list).
 
     Each image is contrasted with every caption in the batch (its own captions are the positives; image->text uses
     the captions' document embeddings, text->image their query embeddings, as the engine does at search time). The
-    temperature is learned. With ``inputs_flipped``, each image's mirror features are used half the time.
+    temperature is learned. With ``inputs_flipped``, each image's mirror features are used half the time; given a
+    list of other views (mirrored, low-resolution, ...), each step picks one of the ``1 + len`` views per image.
     """
     import torch
     import torch.nn.functional as F
@@ -97,6 +98,10 @@ def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | None, query
     query_means = _mean_caption(query_vectors, captions)
     doc_means = _mean_caption(doc_vectors, captions)
     x_all = torch.from_numpy(inputs)
+    views = None
+    if isinstance(inputs_flipped, list | tuple):
+        views = torch.stack([torch.from_numpy(inputs), *(torch.from_numpy(v) for v in inputs_flipped)])
+        inputs_flipped = None
     x_flip = torch.from_numpy(inputs_flipped) if inputs_flipped is not None else None
     tq_all = torch.from_numpy(query_vectors)
     td_all = torch.from_numpy(doc_vectors)
@@ -132,6 +137,8 @@ def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | None, query
             if x_flip is not None:
                 use_flip = torch.from_numpy(rng.random(len(ids)) < 0.5)[:, None]
                 x = torch.where(use_flip, x_flip[ids], x)
+            elif views is not None:
+                x = views[torch.from_numpy(rng.integers(0, len(views), len(ids))), torch.from_numpy(ids)]
             x = F.dropout(x, options.input_dropout, training=True)
             u = F.normalize(projector(x), dim=1)
             cap_ids = np.concatenate([captions[i] for i in ids])

@@ -145,12 +145,13 @@ class JobManager:
                     job.refused = refused
                     paths = list(kept)
             summary = self.engine.index([str(p) for p in paths], on_progress=on_progress)
-            self._bump(job, state="done", summary=summary.to_dict(), finished=time.time(), current="", detail="")
+            # the state last: a reader on another thread never sees "done" without its summary
+            self._bump(job, summary=summary.to_dict(), finished=time.time(), current="", detail="", state="done")
         except JobCancelled:
             self._bump(job, state="cancelled", finished=time.time())
         except PolyseekError as exc:
-            self._bump(job, state="failed", error={"code": exc.code, "message": exc.message}, finished=time.time())
+            self._bump(job, error={"code": exc.code, "message": exc.message}, finished=time.time(), state="failed")
         except Exception:  # noqa: BLE001 - the worker must outlive a bad job; details go to the log only
             log.exception("index job %s failed", job.id)
-            self._bump(job, state="failed", finished=time.time(),
-                       error={"code": "internal_error", "message": "indexing failed; see the server log"})
+            self._bump(job, finished=time.time(),
+                       error={"code": "internal_error", "message": "indexing failed; see the server log"}, state="failed")
