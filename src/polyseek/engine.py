@@ -113,8 +113,23 @@ class Engine:
             return loaded
         with self._lock:
             if space not in self._encoders:
-                self._encoders[space] = load_encoder(self.encoder_names()[space])
+                encoder = load_encoder(self.encoder_names()[space])
+                self._check_revision(space, encoder)
+                self._encoders[space] = encoder
             return self._encoders[space]
+
+    def _check_revision(self, space: str, encoder: Any) -> None:
+        """Refuse an encoder whose weights differ from the ones the index was built with, under the same name."""
+        recorded = ((self.catalog.get_meta("index") or {}).get("spaces", {}).get(space) or {}).get("revision")
+        current = getattr(encoder, "revision", None)
+        if recorded and current and recorded != current:
+            name = self.encoder_names()[space]
+            raise IndexMismatchError(
+                f"index at {self.store_uri} was built with other weights of {space} encoder {name!r} "
+                f"(revision {recorded}; the installed one is {current}, e.g. after an upgrade or a retrain)",
+                hint="index into a new store (--store) to embed everything with the installed weights, "
+                     "or point --image-encoder aligner:DIR at the model the index was built with",
+            )
 
     def _ensure_spaces(self) -> None:
         if self.catalog.get_meta("index") is not None:
@@ -122,7 +137,10 @@ class Engine:
             return
         spaces = {}
         for space, name in self.encoder_names().items():
-            spaces[space] = {"encoder": name, "dim": int(self.encoder(space).dim)}
+            encoder = self.encoder(space)
+            spaces[space] = {"encoder": name, "dim": int(encoder.dim)}
+            if getattr(encoder, "revision", None):
+                spaces[space]["revision"] = encoder.revision
         self.store.create({s: v["dim"] for s, v in spaces.items()})
         self.catalog.set_meta("index", {"schema_version": SCHEMA_VERSION, "polyseek_version": __version__, "spaces": spaces})
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from polyseek.catalog import Catalog, FileRecord
-from polyseek.errors import InvalidInputError, PolyseekError
+from polyseek.errors import IndexMismatchError, InvalidInputError, PolyseekError
 from polyseek.ingest.base import Chunk, ingestor_for, supported_extensions
 from polyseek.stores.base import Row, Store
 from polyseek.types import IndexSummary
@@ -218,6 +218,8 @@ class Indexer:
         chunks = [ch for _, result in group if not isinstance(result, Exception) for ch in result]
         try:
             vectors = self.encode(chunks) if chunks else {}
+        except IndexMismatchError:
+            raise  # the index does not fit the encoder: no file is at fault, so the run stops
         except PolyseekError as exc:
             for _ in group:
                 yield exc
@@ -255,6 +257,8 @@ class Indexer:
                         date=chunk.date if chunk.date is not None else record.mtime, vectors=row_vectors,
                     ))
                 batch = list(itertools.islice(stream.rest, STREAM_AFTER))
+        except IndexMismatchError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a broken file must never stop the run
             return _as_error(path, exc)
         return rows

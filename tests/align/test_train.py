@@ -103,3 +103,40 @@ def test_bad_pairs_are_refused_with_a_reason(tmp_path):
     (tmp_path / "pairs.jsonl").write_text("not json\n")
     with pytest.raises(InvalidInputError, match="not a pairs row"):
         load_pairs(tmp_path)
+
+
+def test_index_refuses_retrained_weights_under_the_same_name(trained_aligner, tiny_pairs, tmp_path):
+    """An index built with one set of aligner weights refuses other weights in the same model folder."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from polyseek.engine import Engine
+    from polyseek.errors import IndexMismatchError
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_aligner[0], model)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for image in sorted((tiny_pairs / "images").iterdir())[:3]:
+        shutil.copy(image, folder / image.name)
+    engine = Engine(tmp_path / "store", image_encoder=f"aligner:{model}")
+    engine.index([folder])
+    recorded = engine.catalog.get_meta("index")["spaces"]["image"]["revision"]
+    assert engine.search("a red square", k=1)
+    engine.close()
+
+    tensors = load_file(str(model / "weights.safetensors"))  # "retrain": other weights, same folder and name
+    tensors["projector.linear.bias"] = tensors["projector.linear.bias"] + 1
+    save_file(tensors, str(model / "weights.safetensors"))
+    engine = Engine(tmp_path / "store")
+    with pytest.raises(IndexMismatchError, match="other weights") as error:
+        engine.search("a red square", k=1)
+    assert recorded in str(error.value) and "--store" in error.value.hint
+    new_photo = sorted((tiny_pairs / "images").iterdir())[3]
+    shutil.copy(new_photo, folder / new_photo.name)
+    with pytest.raises(IndexMismatchError):
+        engine.index([folder])  # a new photo is not embedded beside the old vectors either
+    assert engine.catalog.get_meta("index")["spaces"]["image"]["revision"] == recorded
+    assert not any(key.endswith(new_photo.name) for key in engine.catalog.files())
+    engine.close()

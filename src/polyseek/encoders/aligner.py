@@ -7,6 +7,7 @@ the model's config unchanged, so the engine can reuse its text vectors (``text_e
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -28,8 +29,18 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("polyseek").joinpath("models", "aligner-default")))
 
 
+def model_revision(path: Path) -> str:
+    """A short digest of a model directory's weights and config: it changes whenever the vectors would."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "weights.safetensors"):
+        file = path / name
+        digest.update(name.encode())
+        digest.update(file.read_bytes() if file.is_file() else b"")
+    return digest.hexdigest()[:16]
+
+
 @lru_cache(maxsize=4)
-def _load_tower(path: str):
+def _load_tower(path: str, revision: str):  # keyed by revision too: retrained weights in place are reloaded
     from polyseek.align.model import ImageTower
     from polyseek.align.modeldir import load_model_dir
 
@@ -52,7 +63,9 @@ class AlignerEncoder:
         path = Path(model_dir).expanduser().resolve() if model_dir else default_model_dir()
         self.model_dir = path
         self.name = f"aligner:{model_dir}" if model_dir else DEFAULT_NAME
-        self.tower = _load_tower(str(path))
+        # recorded in the index beside the name: new weights under the same name must not mix with old vectors
+        self.revision = model_revision(path)
+        self.tower = _load_tower(str(path), self.revision)
         self.config = self.tower.config
         self.dim = int(self.config.dim)
         self.text_encoder_name = self.config.text_encoder
