@@ -37,7 +37,8 @@ class AlignOptions:
     flip_augment: bool = True  # train on mirrored features too (extracting them doubles the feature time, once)
     flip_average: bool = True  # average mirrored features at inference (2 backbone passes per image)
     # also train on the photos shrunk to this side (then scaled back up by the backbone), so that small photos, like
-    # the ~200 px eval thumbnails, keep their quality: on the tuning split shrunk to 173 px, t->i R@1 0.258 -> 0.288
+    # the ~200 px eval thumbnails, keep their quality: tuning holdout at 200x150, t->i R@1 0.258 -> 0.287
+    # (benchmarks/aligner_small_photos.py)
     low_res_augment: int = 128
     holdout: int = 1012  # images held out (seeded) to tune the bridge weight and report figures; 0 trains on all
     bridge: bool = True
