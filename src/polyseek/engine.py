@@ -120,9 +120,13 @@ class Engine:
 
     def _check_revision(self, space: str, encoder: Any) -> None:
         """Refuse an encoder whose weights differ from the ones the index was built with, under the same name."""
-        recorded = ((self.catalog.get_meta("index") or {}).get("spaces", {}).get(space) or {}).get("revision")
+        meta = self.catalog.get_meta("index")
         current = getattr(encoder, "revision", None)
-        if recorded and current and recorded != current:
+        if meta is None or current is None or space not in meta.get("spaces", {}):
+            return
+        # an index built before revisions were recorded cannot show it has these weights: refused too
+        recorded = meta["spaces"][space].get("revision") or "not recorded"
+        if recorded != current:
             name = self.encoder_names()[space]
             raise IndexMismatchError(
                 f"index at {self.store_uri} was built with other weights of {space} encoder {name!r} "

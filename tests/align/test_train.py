@@ -139,4 +139,11 @@ def test_index_refuses_retrained_weights_under_the_same_name(trained_aligner, ti
         engine.index([folder])  # a new photo is not embedded beside the old vectors either
     assert engine.catalog.get_meta("index")["spaces"]["image"]["revision"] == recorded
     assert not any(key.endswith(new_photo.name) for key in engine.catalog.files())
+    meta = engine.catalog.get_meta("index")
+    del meta["spaces"]["image"]["revision"]  # an index from before revisions were recorded
+    engine.catalog.set_meta("index", meta)
+    engine.close()
+    engine = Engine(tmp_path / "store")
+    with pytest.raises(IndexMismatchError, match="not recorded"):
+        engine.search("a red square", k=1)
     engine.close()
