@@ -34,6 +34,7 @@ def test_context_eval_end_to_end(tmp_path: Path):
     (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
     report = run_context_eval(folder, store="memory://", image_encoder="deterministic", text_encoder="deterministic",
                               fixed_ks=(1, 3), ratios=(0.5,), depth=10)
+    assert report["timing"]["indexed"]["added"] == 1 and report["timing"]["index_seconds"] >= 0
     assert report["n_questions"] == 2  # "Not answerable" is left out
     table = report["all"]
     assert set(table) == {"fixed top-1", "fixed top-3", "adaptive r=0.5"}
@@ -44,3 +45,25 @@ def test_context_eval_end_to_end(tmp_path: Path):
     assert report["per_question"]["1"]["fixed top-1"]["pages"] == [2]
     markdown = to_markdown(report)
     assert "| adaptive r=0.5 |" in markdown and "answer recall" in markdown
+
+
+@pytest.mark.slow
+def test_eval_context_command_writes_json_and_markdown(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from polyseek.cli.app import app
+
+    folder = tmp_path / "bench"
+    (folder / "documents").mkdir(parents=True)
+    write_pdf(folder / "documents" / "report.pdf", [text_page(1), report_page()])
+    (folder / "queries.jsonl").write_text(json.dumps(
+        {"qid": 1, "question": "Which region led revenue growth?", "doc_id": "report.pdf", "evidence_pages": [2],
+         "answer": "Europe"}) + "\n")
+    output = tmp_path / "out" / "context.json"
+    result = CliRunner().invoke(app, ["eval", "context", str(folder), "--output", str(output), "--image-encoder",
+                                      "deterministic", "--text-encoder", "deterministic", "--no-extractive", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(output.read_text())["n_questions"] == 1
+    assert "answer recall" in output.with_suffix(".md").read_text()
+    assert json.loads(result.stdout)["markdown"] == str(output.with_suffix(".md"))

@@ -8,7 +8,7 @@ from polyseek.types import Hit, Item, Locator, Modality
 
 
 def block(number, text, page=1):
-    item = Item(id=f"id{number}", path=f"/docs/report.pdf", modality=Modality.PAGE, locator=Locator(page=page), text=text)
+    item = Item(id=f"id{number}", path="/docs/report.pdf", modality=Modality.PAGE, locator=Locator(page=page), text=text)
     return ContextBlock(number=number, hit=Hit(item=item, score=1.0), text=text)
 
 

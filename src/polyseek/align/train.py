@@ -78,15 +78,16 @@ def mine_hard_negatives(image_vectors: np.ndarray, query_means: np.ndarray, doc_
     return t2i, i2t
 
 
-def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | list[np.ndarray] | None, query_vectors: np.ndarray,
+def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarray] | None, query_vectors: np.ndarray,
                     doc_vectors: np.ndarray, owner: np.ndarray, options: TrainOptions,
                     log: Log | None = None):
     """Train a projector with a symmetric contrastive loss; returns (projector module, history list).
 
     Each image is contrasted with every caption in the batch (its own captions are the positives; image->text uses
     the captions' document embeddings, text->image their query embeddings, as the engine does at search time). The
-    temperature is learned. With ``inputs_flipped``, each image's mirror features are used half the time; given a
-    list of other views (mirrored, low-resolution, ...), each step picks one of the ``1 + len`` views per image.
+    temperature is learned. ``other_views`` are features of the same images seen otherwise: one array (the mirror
+    images) is used for a random half of the images at each step; a list (mirrored, shrunk, ...) lets each step
+    draw one of the ``1 + len`` views per image.
     """
     import torch
     import torch.nn.functional as F
@@ -98,11 +99,11 @@ def train_projector(inputs: np.ndarray, inputs_flipped: np.ndarray | list[np.nda
     query_means = _mean_caption(query_vectors, captions)
     doc_means = _mean_caption(doc_vectors, captions)
     x_all = torch.from_numpy(inputs)
-    views = None
-    if isinstance(inputs_flipped, list | tuple):
-        views = torch.stack([torch.from_numpy(inputs), *(torch.from_numpy(v) for v in inputs_flipped)])
-        inputs_flipped = None
-    x_flip = torch.from_numpy(inputs_flipped) if inputs_flipped is not None else None
+    views = x_flip = None
+    if isinstance(other_views, list | tuple):
+        views = torch.stack([x_all, *(torch.from_numpy(v) for v in other_views)])
+    elif other_views is not None:  # one array: kept apart so the two-view runs draw the same random numbers as before
+        x_flip = torch.from_numpy(other_views)
     tq_all = torch.from_numpy(query_vectors)
     td_all = torch.from_numpy(doc_vectors)
     projector = build_projector(inputs.shape[1], query_vectors.shape[1], options.hidden, options.dropout)

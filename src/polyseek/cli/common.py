@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -35,3 +37,20 @@ def parse_date(value: str | None, option: str) -> float | None:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
         raise InvalidInputError(f"{option} must be a date like 2024-05-31 or 2024-05-31T12:00, got {value!r}") from None
+
+
+@contextmanager
+def stage_progress(console) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar per stage (hidden when stderr is not a terminal); yields ``progress(stage, done, total)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress

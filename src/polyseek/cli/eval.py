@@ -8,9 +8,8 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_json
+from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_json, stage_progress
 
 console = Console(stderr=True)
 eval_app = typer.Typer(help="Evaluate retrieval on a dataset (index into a fresh store, search with the engine).",
@@ -34,15 +33,7 @@ def run_and_write(dataset, output: Path, markdown: Optional[Path], image_encoder
     from polyseek.eval.report import task_names, write_report
     from polyseek.eval.runner import run_dataset
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_progress(console) as progress:
         report = run_dataset(dataset, image_encoder=image_encoder, text_encoder=text_encoder, store=store,
                              workdir=workdir, depth=depth, exact_ranks=exact_ranks, progress=progress)
     json_path, md_path = write_report(report, output, markdown)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_json
+from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_json, stage_progress
 
 console = Console(stderr=True)
 
@@ -32,26 +30,14 @@ def context(
     import tempfile
 
     from polyseek.eval.context import run_context_eval, to_markdown
+    from polyseek.eval.report import write_report
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with tempfile.TemporaryDirectory(prefix="polyseek-context-") as scratch, \
-            Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with tempfile.TemporaryDirectory(prefix="polyseek-context-") as scratch, stage_progress(console) as progress:
         store = str((workdir.expanduser().absolute() if workdir else Path(scratch)) / "store")
         report = run_context_eval(folder, store=store, image_encoder=image_encoder, text_encoder=text_encoder,
                                   signals=signal, split=split, limit=limit, depth=depth, extractive=not no_extractive,
                                   progress=progress)
-    output = output.expanduser()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    markdown = output.with_suffix(".md")
-    markdown.write_text(to_markdown(report), encoding="utf-8")
+    output, markdown = write_report(report, output, render=to_markdown)
     if as_json:
         print_json({"output": str(output), "markdown": str(markdown), "n_questions": report["n_questions"], "table": report["all"]})
         return

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_json
+from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_json, stage_progress
 
 console = Console(stderr=True)
 
@@ -31,26 +29,14 @@ def pages(
     import tempfile
 
     from polyseek.eval.pages import TASKS, run_pages_eval, to_markdown
+    from polyseek.eval.report import write_report
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with tempfile.TemporaryDirectory(prefix="polyseek-pages-") as scratch, \
-            Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with tempfile.TemporaryDirectory(prefix="polyseek-pages-") as scratch, stage_progress(console) as progress:
         store = str((workdir.expanduser().absolute() if workdir else Path(scratch)) / "store")
         report = run_pages_eval(folder, store=store, image_encoder=image_encoder, text_encoder=text_encoder,
                                 signals=signal, rerank=rerank, split=split, limit=limit,
                                 image_for_documents=image_for_documents, progress=progress)
-    output = output.expanduser()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    markdown = output.with_suffix(".md")
-    markdown.write_text(to_markdown(report), encoding="utf-8")
+    output, markdown = write_report(report, output, render=to_markdown)
     summary = {"output": str(output), "markdown": str(markdown), "n_queries": report["n_queries"],
                **{task: report[task] for task in TASKS}}
     if as_json:

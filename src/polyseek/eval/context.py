@@ -115,6 +115,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
     from polyseek.rag.base import ContextBlock
     from polyseek.rag.context import score_candidates
     from polyseek.rag.extractive import ExtractiveAnswerer, load_cross_encoder
+    from polyseek.eval.runner import index_timed
     from polyseek.rag.pipeline import BLOCK_CHARS
 
     documents, questions = load_questions(folder, split=split, limit=limit)
@@ -129,14 +130,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
         engine = Engine(store or "memory://", image_encoder=image_encoder, text_encoder=text_encoder)
     chosen_policies = policies(fixed_ks, ratios, max_items)
     try:
-        started = time.perf_counter()
-
-        def on_index(event) -> None:
-            if progress and event.files_done >= 0:
-                progress("index", event.files_done, event.files_total)
-
-        summary = engine.index([str(documents)], on_progress=on_index)
-        index_seconds = time.perf_counter() - started
+        indexing = index_timed(engine, [str(documents)], "index", progress)
         reranker = CachedScorer(load_cross_encoder())
         answerer = ExtractiveAnswerer(reranker)
         rows: dict[str, dict[str, Any]] = {}
@@ -185,7 +179,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
                        "block_chars": BLOCK_CHARS, "policies": dict(chosen_policies), "retrieval": "within the question's own PDF (pages and regions)",
                        "reranker": "cross-encoder (ms-marco-MiniLM-L-12-v2 INT8), passage by passage",
                        "split": split, "limit": limit, "store": engine.store_uri},
-            "timing": {"index_seconds": round(index_seconds, 1), "indexed": summary.to_dict(),
+            "timing": {"index_seconds": indexing["seconds"], "indexed": indexing,
                        "eval_seconds": round(seconds, 1)},
             "per_question": rows,
         }

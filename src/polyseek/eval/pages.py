@@ -139,6 +139,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
     ``image_for_documents`` fuses the image space into document ranking too (off as shipped).
     """
     from polyseek.engine import Engine
+    from polyseek.eval.runner import index_timed
 
     documents, questions = load_questions(folder, split=split, limit=limit)
     own = engine is None
@@ -148,14 +149,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
     if image_for_documents:
         engine.document_signals = tuple(dict.fromkeys(("image", *engine.document_signals)))
     try:
-        started = time.perf_counter()
-
-        def on_index(event) -> None:
-            if progress and event.files_done >= 0:
-                progress("index", event.files_done, event.files_total)
-
-        summary = engine.index([str(documents)], on_progress=on_index)
-        index_seconds = time.perf_counter() - started
+        indexing = index_timed(engine, [str(documents)], "index", progress)
         records = engine.catalog.files()
         pdf_count = sum(1 for _ in documents.glob("*.pdf"))
         per_query: dict[str, dict[str, Any]] = {task: {} for task in TASKS}
@@ -214,8 +208,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "config": config,
             "definitions": DEFINITIONS,
             "dataset": {"name": Path(folder).name, "kind": "pages", "path": str(Path(folder).absolute())},
-            "indexing": {"seconds": round(index_seconds, 2), "added": summary.added, "unchanged": summary.unchanged,
-                         "failed": list(summary.failed), "files": len(records)},
+            "indexing": {**indexing, "files": len(records)},
             "timing": {"search_seconds": round(search_seconds, 2),
                        "seconds_per_search": round(search_seconds / max(1, 2 * len(questions)), 4)},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

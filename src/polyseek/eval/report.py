@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +71,19 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: Mapping[str, Any], output: str | Path, markdown: str | Path | None = None) -> tuple[Path, Path]:
-    """Write ``output`` (JSON) and the markdown summary (default: same name with ``.md``); returns both paths."""
+def write_report(report: Mapping[str, Any], output: str | Path, markdown: str | Path | None = None,
+                 render: Callable[[Mapping[str, Any]], str] | None = None) -> tuple[Path, Path]:
+    """Write ``output`` (JSON) and the markdown summary (default: same name with ``.md``); returns both paths.
+
+    ``render`` turns the report into markdown (default: :func:`to_markdown`, the retrieval tasks' table).
+    """
     output = Path(output).expanduser()
     md_path = Path(markdown).expanduser() if markdown else output.with_suffix(".md")
     if md_path == output:
         raise InvalidInputError(f"the markdown file would overwrite the JSON output {output}", hint="give --output a .json name")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    md_path.write_text(to_markdown(report), encoding="utf-8")
+    md_path.write_text((render or to_markdown)(report), encoding="utf-8")
     return output, md_path
 
 

@@ -75,10 +75,11 @@ def materialise(candidates: tuple[Candidate, ...], workdir: Path) -> Materialise
     return Materialised(image_paths, text_dir if has_text else None, ids_by_path)
 
 
-def _index(engine, paths: list, label: str, progress: ProgressFn | None) -> dict[str, Any]:
+def index_timed(engine, paths: list, stage: str, progress: ProgressFn | None) -> dict[str, Any]:
+    """``engine.index(paths)`` with per-file progress under ``stage``; returns its counts and wall seconds."""
     def on_progress(event) -> None:
         if progress and event.files_done >= 0:
-            progress(f"index {label}", event.files_done, event.files_total)
+            progress(stage, event.files_done, event.files_total)
 
     started = time.perf_counter()
     summary = engine.index(paths, on_progress=on_progress)
@@ -203,9 +204,9 @@ def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_enco
 
         indexing: dict[str, Any] = {}
         if files.image_paths:
-            indexing["images"] = _index(engine, [str(p) for p in files.image_paths], "images", progress)
+            indexing["images"] = index_timed(engine, [str(p) for p in files.image_paths], "index images", progress)
         if files.text_dir is not None:
-            indexing["texts"] = _index(engine, [str(files.text_dir)], "texts", progress)
+            indexing["texts"] = index_timed(engine, [str(files.text_dir)], "index texts", progress)
         items_by_path = {key: record.items for key, record in engine.catalog.files().items() if record.status == "ok"}
         modality_of = {c.id: c.modality for c in dataset.candidates}
 
