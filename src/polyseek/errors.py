@@ -1,6 +1,17 @@
-"""One exception hierarchy for polyseek; the CLI and server turn these into one-line messages."""
+"""One exception hierarchy for polyseek; the CLI and the server turn these into one-line messages.
+
+Every class carries three stable attributes, and nothing else decides how an error is shown:
+
+- ``code``: a short machine-readable name (the ``error.code`` of an HTTP error body);
+- ``exit_code``: the CLI's exit status;
+- ``http_status``: the server's response status (4xx: the client's fault, 5xx: ours).
+
+A new error is a subclass here with the three attributes set where they differ from its parent's.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class PolyseekError(Exception):
@@ -8,6 +19,8 @@ class PolyseekError(Exception):
 
     code = "error"
     exit_code = 1
+    http_status = 500
+    retry_after: float | None = None  # seconds a client should wait before trying again (HTTP Retry-After)
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -23,6 +36,18 @@ class InvalidInputError(PolyseekError, ValueError):
 
     code = "invalid_input"
     exit_code = 2
+    http_status = 400
+
+
+class InvalidBodyError(InvalidInputError):
+    """A request body that parsed but does not fit its schema; ``problems`` name the fields at fault."""
+
+    code = "invalid_body"
+    http_status = 422
+
+    def __init__(self, problems: Sequence[str], *, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__("request body does not fit the schema: " + ("; ".join(self.problems) or "invalid"), hint=hint)
 
 
 class UnsupportedFileError(InvalidInputError):
@@ -35,6 +60,54 @@ class CorruptFileError(InvalidInputError):
 
 class FileTooLargeError(InvalidInputError):
     code = "file_too_large"
+    http_status = 413
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body over the server's upload limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnauthorizedError(PolyseekError):
+    """A missing or wrong API token."""
+
+    code = "unauthorized"
+    exit_code = 5
+    http_status = 401
+
+
+class ForbiddenError(PolyseekError):
+    """A path outside the configured roots, or an action the server does not allow."""
+
+    code = "forbidden"
+    exit_code = 5
+    http_status = 403
+
+
+class TooManyRequestsError(PolyseekError):
+    """Too many failed token attempts from one client; ``retry_after`` says when to try again."""
+
+    code = "rate_limited"
+    exit_code = 5
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class ServerBusyError(PolyseekError):
+    """Every search worker is busy and the queue is full; ``retry_after`` says when to try again."""
+
+    code = "busy"
+    exit_code = 6
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
 
 
 class StoreError(PolyseekError):
@@ -44,6 +117,7 @@ class StoreError(PolyseekError):
 class StoreURIError(StoreError, ValueError):
     code = "bad_store_uri"
     exit_code = 2
+    http_status = 400
 
 
 class IndexMismatchError(StoreError):
@@ -51,13 +125,21 @@ class IndexMismatchError(StoreError):
 
     code = "index_mismatch"
     exit_code = 3
+    http_status = 409
 
 
 class EncoderError(PolyseekError):
     code = "encoder_error"
 
 
-class MissingDependencyError(PolyseekError, ImportError):
+class NotAvailableError(PolyseekError):
+    """A feature whose optional part is not installed here."""
+
+    code = "not_available"
+    http_status = 501
+
+
+class MissingDependencyError(NotAvailableError, ImportError):
     code = "missing_dependency"
 
     def __init__(self, module: str, extra: str) -> None:
@@ -70,6 +152,7 @@ class MissingDependencyError(PolyseekError, ImportError):
 class NotFoundError(PolyseekError, KeyError):
     code = "not_found"
     exit_code = 4
+    http_status = 404
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return PolyseekError.__str__(self)
@@ -77,6 +160,7 @@ class NotFoundError(PolyseekError, KeyError):
 
 class GeneratorError(PolyseekError):
     code = "generator_error"
+    http_status = 502
 
 
 def require(module: str, extra: str):
