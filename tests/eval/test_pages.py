@@ -75,3 +75,50 @@ def test_questions_split_by_document(dataset):
         else:
             with pytest.raises(InvalidInputError, match="no usable question"):
                 load_questions(dataset, split=name)
+
+
+def test_breakdown_by_facet_and_failed_files_are_reported(dataset, tmp_path):
+    """MMLongBench-Doc's evidence_sources (a list) and doc_type, FinanceBench's question_type, group the metrics;
+    a PDF that cannot be indexed is listed with its reason and its questions count as misses."""
+    (dataset / "documents" / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    records = [json.loads(line) for line in (dataset / "queries.jsonl").read_text().splitlines()]
+    facets = {"1": (["Chart", "Table"], "Report"), "2": (["Pure-text (Plain-text)"], "Guidebook"),
+              "3": (["Table"], "Report")}
+    for record in records:
+        if str(record["qid"]) in facets:
+            record["evidence_sources"], record["doc_type"] = facets[str(record["qid"])]
+    records.append({"qid": "fin-1", "question": "broken file question", "doc_id": "broken.pdf", "evidence_pages": [1],
+                    "question_type": "metrics-generated", "doc_type": "10k"})
+    (dataset / "queries.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    output = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval", "pages", str(dataset), "--output", str(output), "--image-encoder", "deterministic",
+                                      "--text-encoder", "deterministic"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(output.read_text())
+    assert report["n_queries"] == 4
+    sources = report["breakdown"]["evidence_sources"]
+    assert sources["Table"]["n_queries"] == 2 and sources["Chart"]["n_queries"] == 1  # a list puts a question in each group
+    per = report["per_query"]["within_document"]
+    assert sources["Table"]["within_document"]["hit@5"] == pytest.approx((per["1"]["hit@5"] + per["3"]["hit@5"]) / 2)
+    assert set(report["breakdown"]["doc_type"]) == {"Report", "Guidebook", "10k"}
+    assert report["breakdown"]["question_type"]["metrics-generated"]["within_document"]["hit@5"] == 0.0
+    assert [f["file"] for f in report["failed_files"]] == ["broken.pdf"]
+    assert "damaged" in report["failed_files"][0]["reason"] and report["questions_on_failed_files"] == 1
+    assert "by evidence_sources" in result.output and "broken.pdf" in result.output
+    markdown = output.with_suffix(".md").read_text()
+    assert "By `doc_type`:" in markdown and "`broken.pdf`" in markdown
+
+
+def test_financebench_records_load_with_their_fields(tmp_path):
+    root = tmp_path / "fb"
+    (root / "documents").mkdir(parents=True)
+    write_pdf(root / "documents" / "ADOBE_2015_10K.pdf", [topic_page("cash flow")])
+    record = {"qid": "financebench_id_04735", "question": "What is the FY2015 operating cash flow ratio for Adobe?",
+              "doc_id": "ADOBE_2015_10K.pdf", "evidence_pages": [1], "answer": "0.66", "question_type": "metrics-generated",
+              "question_reasoning": "Numerical reasoning", "company": "Adobe", "doc_type": "10k", "doc_period": 2015,
+              "evidence_texts": ["59\n ADOBE SYSTEMS INCORPORATED"]}
+    (root / "queries.jsonl").write_text(json.dumps(record) + "\n")
+    _, questions = load_questions(root)
+    assert questions[0].qid == "financebench_id_04735" and questions[0].evidence_pages == (1,)
+    assert questions[0].facet("question_type") == ("metrics-generated",) and questions[0].facet("doc_type") == ("10k",)
+    assert questions[0].facet("evidence_sources") == ()

@@ -23,8 +23,25 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def pdf_bytes(pages: list[PageSpec], *, encrypt: bool = False, count: int | None = None) -> bytes:
-    """A valid PDF with Helvetica text and grey rectangles; ``encrypt`` adds a password-protected /Encrypt."""
+def _to_unicode_cmap(mapping: dict[str, str]) -> bytes:
+    """A ToUnicode CMap sending single-byte codes to any UTF-16 (surrogate halves, NULs included)."""
+    entries = "\n".join(f"<{ord(code):02X}> <{text.encode('utf-16-be', 'surrogatepass').hex().upper() or '0000'}>"
+                        for code, text in mapping.items())
+    body = ("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n1 begincodespacerange\n<00> <FF>\nendcodespacerange\n"
+            f"{len(mapping)} beginbfchar\n{entries}\nendbfchar\nendcmap\n"
+            "CMapName currentdict /CMap defineresource pop\nend\nend").encode()
+    return b"<< /Length %d >>\nstream\n" % len(body) + body + b"\nendstream"
+
+
+def pdf_bytes(pages: list[PageSpec], *, encrypt: bool = False, count: int | None = None,
+              to_unicode: dict[str, str] | None = None) -> bytes:
+    """A valid PDF with Helvetica text and grey rectangles; ``encrypt`` adds a password-protected /Encrypt.
+
+    ``to_unicode`` maps characters of the drawn text to the Unicode a text extractor reports for them
+    (a ToUnicode CMap), so a test can make a text layer hold whatever real PDFs hold: ``{"x": "\\U0001d465"}``.
+    """
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -33,7 +50,8 @@ def pdf_bytes(pages: list[PageSpec], *, encrypt: bool = False, count: int | None
 
     catalog = add(b"")  # filled in once the page tree exists
     pages_id = add(b"")
-    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    cmap = f" /ToUnicode {add(_to_unicode_cmap(to_unicode))} 0 R" if to_unicode else ""
+    font = add(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding{cmap} >>".encode())
     kids = []
     for spec in pages:
         ops = ["0.6 g"]

@@ -38,7 +38,7 @@ def pages(
                                 image_for_documents=image_for_documents, progress=progress)
     output, markdown = write_report(report, output, render=to_markdown)
     summary = {"output": str(output), "markdown": str(markdown), "n_queries": report["n_queries"],
-               **{task: report[task] for task in TASKS}}
+               **{task: report[task] for task in TASKS}, "failed_files": report["failed_files"]}
     if as_json:
         print_json(summary)
         return
@@ -46,6 +46,16 @@ def pages(
         m = report[task]
         console.print(f"{task}: " + ", ".join(f"{name} {m[name]:.3f}" for name in ("recall@1", "recall@5", "recall@10", "hit@5", "ndcg@5", "mrr@10")),
                       highlight=False)
+    for facet, groups in report.get("breakdown", {}).items():
+        console.print(f"by {facet} (within hit@5, within R@5, corpus hit@10; n):", highlight=False)
+        for value, entry in groups.items():
+            w, c = entry["within_document"], entry["corpus"]
+            console.print(f"  {value}: {w['hit@5']:.3f}, {w['recall@5']:.3f}, {c['hit@10']:.3f}; {entry['n_queries']}",
+                          highlight=False, markup=False)
+    failed = report.get("failed_files", [])
+    console.print(f"files that failed to index: {len(failed)}", highlight=False)
+    for failure in failed:
+        console.print(f"  {failure['file']}: {failure['reason']}", highlight=False, markup=False)
     console.print(f"wrote {output} and {markdown}", highlight=False)
 
 

@@ -50,7 +50,9 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     for text in out:
         if not isinstance(text, str):
             raise InvalidInputError(f"expected text (str), got {type(text).__name__}")
-    return out
+    from polyseek.ingest.clean import clean_text  # surrogates and control characters never reach a tokenizer
+
+    return [clean_text(text) for text in out]
 
 
 def check_images(images: Sequence[Any]) -> list[Any]:

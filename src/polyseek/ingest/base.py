@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from polyseek.errors import UnsupportedFileError
+from polyseek.ingest.clean import clean_text, clean_value
 from polyseek.registry import Registry
 from polyseek.types import Locator, Modality
 
@@ -20,6 +21,9 @@ class Chunk:
 
     ``text_for_image_space`` (defaults to ``text`` when there is no image) is what the image-text
     encoder's text side embeds, so images can find text items and vice versa.
+
+    Every ingestor's text passes through here, so ``text`` and the strings of ``metadata`` are cleaned
+    (:func:`polyseek.ingest.clean.clean_text`) whenever they are set, at construction or later.
     """
 
     modality: Modality
@@ -28,6 +32,13 @@ class Chunk:
     image: Any = None  # PIL.Image.Image, dropped right after encoding
     metadata: dict[str, Any] = field(default_factory=dict)
     date: float | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "text" and isinstance(value, str):
+            value = clean_text(value)
+        elif name == "metadata" and isinstance(value, dict):
+            value = clean_value(value)
+        object.__setattr__(self, name, value)
 
 
 class Ingestor(Protocol):

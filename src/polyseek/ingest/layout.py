@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 REGION_MAX_CHARS = 1200  # a text region stops growing here (the text encoder reads ~256 word pieces)
 REGION_MIN_CHARS = 40  # shorter leftovers (page numbers, running heads) stay in the page text only
 MAX_REGIONS = 24  # per page; the smallest text regions are dropped past this
+LABEL_MAX_CHARS = 40  # a block this short beside a chart is a label (tick, axis title, legend), not body text
 _LEADER = re.compile(r"^[\s._·•…-]*$")  # dot leaders in tables of contents and financial statements
 _NUMERIC = re.compile(r"[\d$€£%()]")
 
@@ -348,6 +349,8 @@ def build_regions(runs: list[Run], images: list[Box], paths: list[Box], width: f
     regions: list[Region] = []
     taken: set[int] = set()
     for kind, box in graphic:
+        if kind == "figure":
+            box = _with_labels(box, blocks, taken)
         members = [i for i, b in enumerate(blocks) if i not in taken and _inside(b.box, box.expand(2.0), 0.5)]
         grown = union_all([box] + [blocks[i].box for i in members])
         for _ in range(3):  # titles, subtitles, notes and captions: blocks stacked right above or below
@@ -366,14 +369,7 @@ def build_regions(runs: list[Run], images: list[Box], paths: list[Box], width: f
             grown = grown.union(blocks[best].box)
         taken.update(members)
         full = grown.clip(width, height)
-        ordered = sorted(members, key=lambda i: (blocks[i].box.y0, blocks[i].box.x0))
-        if kind == "table":  # row by row ("Revenue | 3,223.9 | 2,076.6"), not column by column as blocks would read
-            inside = [line for i in members for line in blocks[i].lines if _inside(line.box, box.expand(2.0), 0.5)]
-            above = " ".join(blocks[i].text for i in ordered if blocks[i].box.y1 <= box.y0 + 2 and not _inside(blocks[i].box, box.expand(2.0), 0.5))
-            below = " ".join(blocks[i].text for i in ordered if blocks[i].box.y0 >= box.y1 - 2 and not _inside(blocks[i].box, box.expand(2.0), 0.5))
-            text = "\n".join(t for t in (above, table_text(inside), below) if t)
-        else:
-            text = " ".join(blocks[i].text for i in ordered)
+        text = "\n".join(t for t in _graphic_text(kind, box, lines, [blocks[i] for i in members]) if t)
         regions.append(Region(kind, full, text.strip()))
     rest = [b for i, b in enumerate(blocks) if i not in taken]
     regions += _text_regions(rest)
@@ -381,6 +377,48 @@ def build_regions(runs: list[Run], images: list[Box], paths: list[Box], width: f
         keep = sorted(regions, key=lambda r: (r.kind == "text", -len(r.text)))[:MAX_REGIONS]
         regions = [r for r in regions if r in keep]
     return sorted(regions, key=lambda r: (r.box.y0, r.box.x0))
+
+
+def _with_labels(box: Box, blocks: list[Block], taken: set[int]) -> Box:
+    """A chart's box grown over the short texts hugging its graphics: tick labels, axis titles, legends.
+
+    A chart's box comes from its paths (bars, lines, swatches); its words sit just outside them. Short
+    blocks (labels, not paragraphs) within about a line and a half of the box join it, repeatedly, so
+    an axis title beyond its tick labels joins too.
+    """
+    for _ in range(4):
+        grown = box
+        for i, block in enumerate(blocks):
+            if i in taken or len(block.text) > LABEL_MAX_CHARS or _inside(block.box, box.expand(2.0), 0.5):
+                continue
+            margin = 1.5 * block.line_height + 6
+            if block.box.intersects(box.expand(margin)):
+                grown = grown.union(block.box)
+        if grown == box:
+            break
+        box = grown
+    return box
+
+
+def _graphic_text(kind: str, box: Box, lines: list[Line], members: list[Block]) -> tuple[str, str, str]:
+    """A table's or figure's text: the titles above it, every line inside its box, the notes below it.
+
+    The inside is read from *lines*, not from blocks: a block that reaches outside the box (a column of
+    numbers merged with the paragraph under the table) would otherwise take its lines with it, and a
+    table would keep its header and caption but lose its numbers. A table reads row by row
+    ("Revenue | 3,223.9 | 2,076.6"), not column by column as blocks would; a figure reads its axis
+    labels, legend and annotations top to bottom.
+    """
+    area = box.expand(2.0)
+    inside = [line for line in lines if _inside(line.box, area, 0.5)]
+    outside = sorted((b for b in members if not _inside(b.box, area, 0.5)), key=lambda b: (b.box.y0, b.box.x0))
+    above = " ".join(b.text for b in outside if (b.box.y0 + b.box.y1) / 2 <= box.y0 + 2)
+    below = " ".join(b.text for b in outside if (b.box.y0 + b.box.y1) / 2 > box.y0 + 2)
+    if kind == "table":
+        body = table_text(inside)
+    else:
+        body = " ".join(row.replace(" | ", " ") for row in table_text(inside).splitlines())
+    return above, body, below
 
 
 def _text_regions(blocks: list[Block]) -> list[Region]:

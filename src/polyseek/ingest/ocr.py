@@ -52,6 +52,15 @@ def ocr_lines(image, scale: float = 1.0, lang: str = "eng") -> list[Run]:
     >>> ocr_lines(page_render, scale=render_scale)  # doctest: +SKIP
     [Run(box=Box(x0=72.0, y0=70.1, ...), text='Quarterly revenue grew 12%'), ...]
     """
+    return ocr_read(image, scale, lang)[0]
+
+
+def ocr_read(image, scale: float = 1.0, lang: str = "eng") -> tuple[list[Run], list[Run]]:
+    """One Tesseract pass: ``(lines, words)``, each a list of runs with boxes divided by ``scale``.
+
+    Lines read well as text; words are what layout needs, since Tesseract reads a table row as one
+    line and only the gaps between its words show the cells.
+    """
     import pytesseract
 
     require_ocr()
@@ -66,7 +75,7 @@ def ocr_lines(image, scale: float = 1.0, lang: str = "eng") -> list[Run]:
         if not word or not word.strip() or confidence < MIN_CONFIDENCE:
             continue
         lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(i)
-    runs = []
+    runs, words_out = [], []
     for key in sorted(lines):
         words = lines[key]
         x0 = min(data["left"][i] for i in words)
@@ -75,4 +84,8 @@ def ocr_lines(image, scale: float = 1.0, lang: str = "eng") -> list[Run]:
         y1 = max(data["top"][i] + data["height"][i] for i in words)
         text = " ".join(data["text"][i].strip() for i in sorted(words, key=lambda i: data["left"][i]))
         runs.append(Run(Box(x0 / scale, y0 / scale, x1 / scale, y1 / scale), text))
-    return runs
+        for i in sorted(words, key=lambda i: data["left"][i]):
+            left, top = data["left"][i], data["top"][i]
+            words_out.append(Run(Box(left / scale, top / scale, (left + data["width"][i]) / scale,
+                                     (top + data["height"][i]) / scale), data["text"][i].strip()))
+    return runs, words_out

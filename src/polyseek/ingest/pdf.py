@@ -23,6 +23,7 @@ from typing import Any
 
 from polyseek.errors import CorruptFileError, FileTooLargeError, InvalidInputError, PolyseekError, UnsupportedFileError
 from polyseek.ingest.base import Chunk, ProgressFn, ingestors
+from polyseek.ingest.clean import clean_text as normalize_text
 from polyseek.ingest.layout import Box, Region, Run, build_regions
 from polyseek.types import Locator, Modality
 
@@ -136,7 +137,8 @@ def render(page: Any, geometry: PageGeometry, scale: float, name: str = "", numb
 
 
 def clean_text(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "").replace("\x02", "-")
+    """Normalised text (:func:`polyseek.ingest.clean.clean_text`) without dot leaders or runs of spaces."""
+    text = normalize_text(text.replace("\x02", "-"))
     text = _LEADERS.sub(" ", text)  # dot leaders of tables of contents and statements carry no meaning
     text = _SPACES.sub(" ", text)
     return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
@@ -179,15 +181,26 @@ def _text_layer(page: Any, geometry: PageGeometry) -> tuple[str, list[Run]]:
                 runs.append(Run(geometry.to_display(left, bottom, right, top), "".join(word)))
                 word.clear()
 
-        for index in range(count):
+        index = -1
+        while index + 1 < count:
+            index += 1
+            first = index  # the character's box and flags are those of its first UTF-16 unit
             code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+            if 0xD800 <= code <= 0xDBFF and index + 1 < count:
+                # PDFium counts UTF-16 units: a math letter such as 𝑥 is two "characters", a surrogate pair
+                low = pdfium_c.FPDFText_GetUnicode(textpage, index + 1)
+                if 0xDC00 <= low <= 0xDFFF:
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    index += 1
+            if 0xD800 <= code <= 0xDFFF:
+                continue  # a lone half encodes nothing
             char = "-" if code == 2 else (chr(code) if 0 < code < 0x110000 else "")  # 2: PDFium's soft hyphen
-            if not char or char.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
+            if not char or char.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, first) == 1:
                 if word:
                     word.append(" ")  # a word break even where justified text leaves no visible gap
                 flush()
                 continue
-            if not pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect):
+            if not pdfium_c.FPDFText_GetLooseCharBox(textpage, first, rect):
                 continue
             c_left, c_right, c_top, c_bottom = rect.left, rect.right, rect.top, rect.bottom
             height = max(1e-3, c_top - c_bottom)
@@ -282,9 +295,10 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
     if ocr_image is not None:
         try:  # Tesseract runs outside the PDFium lock
             if scanned:
-                runs = ocr_module.ocr_lines(ocr_image, scale=ocr_scale)
+                runs, words = ocr_module.ocr_read(ocr_image, scale=ocr_scale)
                 text = "\n".join(r.text for r in runs)
-                regions = build_regions(runs, images, paths, geometry.width, geometry.height)
+                # words, not lines, make the regions: a table row is one OCR line, its cells only show as gaps
+                regions = build_regions(words, images, paths, geometry.width, geometry.height)
             else:
                 extra = []
                 for i in mute:
