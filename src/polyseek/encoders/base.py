@@ -89,6 +89,8 @@ encoders: Registry[TextEncoder] = Registry(
         "hf-clip": "polyseek.encoders.hf_clip",
         "open-clip": "polyseek.encoders.open_clip",
         "deterministic": "polyseek.encoders.deterministic",
+        "e5-multilingual": "polyseek.encoders.multilingual",
+        "e5-multilingual-bge": "polyseek.encoders.multilingual",
     },
 )
 

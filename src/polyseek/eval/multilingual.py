@@ -1,0 +1,111 @@
+"""Captions in other languages (``captions_multilingual.json``) as text→image tasks, and mean rank variance (MRV).
+
+``captions_multilingual.json`` beside ``captions.json`` maps each image to ``{key: [captions]}``. A language name is
+read as its key (``zh``, ``de``, ``nl``) or, where only a translation exists, its translation key (``fr`` →
+``fr_translation``, ``cs`` → ``cs_translation``, ``ar`` → ``ar_mt_postedited``); any key may also be given as is.
+``en`` is ``captions.json`` itself. Every language searches the same gallery (all images of the folder), so ranks
+are comparable across languages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyseek.errors import InvalidInputError
+from polyseek.eval.datasets import Candidate, Dataset, EvalQuery, Task, load_captions
+from polyseek.types import Modality
+
+FILE = "captions_multilingual.json"
+ALIASES = {"fr": "fr_translation", "cs": "cs_translation", "ar": "ar_mt_postedited"}
+
+
+def language_key(lang: str, available: set[str]) -> str:
+    key = lang if lang in available else ALIASES.get(lang, lang)
+    if key not in available:
+        raise InvalidInputError(f"no captions in language {lang!r}",
+                                hint="accepted: en, " + ", ".join(sorted(available | {a for a, k in ALIASES.items() if k in available})))
+    return key
+
+
+def task_name(lang: str, several: bool) -> str:
+    return f"text_to_image_{lang}" if several else "text_to_image"
+
+
+def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: int | None = None) -> Dataset:
+    """Text→image tasks, one per language in ``langs`` (one task named ``text_to_image`` when only one language)."""
+    if not langs:
+        raise InvalidInputError("no language given", hint="e.g. --lang zh or --lang en,zh,de")
+    root = Path(folder).expanduser()
+    english = load_captions(root, limit_images=limit_images)
+    images = [c for c in english.candidates if c.modality == Modality.IMAGE]
+    image_ids = {c.id for c in images}
+    path = root / FILE
+    multilingual: dict[str, dict[str, list[str]]] = {}
+    if any(lang != "en" for lang in langs):
+        try:
+            multilingual = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInputError(f"missing file {path}", hint="--lang other than en reads it beside captions.json") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(multilingual, dict):
+            raise InvalidInputError(f"{path} must map each image to {{language: [captions]}}")
+    available = {k for entry in multilingual.values() if isinstance(entry, dict) for k in entry}
+    several = len(langs) > 1
+    tasks = []
+    counts: dict[str, int] = {"n_images": len(images)}
+    for lang in dict.fromkeys(langs):
+        if lang == "en":
+            task = next(t for t in english.tasks if t.name == "text_to_image")
+            tasks.append(Task(task_name("en", several), task.queries, task.qrels, task.target, task.relevance))
+            counts["n_captions_en"] = len(task.queries)
+            continue
+        key = language_key(lang, available)
+        queries, qrels = [], {}
+        for image_id, entry in multilingual.items():
+            if image_id not in image_ids or not isinstance(entry, dict):
+                continue
+            for n, caption in enumerate(entry.get(key) or []):
+                if not isinstance(caption, str) or not caption.strip():
+                    continue
+                qid = f"{image_id}#{key}#{n}"
+                queries.append(EvalQuery(id=qid, text=caption.strip()))
+                qrels[qid] = {image_id: 1}
+        if not queries:
+            raise InvalidInputError(f"no {key!r} caption for any image of {root}")
+        tasks.append(Task(task_name(lang, several), tuple(queries), qrels, (Modality.IMAGE,),
+                          f"the caption's own image (exactly one); captions: {key}"))
+        counts[f"n_captions_{lang}"] = len(queries)
+    counts["n_captions"] = sum(len(t.queries) for t in tasks)
+    return Dataset(name=root.name, kind="captions", path=str(root.absolute()), candidates=tuple(Candidate(c.id, c.modality, image=c.image) for c in images),
+                   tasks=tuple(tasks), counts=counts, notes=(f"text→image only, languages: {', '.join(langs)}",))
+
+
+def mean_rank_variance(report: dict[str, Any], langs: list[str]) -> dict[str, Any]:
+    """MRV (Wang et al. 2024, 1-to-K contrastive learning): the variance across languages of an image's rank, averaged
+    over images. An image's rank in a language is the rank of its first caption in that language (caption #0), so
+    every language contributes one query per image; only images with a caption in every language count.
+    """
+    several = len(langs) > 1
+    ranks: dict[str, dict[str, int]] = {}
+    for lang in langs:
+        per_query = report.get("per_query", {}).get(task_name(lang, several), {})
+        firsts: dict[str, int] = {}
+        for qid, result in per_query.items():
+            image_id, _, rest = qid.partition("#")
+            if rest.split("#")[-1] != "0" or result.get("first_relevant_rank") is None:
+                continue
+            firsts[image_id] = int(result["first_relevant_rank"])
+        ranks[lang] = firsts
+    common = set.intersection(*(set(r) for r in ranks.values())) if ranks else set()
+    if len(langs) < 2 or not common:
+        return {"mrv": None, "languages": langs, "n_images": len(common)}
+    matrix = np.array([[ranks[lang][image] for lang in langs] for image in sorted(common)], dtype=np.float64)
+    return {"mrv": round(float(matrix.var(axis=1).mean()), 4), "languages": langs, "n_images": len(common),
+            "mean_rank_by_language": {lang: round(float(matrix[:, i].mean()), 3) for i, lang in enumerate(langs)},
+            "definition": "mean over images (those with a caption in every language) of the population variance, across "
+                          "languages, of the 1-based rank of the image for its first caption in that language"}

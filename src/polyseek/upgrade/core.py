@@ -1,0 +1,286 @@
+"""``upgrade(engine, ...)``: switch a space to a new encoder without re-embedding first.
+
+1. :func:`upgrade` re-encodes a sample of the index's own items with the new model, pairs them with their stored
+   vectors, fits a projection NEW → OLD (ridge least squares) and reports its fit on held-out pairs. The sample's new
+   vectors are kept: they are the first backfilled items.
+2. From then on the space's queries are the new model's, projected into the old space (:func:`attach` installs that in
+   an engine), so the index answers with the new model at once.
+3. :func:`backfill` re-embeds the remaining items file by file into ``S__next``, journaled in the catalog (a batch is
+   marked done after its write: a ``kill -9`` redoes at most one batch), throttled, resumable.
+   Backfilled items are scored natively, the rest through the projection (:mod:`polyseek.upgrade.search`).
+4. When every item holds a new vector, :func:`finalize` copies them over the old ones while searches read ``S__next``,
+   then switches the index's description to the new encoder in one write and drops the projection and ``S__next``.
+   :func:`rollback` forgets an unfinished upgrade: the old vectors were never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyseek.encoders.base import load_encoder, normalize
+from polyseek.errors import IndexMismatchError, InvalidInputError
+from polyseek.types import item_id
+from polyseek.upgrade import state as st
+from polyseek.encoders.projection import Projection, QuerySwap, ProjectedQueryEncoder, calibrate_scores, fit_linear, load_projection
+
+SPACES = ("image", "text")
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+# ---- encoding an indexed file again ------------------------------------------------------------------
+def encode_file(key: str, encoder: Any, space: str) -> dict[str, np.ndarray]:
+    """The new model's vectors for every item of one indexed file, by item id, as the indexer would make them."""
+    from polyseek.ingest.base import ingestor_for
+
+    path = Path(key)
+    chunks = list(ingestor_for(path).ingest(path, lambda *_: None))
+    ids = [chunk.item_id or item_id(key, index) for index, chunk in enumerate(chunks)]
+    out: dict[str, np.ndarray] = {}
+    if space == "image":
+        at = [i for i, c in enumerate(chunks) if c.image is not None]
+        if at:
+            for i, vector in zip(at, encoder.encode_images([chunks[i].image for i in at])):
+                out[ids[i]] = vector
+        textonly = [i for i, c in enumerate(chunks) if c.image is None and c.text.strip()]
+    else:
+        textonly = [i for i, c in enumerate(chunks) if c.text.strip()]
+    if textonly:
+        for i, vector in zip(textonly, encoder.encode_documents([chunks[i].text for i in textonly])):
+            out[ids[i]] = vector
+    return out
+
+
+def indexed_files(engine) -> dict[str, Any]:
+    """Indexed files that hold items, sorted by key (the backfill order)."""
+    return dict(sorted((k, r) for k, r in engine.catalog.files().items() if r.status == "ok" and r.items > 0))
+
+
+def _unchanged(record) -> bool:
+    """Re-encode only files that are still what was indexed (a changed file is re-indexed by the next ``index``)."""
+    try:
+        stat = Path(record.key).stat()
+    except OSError:
+        return False
+    return stat.st_size == record.size and stat.st_mtime == record.mtime
+
+
+def write_new_vectors(engine, space: str, new_space: str, vectors: dict[str, np.ndarray]) -> int:
+    """Add ``new_space`` vectors to existing rows, keeping every other vector they hold; returns rows written."""
+    store = engine.store
+    rows = store.get(list(vectors))
+    if not rows:
+        return 0
+    ids = [row.id for row in rows]
+    held = {name: store.get_vectors(name, ids) for name in store_spaces(engine)}
+    for row in rows:
+        row.vectors = {name: values[row.id] for name, values in held.items() if row.id in values}
+        row.vectors[new_space] = vectors[row.id]
+    store.upsert(rows)
+    return len(rows)
+
+
+def store_spaces(engine) -> list[str]:
+    spaces = getattr(engine.store, "spaces", None)
+    if spaces:
+        return list(spaces)
+    meta = engine.catalog.get_meta("index") or {}
+    names = list(meta.get("spaces", {}))
+    return names + [s.new_space for s in st.states(engine.catalog).values()]
+
+
+# ---- 1. start: fit the projection from the index's own items -------------------------------------------
+def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | None = None, sample: int = 1000,
+            holdout: float = 0.2, ridge: float = 1e-2, seed: int = 0, projection: str | Path | None = None,
+            on_progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Start upgrading one space to a new encoder; returns the held-out fit of the projection.
+
+    ``sample``: items re-encoded to fit the projection (their new vectors are kept). ``projection``: a folder with a
+    ready projection NEW → OLD (e.g. the shipped ``e5-to-bge`` for queries in any language) used instead of fitting.
+    """
+    if (image_encoder is None) == (text_encoder is None):
+        raise InvalidInputError("upgrade one space at a time", hint="give --image-encoder NEW or --text-encoder NEW")
+    space, new_name = ("image", image_encoder) if image_encoder else ("text", text_encoder)
+    meta = st.index_meta(engine.catalog)
+    if st.state(engine.catalog, space) is not None:
+        raise InvalidInputError(f"the {space} space is already being upgraded",
+                                hint="resume it with `polyseek upgrade --resume`, or `polyseek upgrade --rollback`")
+    old = meta["spaces"][space]
+    if old["encoder"] == new_name:
+        raise InvalidInputError(f"the {space} space already uses {new_name!r}")
+    new = load_encoder(new_name)
+    if int(new.dim) != int(old["dim"]):
+        raise InvalidInputError(f"{new_name} gives {new.dim}-d vectors and the index's {space} space holds {old['dim']}-d",
+                                hint="this version upgrades between encoders of the same size")
+    if space == "image" and not hasattr(new, "encode_images"):
+        raise InvalidInputError(f"{new_name} cannot encode images", hint="an image space needs an image-text encoder")
+    files = indexed_files(engine)
+    if not files:
+        raise InvalidInputError("the index holds no items: there is nothing to upgrade")
+    value = st.UpgradeState(space=space, old_encoder=old["encoder"], new_encoder=new_name, new_space=st.next_space(space),
+                            dim=int(old["dim"]), new_revision=getattr(new, "revision", None),
+                            total_files=len(files), total_items=sum(r.items for r in files.values()))
+    engine.store.create({value.new_space: value.dim})
+
+    rng = np.random.default_rng(seed)
+    keys = list(files)
+    order = rng.permutation(len(keys))
+    new_vectors: dict[str, np.ndarray] = {}
+    done: dict[str, int] = {}
+    for position in order:
+        if len(new_vectors) >= sample:
+            break
+        key = keys[position]
+        if not _unchanged(files[key]):
+            continue
+        vectors = encode_file(key, new, space)
+        new_vectors.update(vectors)
+        done[key] = len(vectors)
+        if on_progress:
+            on_progress({"stage": "sample", "done": len(new_vectors), "total": sample})
+    old_vectors = engine.store.get_vectors(space, list(new_vectors))
+    paired = [i for i in new_vectors if i in old_vectors]
+    if projection is not None:
+        fitted = load_projection(projection)
+        if fitted.config.source != new_name or fitted.config.dim_out != value.dim:
+            raise InvalidInputError(f"the projection at {projection} maps {fitted.config.source} into {fitted.config.dim_out}-d vectors",
+                                    hint=f"it must map {new_name} into the {space} space's {value.dim}-d vectors")
+        report = {"source": str(projection), "n_pairs": len(paired)}
+        if paired:
+            report.update(heldout_fit(fitted, np.stack([new_vectors[i] for i in paired]), np.stack([old_vectors[i] for i in paired])))
+    else:
+        if len(paired) < 8:
+            raise InvalidInputError(f"only {len(paired)} items could be re-encoded to fit a projection", hint="index more files first")
+        fitted, report = fit_from_pairs(np.stack([new_vectors[i] for i in paired]), np.stack([old_vectors[i] for i in paired]),
+                                        holdout=holdout, ridge=ridge, seed=seed, source=new_name, target=value.old_encoder)
+    value = replace(value, fit=report)
+    # the sample's new vectors are the first backfilled items; journal after the write
+    write_new_vectors(engine, space, value.new_space, new_vectors)
+    st.put_projection(engine.catalog, space, fitted)
+    st.put_state(engine.catalog, value)
+    st.mark_done(engine.catalog, space, done)
+    attach(engine)
+    return {"space": space, "from": value.old_encoder, "to": new_name, "fit": report,
+            "backfilled_items": len(new_vectors), "total_items": value.total_items}
+
+
+def heldout_fit(projection: Projection, new: np.ndarray, old: np.ndarray) -> dict[str, Any]:
+    """How well projected new vectors stand in for old ones: cosine to their own old vector, and whether their own
+    old vector is the nearest among the held-out items (recall@1, @10)."""
+    projected = projection(new)
+    cos = np.sum(projected * normalize(old), axis=1)
+    scores = projected @ normalize(old).T
+    own = np.diag(scores)
+    ranks = (scores > own[:, None]).sum(1) + 1
+    return {"n_heldout": int(len(new)), "cosine_mean": round(float(cos.mean()), 4), "cosine_p10": round(float(np.percentile(cos, 10)), 4),
+            "recall@1": round(float((ranks <= 1).mean()), 4), "recall@10": round(float((ranks <= 10).mean()), 4)}
+
+
+def fit_from_pairs(new: np.ndarray, old: np.ndarray, *, holdout: float = 0.2, ridge: float = 1e-2, seed: int = 0,
+                   source: str = "new", target: str = "old") -> tuple[Projection, dict[str, Any]]:
+    """Fit on ``1 - holdout`` of the pairs, report on the rest, then refit on all (the shipped map) and calibrate scores."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(new))
+    n_held = int(round(len(new) * holdout)) if len(new) >= 10 else 0
+    held, train = order[:n_held], order[n_held:]
+    report: dict[str, Any] = {"n_pairs": int(len(new)), "n_train": int(len(train)), "ridge": ridge}
+    if n_held:
+        report.update(heldout_fit(fit_linear(new[train], old[train], ridge=ridge), new[held], old[held]))
+    projection = fit_linear(new, old, ridge=ridge, source_name=source, target_name=target, side="items")
+    # scores of projected queries against old vectors, mapped onto native new-vs-new scores (item-to-item pairs)
+    queries = order[: min(200, len(order))]
+    projected = projection(new[queries]) @ normalize(old).T
+    native = normalize(new[queries]) @ normalize(new).T
+    projection = calibrate_scores(projection, projected, native)
+    calibrated = projected * projection.config.score_scale + projection.config.score_shift
+    report["score_gap_mean_abs"] = round(float(np.abs(calibrated - native).mean()), 4)
+    report["score_gap_mean_abs_uncalibrated"] = round(float(np.abs(projected - native).mean()), 4)
+    return projection, report
+
+
+# ---- 2. queries: the space's query encoder now -----------------------------------------------------------
+def query_encoder(engine, space: str, base: Any | None = None) -> Any:
+    """The encoder that answers queries in ``space`` now: during an upgrade the new model projected into the old
+    space (documents and images still through the old one), otherwise the space's own encoder."""
+    base = base if base is not None else _loaded(engine, space)
+    value = st.state(engine.catalog, space)
+    if value is None:
+        return base
+    projection = st.get_projection(engine.catalog, space)
+    if projection is None:
+        return base
+    new = new_encoder(engine, value)
+    return QuerySwap(base, ProjectedQueryEncoder(new, projection, name=f"{value.new_encoder}>{value.old_encoder}"))
+
+
+_new_encoders: dict[tuple[str, str | None], Any] = {}
+
+
+def new_encoder(engine, value: st.UpgradeState) -> Any:
+    """The upgrade's new encoder, refused if its weights changed since the upgrade began."""
+    key = (value.new_encoder, value.new_revision)
+    if key not in _new_encoders:
+        encoder = load_encoder(value.new_encoder)
+        if getattr(encoder, "revision", None) != value.new_revision:
+            raise IndexMismatchError(f"the {value.space} upgrade began with other weights of {value.new_encoder!r}",
+                                     hint="roll it back (`polyseek upgrade --rollback`) and start again")
+        _new_encoders[key] = encoder
+    return _new_encoders[key]
+
+
+def _spaces_cache(engine) -> dict | None:
+    spaces = getattr(engine, "spaces", None)
+    cache = getattr(spaces, "_encoders", None)
+    return cache if isinstance(cache, dict) else getattr(engine, "_encoders", None)
+
+
+def _loaded(engine, space: str) -> Any:
+    encoder = engine.encoder(space)
+    return encoder.base if isinstance(encoder, QuerySwap) else encoder
+
+
+def _install(engine, space: str, encoder: Any) -> None:
+    from polyseek.types import Signal
+
+    cache = _spaces_cache(engine)
+    if cache is None:  # pragma: no cover - an engine without a cache of encoders
+        raise InvalidInputError("this engine cannot swap its query encoder")
+    cache[Signal(space)] = encoder
+
+
+def attach(engine) -> None:
+    """Make ``engine`` search the way its index's upgrades say: projected queries, and the backfill mix."""
+    from polyseek.upgrade.search import UpgradePolicy
+
+    active = st.states(engine.catalog)
+    for space in SPACES:
+        base = _loaded(engine, space)
+        _install(engine, space, query_encoder(engine, space, base) if space in active else base)
+    pipeline = getattr(engine, "pipeline", None)
+    if pipeline is not None:
+        pipeline.policies = [p for p in pipeline.policies if not isinstance(p, UpgradePolicy)]
+        if active:
+            pipeline.policies.insert(0, UpgradePolicy(engine))
+
+
+def use_query_encoder(engine, name: str) -> Any:
+    """Answer every query with ``name`` (a query encoder in the index's own spaces, e.g. ``e5-multilingual-bge``):
+    the multilingual path, with no backfill. Spaces whose text side is not the encoder's target keep their queries."""
+    encoder = load_encoder(name)
+    target = getattr(getattr(encoder, "projection", None), "config", None)
+    target_name = target.target if target is not None else None
+    swapped = []
+    for space in SPACES:
+        base = _loaded(engine, space)
+        text_side = getattr(base, "text_encoder_name", base.name)
+        if target_name is None or text_side == target_name:
+            _install(engine, space, QuerySwap(base, encoder))
+            swapped.append(space)
+    if not swapped:
+        raise InvalidInputError(f"{name} projects into {target_name!r}, which neither space of this index uses for queries")
+    return swapped
