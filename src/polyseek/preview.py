@@ -7,6 +7,7 @@ writes one file per hit; the web UI asks :func:`render_preview` per item).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import textwrap
 from collections.abc import Sequence
@@ -82,8 +83,8 @@ def render_preview(engine: Any, item: Item, max_side: int = 800, outline: tuple[
     """A picture of one item, long side at most ``max_side``.
 
     PDF page or region: the page rendered from the PDF with the region (or ``outline``) drawn in red.
-    Image: its thumbnail. Video moment or audio segment: the frame at its start when the video module
-    can take one, else a placeholder card; text: a placeholder card. ``engine`` may be None.
+    Image: its thumbnail. Video moment or audio segment: the frame at its keyframe (:func:`moment_time`) when the
+    video module can take one, else a placeholder card; text: a placeholder card. ``engine`` may be None.
     """
     if not isinstance(max_side, int) or not MIN_SIDE <= max_side <= MAX_SIDE:
         raise InvalidInputError(f"max_side must be an integer from {MIN_SIDE} to {MAX_SIDE}, got {max_side!r}")
@@ -100,7 +101,7 @@ def render_preview(engine: Any, item: Item, max_side: int = 800, outline: tuple[
             image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
             return image
         if item.modality in (Modality.VIDEO_MOMENT, Modality.AUDIO_SEGMENT) and locator.start is not None:
-            frame = _keyframe(item.path, float(locator.start))
+            frame = _keyframe(item.path, moment_time(item))
             if frame is not None:
                 frame.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
                 return frame
@@ -112,6 +113,24 @@ def render_preview(engine: Any, item: Item, max_side: int = 800, outline: tuple[
     except OSError as exc:
         return placeholder([name, locator.describe(), f"cannot read the file: {exc.strerror or exc}"], max_side)
     return placeholder([name, locator.describe(), " ".join(item.text.split())[:120]], max_side)
+
+
+def moment_time(item: Item) -> float:
+    """The time a moment is shown at: its keyframe (``metadata["keyframe_time"]``, the picture that was embedded)
+    when it lies within the moment, else its start. The start often still shows the previous shot.
+
+    >>> from polyseek.types import Locator
+    >>> moment_time(Item(id="m", path="talk.mp4", modality=Modality.VIDEO_MOMENT,
+    ...                  locator=Locator(start=10.0, end=20.0), metadata={"keyframe_time": 14.5}))
+    14.5
+    """
+    start = float(item.locator.start or 0.0)
+    end = item.locator.end
+    keyframe = (item.metadata or {}).get("keyframe_time")
+    if isinstance(keyframe, (int, float)) and not isinstance(keyframe, bool) and math.isfinite(keyframe):
+        if start <= keyframe and (end is None or keyframe <= float(end)):
+            return float(keyframe)
+    return start
 
 
 def _keyframe(path: str, seconds: float) -> Image.Image | None:

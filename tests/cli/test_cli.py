@@ -86,7 +86,7 @@ def cli(*args: str, env=None):
     [
         (["search", "x", "--store", "redis://nowhere"], 2, "unknown store scheme"),
         (["search", "--store", "memory://"], 2, "nothing to search for"),
-        (["search", '"unclosed', "--store", "memory://"], 2, "close your quotes"),
+        (["search", "./no/such.jpg", "--store", "memory://"], 2, "image file not found"),
         (["search", "x", "--store", "memory://", "--after", "yesterday"], 2, "--after must be a date"),
         (["search", "x", "--store", "memory://", "--image", "/no/such.jpg"], 2, "image file not found"),
         (["delete", "/no/such/file", "--store", "memory://"], 4, "nothing indexed matches"),

@@ -59,13 +59,34 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 _register_all()
 
 
-def main() -> None:
-    """Entry point: turns polyseek errors into one line on stderr and a non-zero exit code."""
-    logging.basicConfig(level=os.environ.get("POLYSEEK_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+def _usage_line(exc: Exception) -> str:
+    """A usage error as one line: what was wrong, then where to read how the command is used."""
+    message = " ".join(str(exc.format_message() if hasattr(exc, "format_message") else exc).split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "polyseek"
+    return f"error: {message} (see: {command} --help)"
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """typer 0.29 raises its own vendored click exceptions; a plain click may be installed beside it."""
+    kinds: list[type[BaseException]] = [typer.TyperException]
     try:
-        app(standalone_mode=False)
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(kinds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turns polyseek and usage errors into one line on stderr and a non-zero exit code."""
+    logging.basicConfig(level=os.environ.get("POLYSEEK_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    # no HF_HUB_OFFLINE here: an online user may load hub models; the shipped defaults never reach the network
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = app(args=args, prog_name="polyseek", standalone_mode=False)
     except PolyseekError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -74,10 +95,15 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except _usage_errors() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # "polyseek" or "polyseek concepts" alone: the help
+            typer.echo(exc.format_message())
+            sys.exit(0)
+        typer.echo(_usage_line(exc), err=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except OSError as exc:  # a disk that filled up, a folder that cannot be written: not a bug in polyseek
+        logging.getLogger("polyseek").debug("OSError", exc_info=True)
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)

@@ -33,7 +33,7 @@ def ask(
     from polyseek.errors import GeneratorError, InvalidInputError, PolyseekError
 
     text = " ".join(question)
-    engine = make_engine(store, image_encoder, text_encoder)
+    engine = make_engine(store, image_encoder, text_encoder, read_only=True)
     try:
         stream = engine.ask_stream(text, image=str(image) if image else None, k=k, generator=generator,
                                    adaptive=not fixed, model_rerank=model_rerank)

@@ -7,11 +7,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from polyseek.errors import InvalidInputError
+from polyseek.errors import InvalidInputError, NotFoundError
+
+CATALOG_FILE = "catalog.sqlite"  # every local index has one (the engine keeps it beside the store)
 
 STORE_HELP = "Store URI: a folder (LanceDB), memory://, milvus://host:port (optionally /collection) or milvus+lite:///path/index.db (see docs/stores.md). Default: $POLYSEEK_STORE or the user data dir."
 StoreOption = typer.Option(None, "--store", "-s", help=STORE_HELP, envvar="POLYSEEK_STORE")
@@ -19,10 +22,48 @@ ImageEncoderOption = typer.Option(None, "--image-encoder", help="Image-text enco
 TextEncoderOption = typer.Option(None, "--text-encoder", help="Text encoder (default: bge-small-onnx).")
 
 
-def make_engine(store: str | None, image_encoder: str | None = None, text_encoder: str | None = None, **kwargs: Any):
+def make_engine(store: str | None, image_encoder: str | None = None, text_encoder: str | None = None, *,
+                read_only: bool = False, **kwargs: Any):
+    """The engine on ``store``. A reading command (``read_only``) refuses a local store that holds no index
+    instead of creating an empty one there (a mistyped ``--store`` would otherwise answer "no results")."""
     from polyseek.engine import Engine
 
+    if read_only:
+        require_index(store)
     return Engine(store, image_encoder=image_encoder, text_encoder=text_encoder, **kwargs)
+
+
+def catalog_folder(uri: str) -> Path | None:
+    """The folder on this machine that holds a store's catalog (every index has one), else None (``memory://``)."""
+    if "://" not in uri:
+        return Path(uri).expanduser()
+    scheme, _, rest = uri.partition("://")
+    scheme = scheme.lower()
+    if scheme == "lancedb" and rest:
+        return Path(rest).expanduser()
+    if scheme.startswith("milvus"):
+        from polyseek.stores.milvus import parse_uri
+
+        return parse_uri(uri).local_dir
+    return None
+
+
+def catalog_exists(store: str | None) -> bool | None:
+    """Whether the index ``store`` names exists here; None when that cannot be told locally (``memory://``)."""
+    from polyseek.config import resolve_store_uri
+
+    folder = catalog_folder(resolve_store_uri(store))
+    return None if folder is None else (folder / CATALOG_FILE).is_file()
+
+
+def require_index(store: str | None) -> None:
+    """Raise :class:`NotFoundError` when ``store`` names a local place that holds no polyseek index."""
+    from polyseek.config import resolve_store_uri
+
+    uri = resolve_store_uri(store)
+    if catalog_exists(store) is False:
+        raise NotFoundError(f"no index at {uri}",
+                            hint="check --store / $POLYSEEK_STORE, or build one first: polyseek index FOLDER --store " + uri)
 
 
 def print_json(value: Any) -> None:

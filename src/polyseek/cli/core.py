@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -11,10 +12,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from polyseek.cli.common import ImageEncoderOption, StoreOption, TextEncoderOption, make_engine, parse_date, print_json
+from polyseek.cli.common import (
+    ImageEncoderOption,
+    StoreOption,
+    TextEncoderOption,
+    catalog_exists,
+    make_engine,
+    parse_date,
+    print_json,
+)
+from polyseek.errors import NotFoundError
+from polyseek.search.query_syntax import join_arguments
 from polyseek.types import Filters, Modality
 
 console = Console(stderr=True)
+NO_WAIT_HELP = "Fail at once if another polyseek is writing to this store, instead of waiting for it."
 
 
 def index(
@@ -24,9 +36,14 @@ def index(
     text_encoder: Optional[str] = TextEncoderOption,
     keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep items of files that disappeared."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    no_wait: bool = typer.Option(False, "--no-wait", help=NO_WAIT_HELP),
 ) -> None:
     """Index files and folders; unchanged files are skipped, vanished ones removed."""
+    missing = [str(p) for p in paths if not os.path.lexists(p.expanduser())]
+    if missing and len(missing) == len(paths) and catalog_exists(store) is False:
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}", hint="give files or folders to index")
     engine = make_engine(store, image_encoder, text_encoder)
+    engine.indexer.wait = not no_wait
     show = not as_json and console.is_terminal
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[detail]}")]
@@ -52,6 +69,8 @@ def index(
         for failure in summary.failed:
             console.print(f"  [red]skipped[/red] {failure['path']}: {failure['reason']}", highlight=False)
     engine.close()
+    if missing and len(missing) == len(paths) and not summary.removed:  # nothing given exists: say so, fail
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}", hint="give files or folders to index")
 
 
 def search(
@@ -76,7 +95,7 @@ def search(
     """Search the index with text, an image, or both."""
     from polyseek.errors import InvalidInputError
 
-    text = " ".join(query or [])
+    text = join_arguments(query or [])
     if not text.strip() and image is None:
         raise InvalidInputError("nothing to search for", hint='give a query, e.g. polyseek search "a dog on grass", or --image FILE')
     filters = Filters(
@@ -86,7 +105,7 @@ def search(
         date_from=parse_date(after, "--after"),
         date_to=parse_date(before, "--before"),
     )
-    engine = make_engine(store, image_encoder, text_encoder)
+    engine = make_engine(store, image_encoder, text_encoder, read_only=True)
     hits = engine.search(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
                          image_weight=image_weight, spaces=signal, rerank=rerank)
     if show is not None:
@@ -128,9 +147,11 @@ def delete(
     targets: list[str] = typer.Argument(..., help="Indexed paths (files or folders) or item ids."),
     store: Optional[str] = StoreOption,
     as_json: bool = typer.Option(False, "--json"),
+    no_wait: bool = typer.Option(False, "--no-wait", help=NO_WAIT_HELP),
 ) -> None:
     """Remove files or items from the index."""
-    engine = make_engine(store)
+    engine = make_engine(store, read_only=True)
+    engine.indexer.wait = not no_wait
     removed = engine.delete(targets)
     if as_json:
         print_json({"removed": removed})
@@ -141,7 +162,7 @@ def delete(
 
 def status(store: Optional[str] = StoreOption) -> None:
     """Describe the index: store, encoders, counts."""
-    engine = make_engine(store)
+    engine = make_engine(store, read_only=True)
     print_json(engine.status())
     engine.close()
 
@@ -159,7 +180,7 @@ def demo(
     """Index the bundled sample collection, then search it: the one-command tour."""
     folder = sample_dir()
     console.print(f"indexing the sample collection at {folder}")
-    index([folder], store=store, image_encoder=None, text_encoder=None, keep_missing=False, as_json=False)
+    index([folder], store=store, image_encoder=None, text_encoder=None, keep_missing=False, as_json=False, no_wait=False)
     console.print(f"\n[bold]polyseek search {query!r}[/bold]")
     search([query], image=None, image_weight=1.0, k=k, store=store, image_encoder=None, text_encoder=None,
            path_glob=None, file_type=[], modality=[], after=None, before=None, instruction=None, signal=[],

@@ -77,10 +77,11 @@ def load_failure(kind: str, model: str, exc: BaseException) -> EncoderError:
     if looks_like_path(model):
         return EncoderError(f"cannot load {kind} model from folder {model!r}: {exc}")
     if hub_offline():
+        names = [v for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+                 if os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"}]
         return EncoderError(
-            f"cannot load {kind} model {model!r}: HF_HUB_OFFLINE is set and the model is not in the local "
-            "Hugging Face cache",
-            hint="download it once while online (unset HF_HUB_OFFLINE), or pass a local folder",
+            f"cannot load {kind} model {model!r}: {names[0]} is set and the model is not in the local Hugging Face cache",
+            hint=f"run once online with {' and '.join(names)} unset to download it, or pass a local folder",
         )
     return EncoderError(
         f"cannot load {kind} model {model!r}: {exc}",

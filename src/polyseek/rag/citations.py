@@ -1,13 +1,16 @@
-"""From a generated answer to citations: read its ``[n]`` markers, drop ones that point nowhere, and attribute
-uncited sentences to the context block whose words support them best."""
+"""From a generated answer to citations: read its ``[n]`` markers, drop ones that point nowhere, attribute
+uncited sentences to the context block whose words support them best, and number citations 1, 2, 3… in the
+order the answer first uses them."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
 from polyseek.rag.base import Citation, ContextBlock
 from polyseek.rag.context import split_sentences
+from polyseek.rag.sentences import ends_with_abbreviation
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
@@ -58,7 +61,10 @@ def attribute(text: str, blocks: Sequence[ContextBlock]) -> str:
         number, support = max(((n, len(words & v) / len(words)) for n, v in vocab.items()), key=lambda t: (t[1], -t[0]))
         if support >= MIN_SUPPORT:
             stripped = sentence.rstrip()
-            body, end = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
+            if ends_with_abbreviation(stripped):  # "in the U.S." → "in the U.S. [1]." (the stop is the abbreviation's)
+                body, end = stripped, "."
+            else:
+                body, end = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
             out.append(f"{body} [{number}]{end}" + sentence[len(stripped):])
         else:
             out.append(sentence)
@@ -79,19 +85,98 @@ def quoted_snippets(text: str, blocks: Sequence[ContextBlock]) -> dict[int, str]
     return out
 
 
+def _move_marker(match: re.Match[str]) -> str:
+    """``"claim. [1]"`` → ``"claim [1]."``, unless the stop belongs to an abbreviation (``"the U.S. [1]"``)."""
+    before = match.string[:match.start() + 1]
+    if match.group(1) == "." and ends_with_abbreviation(before):
+        return match.group(0)
+    return f" {match.group(2)}{match.group(1)}"
+
+
+def renumber(text: str) -> tuple[str, dict[int, int]]:
+    """Markers renumbered 1, 2, 3… in order of first use (``"a [3] b [1] c [3]"`` → ``"a [1] b [2] c [1]"``).
+
+    Returns the new text and ``{old number: new number}``.
+    """
+    mapping = {old: new for new, old in enumerate(markers(text), 1)}
+
+    def fix(match: re.Match[str]) -> str:
+        numbers = [mapping[int(n)] for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        return "[" + ", ".join(str(n) for n in dict.fromkeys(numbers)) + "]"
+
+    return _MARKER.sub(fix, text), mapping
+
+
 def finish(text: str, blocks: Sequence[ContextBlock]) -> tuple[str, list[Citation]]:
-    """Final answer text and the citations its markers resolve to, in the order they are first cited.
+    """Final answer text and the citations its markers resolve to, numbered densely in the order first cited.
 
     A citation's snippet is the quoted sentence when the answer quotes its block, else the block's opening.
     """
     by_number = {b.number: b for b in blocks}
     text = clean_markers(text.strip(), set(by_number))
-    text = _TRAILING.sub(lambda m: f" {m.group(2)}{m.group(1)}", text)  # "claim. [1]" → "claim [1]."
+    text = _TRAILING.sub(_move_marker, text)
     text = attribute(text, blocks)
     snippets = quoted_snippets(text, blocks)
+    text, mapping = renumber(text)
     citations = []
-    for number in markers(text):
-        block = by_number[number]
-        snippet = snippets.get(number) or " ".join(block.text.split())[:300]
-        citations.append(Citation.from_hit(block.hit, number, snippet))
+    for old, new in mapping.items():
+        block = by_number[old]
+        snippet = snippets.get(old) or " ".join(block.text.split())[:300]
+        citations.append(Citation.from_hit(block.hit, new, snippet))
     return text, citations
+
+
+class StreamRenumberer:
+    """Renumbers ``[n]`` markers of a streamed answer as it is written, so the reader sees [1], [2], [3]… in order
+    of first use; text that may be the start of a marker ("[1" at a piece's end) is held back until it is complete.
+
+    Numbers that name no block are left alone (:func:`finish` drops them); they never collide with the new ones,
+    which run from 1 to the number of blocks.
+
+    >>> renumber = StreamRenumberer({1, 2, 3})
+    >>> renumber.feed("Paid [3") + renumber.feed("] on time [1].") + renumber.flush()
+    'Paid [1] on time [2].'
+    """
+
+    HOLD = 16  # the longest text held back while waiting for a "]"
+
+    def __init__(self, valid: set[int]) -> None:
+        self.valid = set(valid)
+        self.mapping: dict[int, int] = {}
+        self._pending = ""
+
+    def _number(self, old: int) -> int:
+        if old not in self.valid:
+            return old
+        if old not in self.mapping:
+            self.mapping[old] = len(self.mapping) + 1
+        return self.mapping[old]
+
+    def _rewrite(self, text: str) -> str:
+        def fix(match: re.Match[str]) -> str:
+            numbers = [self._number(int(n)) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+            return "[" + ", ".join(str(n) for n in dict.fromkeys(numbers)) + "]"
+
+        return _MARKER.sub(fix, text)
+
+    def feed(self, piece: str) -> str:
+        """The part of the text so far that can be shown, renumbered."""
+        text = self._pending + piece
+        cut = text.rfind("[")
+        if cut >= 0 and "]" not in text[cut:] and len(text) - cut <= self.HOLD:
+            text, self._pending = text[:cut], text[cut:]
+        else:
+            self._pending = ""
+        return self._rewrite(text)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._rewrite(text)
+
+    def blocks(self, blocks: Sequence[ContextBlock]) -> list[ContextBlock]:
+        """The blocks under their new numbers; blocks not cited yet follow, numbered after the cited ones."""
+        uncited = [b for b in blocks if b.number not in self.mapping]
+        numbers = dict(self.mapping)
+        for offset, block in enumerate(uncited, len(numbers) + 1):
+            numbers[block.number] = offset
+        return sorted((dataclasses.replace(b, number=numbers[b.number]) for b in blocks), key=lambda b: b.number)

@@ -9,12 +9,12 @@ best such item, and only those the retriever ranked within the budget are eligib
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from polyseek.rag.sentences import split_sentence_spans  # abbreviations, initials and decimals end no sentence
 from polyseek.types import Hit
 
 # keep text whose probability is at least this share of the best one's. On MMLongBench-Doc (docs/ask.md) it is
@@ -28,20 +28,11 @@ DEFAULT_FIXED_K = 5
 DEFAULT_MAX_CHARS = 6000
 PASSAGE_CHARS = 600
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n{2,}|(?<=\S)\n(?=[-•*\d]|[A-Z][^a-z]{0,3}\s)")
-
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of sentences (and of list items and paragraphs) in ``text``."""
-    spans, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        if text[start:match.start()].strip():
-            spans.append((start, match.start()))
-        start = match.end()
-    if text[start:].strip():
-        spans.append((start, len(text)))
     out = []
-    for begin, end in spans:  # strip and cut run-on "sentences" (tables, OCR) so none outgrows a passage
+    for begin, end in split_sentence_spans(text):  # strip and cut run-on "sentences" (tables, OCR) so none outgrows a passage
         while begin < end and text[begin].isspace():
             begin += 1
         while end > begin and text[end - 1].isspace():

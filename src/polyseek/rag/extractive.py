@@ -9,6 +9,7 @@ import numpy as np
 
 from polyseek.rag.base import ContextBlock, generators
 from polyseek.rag.context import sigmoid, split_sentences
+from polyseek.rag.sentences import ends_with_abbreviation
 
 MAX_SENTENCES = 3
 RELATIVE = 0.5  # quote sentences scoring at least this share of the best one
@@ -85,5 +86,12 @@ class ExtractiveAnswerer:
             yield "No passage clearly answers this. Closest match: "
             chosen = chosen[:1]
         for index, (_, number, sentence) in enumerate(chosen):
-            body, ending = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, ".")
-            yield ("" if index == 0 else " ") + f"{body} [{number}]{ending}"
+            yield ("" if index == 0 else " ") + cite(sentence, number)
+
+
+def cite(sentence: str, number: int) -> str:
+    """``"Revenue grew."`` → ``"Revenue grew [1]."``; a final abbreviation keeps its dot: ``"in the U.S. [1]."``."""
+    if ends_with_abbreviation(sentence):
+        return f"{sentence} [{number}]."
+    body, ending = (sentence[:-1], sentence[-1]) if sentence[-1:] in ".!?" else (sentence, ".")
+    return f"{body} [{number}]{ending}"

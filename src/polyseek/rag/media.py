@@ -28,8 +28,9 @@ def item_picture(item: Item, side: int = RENDER_SIDE) -> Any:
             return picture
         if item.modality == Modality.VIDEO_MOMENT and item.locator.start is not None:
             from polyseek.ingest.video import keyframe_at
+            from polyseek.preview import moment_time
 
-            return keyframe_at(item.path, float(item.locator.start)).convert("RGB")
+            return keyframe_at(item.path, moment_time(item)).convert("RGB")
     except Exception as exc:  # noqa: BLE001 - a moved or damaged file loses its picture, not the answer
         log.warning("no picture for %s (%s): %s", item.id, item.path, exc)
     return None

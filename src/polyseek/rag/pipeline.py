@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyseek.errors import InvalidInputError, PolyseekError
 from polyseek.rag.base import Answer, Citation, ContextBlock, ContextTooLongError, Generator, load_generator
-from polyseek.rag.citations import finish
+from polyseek.rag.citations import StreamRenumberer, finish
 from polyseek.rag.context import (
     DEFAULT_FIXED_K,
     DEFAULT_MAX_ITEMS,
@@ -136,12 +136,18 @@ def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator
         pieces: Iterator[str] = iter([NO_CONTEXT])
     else:
         pieces = gen.stream(question, run.blocks, facts)
+    renumber = StreamRenumberer({b.number for b in run.blocks})  # [1], [2], [3]… in order of first use
     for piece in pieces:
         if not isinstance(piece, str):
             raise InvalidInputError(f"generator {gen.name} produced {type(piece).__name__}, not text")
-        run.text += piece
-        yield {"type": "token", "text": piece}
-    text, citations = finish(run.text, run.blocks)
+        shown = renumber.feed(piece)
+        run.text += shown
+        if shown:
+            yield {"type": "token", "text": shown}
+    if tail := renumber.flush():
+        run.text += tail
+        yield {"type": "token", "text": tail}
+    text, citations = finish(run.text, renumber.blocks(run.blocks))
     run.answer = Answer(answer=text, citations=citations, context=[b.hit for b in run.blocks], generator=gen.name,
                         concepts=run.concepts)
     yield {"type": "done", **run.answer.to_dict()}

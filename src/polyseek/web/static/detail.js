@@ -81,13 +81,20 @@ function pageView(item, bestRegion) {
   return h('figure', { class: 'media page' }, frame, h('figcaption', {}, `Page ${item.locator.page}${bbox ? ', matched region outlined' : ''}`));
 }
 
+/** Where a moment opens: its keyframe (the picture that matched) when it lies inside the moment, else its start. */
+function momentTime(item, start, end) {
+  const keyframe = Number((item.metadata || {}).keyframe_time);
+  return Number.isFinite(keyframe) && keyframe >= start && keyframe <= end ? keyframe : start;
+}
+
 function player(kind, item, locator) {
   const start = Number(locator.start || 0);
   const end = Number(locator.end ?? start);
-  const attrs = { controls: true, preload: 'metadata', src: `${itemUrl.file(item.id)}#t=${start}`, class: 'player' };
+  const opening = momentTime(item, start, end);
+  const attrs = { controls: true, preload: 'metadata', src: `${itemUrl.file(item.id)}#t=${opening}`, class: 'player' };
   if (kind === 'video') attrs.poster = itemUrl.thumbnail(item.id, 640);
   const element = h(kind, attrs);
-  element.addEventListener('loadedmetadata', () => { if (Math.abs(element.currentTime - start) > 0.25) element.currentTime = start; }, { once: true });
+  element.addEventListener('loadedmetadata', () => { if (Math.abs(element.currentTime - opening) > 0.25) element.currentTime = opening; }, { once: true });
   const jump = h('button', { type: 'button', class: 'ghost', onclick: () => { element.currentTime = start; element.play().catch(() => {}); } },
     `Play from ${formatTime(start)}`);
   return h('figure', { class: `media ${kind}` }, element,
