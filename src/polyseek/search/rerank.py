@@ -21,7 +21,7 @@ class Reranker(Protocol):
     def score(self, query: str, passages: list[str]) -> np.ndarray: ...
 
 
-rerankers: Registry[Reranker] = Registry("reranker")
+rerankers: Registry[Reranker] = Registry("reranker", lazy={"colbert": "polyseek.search.colbert"})
 _loaded: dict[str, Reranker] = {}
 
 
