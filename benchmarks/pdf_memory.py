@@ -50,12 +50,13 @@ def child(pdf: str, mode: str, image_encoder: str | None, text_encoder: str | No
     """Runs in the child: load encoders, then index (or materialise) ``pdf`` and report memory."""
     from PIL import Image
 
-    from polyseek.engine import IMAGE_SPACE, TEXT_SPACE, Engine
+    from polyseek.engine import Engine
+    from polyseek.types import Signal
 
     engine = Engine("memory://", image_encoder=image_encoder, text_encoder=text_encoder)
     # warm up with full-size batches, so the baseline holds the encoders' working memory (ONNX arenas)
-    engine.encoder(TEXT_SPACE).encode_documents(["a long passage of words to fill the encoder window " * 40] * 64)
-    engine.encoder(IMAGE_SPACE).encode_images([Image.new("RGB", (384, 384), "white")] * 32)
+    engine.encoder(Signal.TEXT).encode_documents(["a long passage of words to fill the encoder window " * 40] * 64)
+    engine.encoder(Signal.IMAGE).encode_images([Image.new("RGB", (384, 384), "white")] * 32)
     baseline = rss_mb()
     sampler = Sampler()
     sampler.start()
@@ -67,9 +68,9 @@ def child(pdf: str, mode: str, image_encoder: str | None, text_encoder: str | No
         from polyseek.ingest.pdf import PdfIngestor
 
         chunks = list(PdfIngestor().ingest(Path(pdf)))
-        engine._ensure_spaces()
+        engine.spaces.ensure(engine.store)
         for start in range(0, len(chunks), 64):
-            engine._encode_chunks(chunks[start:start + 64])
+            engine.spaces.encode_chunks(chunks[start:start + 64])
         items, failed = len(chunks), []
     seconds = time.perf_counter() - started
     sampler.running = False

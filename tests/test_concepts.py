@@ -34,92 +34,92 @@ def top_photo(engine, query: str) -> str:
 def test_reference_images_change_the_ranking_of_a_composed_query(indexed, tmp_path):
     engine = indexed
     baseline = [h.id for h in engine.search("Rex on the beach", k=3, spaces=["image"])]
-    engine.add_concept("Rex", "my dog", images=[picture(tmp_path / "refs" / "rex1.png", (200, 30, 25))])
+    engine.concepts.add("Rex", "my dog", images=[picture(tmp_path / "refs" / "rex1.png", (200, 30, 25))])
     assert top_photo(engine, "Rex on the beach") == "red"
     composed = [h.id for h in engine.search("Rex on the beach", k=3, spaces=["image"])]
     assert composed != baseline
     # the edit takes effect on the next query, with no re-indexing
-    engine.update_concept("Rex", images=[picture(tmp_path / "refs" / "rex2.png", (25, 30, 210))])
+    engine.concepts.update("Rex", images=[picture(tmp_path / "refs" / "rex2.png", (25, 30, 210))])
     assert top_photo(engine, "Rex on the beach") == "blue"
     assert top_photo(engine, "rex running") == "blue"  # names match case-insensitively
-    engine.remove_concept("Rex")
+    engine.concepts.remove("Rex")
     assert [h.id for h in engine.search("Rex on the beach", k=3, spaces=["image"])] == baseline
 
 
 def test_crud_round_trip_and_validation(indexed, tmp_path):
     engine = indexed
     items_before = engine.store.count()
-    added = engine.add_concept("Rex", "my golden retriever", {"age": "4"}, [picture(tmp_path / "r.png", (200, 30, 25))])
+    added = engine.concepts.add("Rex", "my golden retriever", {"age": "4"}, [picture(tmp_path / "r.png", (200, 30, 25))])
     assert added == Concept("Rex", "my golden retriever", {"age": "4"}, [str(tmp_path / "r.png")])
-    assert engine.get_concept("rex").name == "Rex"  # lookup ignores case
-    assert [c.name for c in engine.concepts()] == ["Rex"]
-    edited = engine.update_concept("Rex", attributes={"age": "5", "breed": "golden retriever"})
+    assert engine.concepts.get("rex").name == "Rex"  # lookup ignores case
+    assert [c.name for c in engine.concepts.list()] == ["Rex"]
+    edited = engine.concepts.update("Rex", attributes={"age": "5", "breed": "golden retriever"})
     assert edited.attributes == {"age": "5", "breed": "golden retriever"} and edited.images == added.images
     assert edited.facts() == "Rex: my golden retriever; age: 5; breed: golden retriever"
     with pytest.raises(InvalidInputError, match="exists"):
-        engine.add_concept("REX", "another")
+        engine.concepts.add("REX", "another")
     with pytest.raises(InvalidInputError, match="not found"):
-        engine.add_concept("Mia", images=[str(tmp_path / "missing.jpg")])
+        engine.concepts.add("Mia", images=[str(tmp_path / "missing.jpg")])
     (tmp_path / "not-an-image.jpg").write_bytes(b"this is text")
     with pytest.raises(InvalidInputError, match="not-an-image"):
-        engine.update_concept("Rex", images=[str(tmp_path / "not-an-image.jpg")])
+        engine.concepts.update("Rex", images=[str(tmp_path / "not-an-image.jpg")])
     with pytest.raises(InvalidInputError, match="no images, description or attributes"):
-        engine.add_concept("Empty")
+        engine.concepts.add("Empty")
     with pytest.raises(InvalidInputError, match="bad concept name"):
-        engine.add_concept("", "x")
+        engine.concepts.add("", "x")
     with pytest.raises(NotFoundError):
-        engine.remove_concept("Nobody")
+        engine.concepts.remove("Nobody")
     # nothing the failures touched changed: same concept, same index
-    assert engine.get_concept("Rex") == edited
-    assert [c.name for c in engine.concepts()] == ["Rex"]
+    assert engine.concepts.get("Rex") == edited
+    assert [c.name for c in engine.concepts.list()] == ["Rex"]
     assert engine.store.count() == items_before
     # adding an image to a concept whose first image has since vanished: the stored embedding is reused
     Path(added.images[0]).unlink()
-    grown = engine.update_concept("Rex", images=[*added.images, picture(tmp_path / "r2.png", (210, 20, 20))])
+    grown = engine.concepts.update("Rex", images=[*added.images, picture(tmp_path / "r2.png", (210, 20, 20))])
     assert len(grown.images) == 2
-    engine.remove_concept("Rex")
-    assert engine.concepts() == []
+    engine.concepts.remove("Rex")
+    assert engine.concepts.list() == []
 
 
 def test_concepts_survive_a_restart(collection, engine_factory, tmp_path):
     store = tmp_path / "persist"
     first = engine_factory(store)
     first.index([collection])
-    first.add_concept("Rex", "my dog", images=[picture(tmp_path / "r.png", (25, 30, 210))])
+    first.concepts.add("Rex", "my dog", images=[picture(tmp_path / "r.png", (25, 30, 210))])
     first.close()
     second = engine_factory(store)
-    assert second.get_concept("Rex").description == "my dog"
+    assert second.concepts.get("Rex").description == "my dog"
     assert top_photo(second, "Rex") == "blue"
 
 
 def test_export_import(indexed, engine_factory, tmp_path, collection):
     engine = indexed
     ref = picture(tmp_path / "refs" / "r.png", (200, 30, 25))
-    engine.add_concept("Rex", "my dog", {"age": "4"}, [ref])
-    engine.add_concept("Grandma", "my grandmother Ada", {"city": "Lyon"})
-    exported = json.loads(json.dumps(engine.export_concepts()))  # JSON-safe
+    engine.concepts.add("Rex", "my dog", {"age": "4"}, [ref])
+    engine.concepts.add("Grandma", "my grandmother Ada", {"city": "Lyon"})
+    exported = json.loads(json.dumps(engine.concepts.export()))  # JSON-safe
     assert {c["name"] for c in exported} == {"Rex", "Grandma"}
 
     other = engine_factory(tmp_path / "other")
     other.index([collection])
-    other.add_concept("Old", "to be replaced")
+    other.concepts.add("Old", "to be replaced")
     Path(ref).unlink()  # the image is gone: the stored embedding (same encoder) is used
-    assert other.import_concepts(exported, replace=True) == 2
-    assert {c.name for c in other.concepts()} == {"Rex", "Grandma"}
+    assert other.concepts.import_(exported, replace=True) == 2
+    assert {c.name for c in other.concepts.list()} == {"Rex", "Grandma"}
     assert top_photo(other, "Rex") == "red"
     # one bad item: nothing is imported
     with pytest.raises(InvalidInputError, match="concept #2"):
-        other.import_concepts([{"name": "Ok", "description": "fine"}, {"name": "Bad", "colour": "red"}])
-    assert {c.name for c in other.concepts()} == {"Rex", "Grandma"}
+        other.concepts.import_([{"name": "Ok", "description": "fine"}, {"name": "Bad", "colour": "red"}])
+    assert {c.name for c in other.concepts.list()} == {"Rex", "Grandma"}
     missing = [{**c, "embedding": None} for c in exported if c["images"]]
     with pytest.raises(InvalidInputError, match="reference images not found"):
-        other.import_concepts(missing)
+        other.concepts.import_(missing)
 
 
 def test_concept_without_images_expands_the_text_and_answers_get_its_facts(indexed):
     engine = indexed
-    engine.add_concept("Bella", "a dog running on grass", {"owner": "me"})
-    composition = engine.concept_memory.compose(engine.build_query("photos of Bella"))
+    engine.concepts.add("Bella", "a dog running on grass", {"owner": "me"})
+    composition = engine.concepts.compose(engine.build_query("photos of Bella"))
     assert composition.vector is None and composition.expand("photos of Bella") == "photos of Bella (a dog running on grass)"
     top = engine.search("Bella", k=1, spaces=["text"])[0]
     assert top.item.path.endswith("pets.md") and "dog running" in top.item.text
@@ -130,9 +130,9 @@ def test_concept_without_images_expands_the_text_and_answers_get_its_facts(index
 
 def test_query_image_that_matches_reference_images_pulls_the_concept_in(indexed, tmp_path):
     engine = indexed
-    engine.add_concept("Rex", "my dog", {"breed": "retriever"}, [picture(tmp_path / "r.png", (200, 30, 25))])
+    engine.concepts.add("Rex", "my dog", {"breed": "retriever"}, [picture(tmp_path / "r.png", (200, 30, 25))])
     query_image = picture(tmp_path / "q.png", (210, 25, 30))
-    assert [c.name for c in engine.concept_memory.match([], engine.encoder("image").encode_images([Image.open(query_image)]))] == ["Rex"]
-    assert engine.concept_memory.match(["a blue thing"], engine.encoder("image").encode_images([Image.open(str(tmp_path / "r.png")).convert("L").convert("RGB").point(lambda v: 0)])) == []
+    assert [c.name for c in engine.concepts.match([], engine.encoder("image").encode_images([Image.open(query_image)]))] == ["Rex"]
+    assert engine.concepts.match(["a blue thing"], engine.encoder("image").encode_images([Image.open(str(tmp_path / "r.png")).convert("L").convert("RGB").point(lambda v: 0)])) == []
     answer = engine.ask("what breed is this?", image=query_image)
     assert answer.concepts == ["Rex"] and "breed: retriever" in answer.answer

@@ -41,7 +41,7 @@ def test_composed_query_weights(collection, engine_factory):
     only_images = Filters(modalities=(Modality.IMAGE,))
     assert paths(engine.search(["green", red], k=1, filters=only_images, spaces=["image"])) in (["red.jpg"], ["green.jpg"])
     assert paths(engine.search(image=red, k=1, filters=only_images)) == ["red.jpg"]
-    strong_green = engine.search('3:green + red', k=1, filters=only_images, spaces=["image"])
+    strong_green = engine.search('"3:green" + red', k=1, filters=only_images, spaces=["image"])
     assert paths(strong_green) == ["green.jpg"]
     minus_red = engine.search(image=red, k=3, filters=only_images)
     assert paths(minus_red)[0] == "red.jpg"

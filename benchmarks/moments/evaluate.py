@@ -33,6 +33,7 @@ from _report import write  # noqa: E402
 from generate import generate  # noqa: E402
 
 from polyseek.engine import Engine  # noqa: E402
+from polyseek.search.config import SearchConfig  # noqa: E402
 
 MODES = {"visual": ("image",), "speech": ("text", "lexical"), "fused": ()}
 IOU = 0.5
@@ -82,7 +83,7 @@ def run(data: Path, workdir: Path, split: str, seed: int, minutes: float, narrat
     media = workdir / f"videos-{split}"
     manifest = generate(data, media, split=split, seed=seed, minutes=minutes, narrated=narrated, limit=limit)
     store = workdir / f"store-{split}-{image_encoder or 'default'}-{text_encoder or 'default'}"
-    engine = Engine(store, image_encoder=image_encoder, text_encoder=text_encoder, fusion=fusion)
+    engine = Engine(store, image_encoder=image_encoder, text_encoder=text_encoder, config=SearchConfig(fusion=fusion))
     files = [str((media / v["file"]).absolute()) for v in manifest["videos"]]
     media_seconds = sum(v["duration"] for v in manifest["videos"])
     indexing = None

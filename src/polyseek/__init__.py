@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from polyseek.version import __version__
 from polyseek.errors import PolyseekError  # noqa: E402
 from polyseek.types import Filters, Hit, Item, Locator, Modality, Query, QueryPart  # noqa: E402
 

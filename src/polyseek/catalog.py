@@ -1,8 +1,13 @@
 """The index's own bookkeeping in SQLite: its description (meta), the files it holds, and a write journal.
 
 The journal makes indexing survive ``kill -9``: a batch of files is marked pending before its items
-are written and unmarked in the same transaction that records the files as indexed. On open, any
-file still pending has its items removed and is forgotten, so the next run indexes it again.
+are written and unmarked in the same transaction that records the files as indexed. Before the next
+write (under the store's writer lock, :mod:`polyseek.locking`), any file still pending has its items
+removed and is forgotten, so the next run indexes it again.
+
+A long file (a 1,000-page PDF) is written in parts instead: ``partial`` records how many of its items
+are committed (and where its reader resumes). It is not in ``files`` until its last part is in, so
+no half file ever counts as indexed, and a later run of the same content resumes after the last part.
 """
 
 from __future__ import annotations
@@ -22,8 +27,19 @@ CREATE TABLE IF NOT EXISTS files (
     status TEXT, reason TEXT, indexed_at REAL
 );
 CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS partial (key TEXT PRIMARY KEY, hash TEXT, items INTEGER, resume TEXT, updated_at REAL);
 CREATE TABLE IF NOT EXISTS concepts (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL);
 """
+
+
+@dataclass(frozen=True)
+class PartialFile:
+    """A long file whose first ``items`` items are committed; ``resume`` tells its ingestor where to go on."""
+
+    key: str
+    hash: str
+    items: int = 0
+    resume: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,15 @@ class Catalog:
         row = self.db.execute("SELECT key, size, mtime, hash, items, status, reason FROM files WHERE key = ?", (key,)).fetchone()
         return FileRecord(*row) if row else None
 
+    def keys_with_hash(self, hashes: Sequence[str]) -> list[FileRecord]:
+        """Indexed files whose content hash is one of ``hashes`` (the same photo under any name)."""
+        if not hashes:
+            return []
+        marks = ", ".join("?" for _ in hashes)
+        rows = self.db.execute(f"SELECT key, size, mtime, hash, items, status, reason FROM files WHERE hash IN ({marks})",
+                               list(hashes)).fetchall()
+        return [FileRecord(*r) for r in rows]
+
     def mark_pending(self, keys: Iterable[str]) -> None:
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", [(k,) for k in keys])
@@ -86,11 +111,31 @@ class Catalog:
             keys = [(r.key,) for r in records] + [(k,) for k in removed]
             self.db.executemany("DELETE FROM files WHERE key = ?", [(k,) for k in removed])
             self.db.executemany("DELETE FROM pending WHERE key = ?", keys)
+            self.db.executemany("DELETE FROM partial WHERE key = ?", keys)
 
     def forget(self, keys: Sequence[str]) -> None:
         with self.db:
             self.db.executemany("DELETE FROM files WHERE key = ?", [(k,) for k in keys])
             self.db.executemany("DELETE FROM pending WHERE key = ?", [(k,) for k in keys])
+            self.db.executemany("DELETE FROM partial WHERE key = ?", [(k,) for k in keys])
+
+    # long files written in parts
+    def partial(self) -> dict[str, PartialFile]:
+        rows = self.db.execute("SELECT key, hash, items, resume FROM partial").fetchall()
+        return {r[0]: PartialFile(r[0], r[1], r[2], json.loads(r[3]) if r[3] else None) for r in rows}
+
+    def begin_parts(self, key: str, digest: str) -> None:
+        """Start writing ``key`` in parts: it stops counting as indexed (its old items are deleted next)."""
+        with self.db:
+            self.db.execute("DELETE FROM files WHERE key = ?", (key,))
+            self.db.execute("DELETE FROM pending WHERE key = ?", (key,))
+            self.db.execute("INSERT OR REPLACE INTO partial VALUES (?, ?, 0, NULL, ?)", (key, digest, time.time()))
+
+    def commit_part(self, key: str, items: int, resume: dict[str, Any] | None) -> None:
+        """The first ``items`` items of ``key`` are in the store; a later run resumes at ``resume``."""
+        with self.db:
+            self.db.execute("UPDATE partial SET items = ?, resume = ?, updated_at = ? WHERE key = ?",
+                            (items, json.dumps(resume) if resume else None, time.time(), key))
 
     # concepts (the personal memory lives beside the index)
     def concepts(self) -> dict[str, dict[str, Any]]:
@@ -99,6 +144,17 @@ class Catalog:
     def put_concept(self, name: str, value: dict[str, Any]) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO concepts VALUES (?, ?, ?)", (name, json.dumps(value), time.time()))
+
+    def has_concepts(self) -> bool:
+        return self.db.execute("SELECT 1 FROM concepts LIMIT 1").fetchone() is not None
+
+    def write_concepts(self, records: dict[str, dict[str, Any]], remove: Iterable[str] = ()) -> None:
+        """Put several concepts and remove others in one transaction: all land or none."""
+        now = time.time()
+        with self.db:
+            self.db.executemany("DELETE FROM concepts WHERE name = ?", [(name,) for name in remove])
+            self.db.executemany("INSERT OR REPLACE INTO concepts VALUES (?, ?, ?)",
+                                [(name, json.dumps(value), now) for name, value in records.items()])
 
     def delete_concept(self, name: str) -> bool:
         with self.db:

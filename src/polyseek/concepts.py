@@ -11,19 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from polyseek.catalog import Catalog
 from polyseek.encoders.base import normalize
 from polyseek.errors import InvalidInputError, NotFoundError
-
-if TYPE_CHECKING:
-    from polyseek.engine import Engine
-    from polyseek.types import Query
+from polyseek.inputs import load_image
+from polyseek.types import Query
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[\w][\w .'\-]{0,63}$", re.UNICODE)
@@ -31,6 +30,7 @@ MAX_IMAGES = 32
 MAX_TEXT = 2000
 IMAGE_MATCH = 0.85  # cosine between a query image and a reference image that pulls the concept in
 CONCEPT_WEIGHT = 1.0  # weight of a concept's reference embedding relative to the query part naming it
+SINGLE_IMAGE_LIKENESS = 0.7  # a concept with one reference photo: similarity at which a photo counts as showing it
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ class Composition:
 
     matched: list[Concept] = field(default_factory=list)
     vector: np.ndarray | None = None
+    # per matched concept with reference images: (weight, normalised mean, how alike its own photos are)
+    references: list[tuple[float, np.ndarray, float]] = field(default_factory=list)
     _expansions: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
 
     def expand(self, text: str) -> str:
@@ -107,12 +109,31 @@ class Composition:
         return text
 
 
-class ConceptMemory:
-    """CRUD over the catalog's ``concepts`` table plus query composition, for one :class:`Engine`."""
+def likeness(per_image: np.ndarray) -> float:
+    """How alike a concept's own reference photos are: the median cosine of each to the mean of the others.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.catalog = engine.catalog
+    A photo of Rex is "fully Rex" at this similarity; a reference photo itself (cosine ~1 to the mean) is no
+    more Rex than that, so the rest of the query decides among photos of Rex. One photo alone gives no
+    estimate: ``SINGLE_IMAGE_LIKENESS`` stands in.
+    """
+    vectors = normalize(np.asarray(per_image, dtype=np.float32))
+    if len(vectors) < 2:
+        return SINGLE_IMAGE_LIKENESS
+    total = vectors.sum(0)
+    others = normalize(total[None, :] - vectors)
+    return float(np.median(np.einsum("ij,ij->i", vectors, others)))
+
+
+class ConceptMemory:
+    """CRUD over the catalog's concepts plus query composition, for one index.
+
+    ``image_encoder()`` returns the index's image-text encoder (loaded on first use), which embeds the
+    reference images. Reached as ``engine.concepts``: ``engine.concepts.add("Rex", images=[...])``.
+    """
+
+    def __init__(self, catalog: Catalog, image_encoder: Callable[[], Any]) -> None:
+        self.catalog = catalog
+        self._image_encoder = image_encoder
 
     # ---- storage ---------------------------------------------------------------------------------
     def _records(self) -> dict[str, dict[str, Any]]:
@@ -120,28 +141,13 @@ class ConceptMemory:
 
     def _write(self, records: dict[str, dict[str, Any]], remove: Iterable[str] = ()) -> None:
         """Write several concepts (and remove others) in one transaction: all land or none."""
-        import json
-        import time
-
-        with self.catalog.db:
-            for name in remove:
-                self.catalog.db.execute("DELETE FROM concepts WHERE name = ?", (name,))
-            for name, value in records.items():
-                self.catalog.db.execute("INSERT OR REPLACE INTO concepts VALUES (?, ?, ?)",
-                                        (name, json.dumps(value), time.time()))
-
-    def _image_encoder(self):
-        from polyseek.engine import IMAGE_SPACE
-
-        return self.engine.encoder(IMAGE_SPACE)
+        self.catalog.write_concepts(records, remove=remove)
 
     def _embed(self, concept: Concept, known: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Reference embeddings of the concept's images; a missing or damaged new image is a clear error.
 
         ``known`` is a stored embedding: images it already covers (same encoder) are not read again.
         """
-        from polyseek.inputs import load_image
-
         if not concept.images:
             return None
         encoder = self._image_encoder()
@@ -285,7 +291,7 @@ class ConceptMemory:
     def compose(self, query: Query, image_vectors: np.ndarray | None = None) -> Composition:
         """The concepts' share of a query: reference embeddings to add in the image space, text expansions."""
         composition = Composition()
-        if not self.catalog.db.execute("SELECT 1 FROM concepts LIMIT 1").fetchone():
+        if not self.catalog.has_concepts():
             return composition
         text_parts = [p for p in query.parts if p.text]
         image_weights = [p.weight for p in query.parts if p.image is not None]
@@ -300,4 +306,5 @@ class ConceptMemory:
             if vectors is not None:
                 add = CONCEPT_WEIGHT * weight * vectors[0]
                 composition.vector = add if composition.vector is None else composition.vector + add
+                composition.references.append((CONCEPT_WEIGHT * weight, normalize(vectors[0])[0], likeness(vectors[1])))
         return composition

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from polyseek.errors import InvalidInputError
+
+
+class Signal(StrEnum):
+    """A ranked list a query is scored by: the image-text space, the text space, or BM25 over item text."""
+
+    IMAGE = "image"
+    TEXT = "text"
+    LEXICAL = "lexical"
+
+    @classmethod
+    def parse(cls, value: str | Signal) -> Signal:
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown signal {value!r}", hint="accepted: " + ", ".join(s.value for s in cls)
+            ) from None
+
+
+DENSE_SIGNALS = (Signal.IMAGE, Signal.TEXT)  # the signals that are vector spaces in the store
+
+
+def item_id(doc_key: str, index: int) -> str:
+    """The stable id of the ``index``-th item of an indexed file (its key is the absolute path)."""
+    return hashlib.blake2b(f"{doc_key}#{index}".encode(errors="surrogateescape"), digest_size=10).hexdigest()
 
 
 class Modality(str, Enum):
@@ -20,6 +46,16 @@ class Modality(str, Enum):
     REGION = "region"
     VIDEO_MOMENT = "video_moment"
     AUDIO_SEGMENT = "audio_segment"
+
+    @property
+    def is_document(self) -> bool:
+        """PDF pages and the regions on them."""
+        return self in (Modality.PAGE, Modality.REGION)
+
+    @property
+    def is_moment(self) -> bool:
+        """Timed pieces of a recording: video moments and audio segments."""
+        return self in (Modality.VIDEO_MOMENT, Modality.AUDIO_SEGMENT)
 
     @classmethod
     def parse(cls, value: str | Modality) -> Modality:
@@ -161,14 +197,17 @@ class Query:
     k: int = 10
     filters: Filters = field(default_factory=Filters)
     instruction: str | None = None
-    spaces: tuple[str, ...] = ()  # restrict to these signals ("image", "text", "lexical"); empty = all
+    spaces: tuple[Signal, ...] = ()  # restrict to these signals; empty = all
     rerank: bool | None = False  # None: the engine decides (on when the results are PDF pages)
+    like: str | None = None  # "more like this": an indexed item's id; the item itself is never a result
+    exclude_hashes: tuple[str, ...] = ()  # content hashes of the query's own images: never results (composed queries)
 
     def __post_init__(self) -> None:
-        if not self.parts:
-            raise InvalidInputError("empty query", hint="give text, an image, or both")
+        if not self.parts and not self.like:
+            raise InvalidInputError("empty query", hint="give text, an image, both, or an item to find more like")
         if not isinstance(self.k, int) or isinstance(self.k, bool) or not 1 <= self.k <= 10_000:
             raise InvalidInputError(f"k must be an integer from 1 to 10000, got {self.k!r}")
+        object.__setattr__(self, "spaces", tuple(Signal.parse(s) for s in self.spaces))
 
     @property
     def text(self) -> str:

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from polyseek.indexer import item_id
-from polyseek.search.aggregate import Aggregated, aggregate_pages, build_hits, combine, page_item_id, rerank_results
+from polyseek.search.aggregate import Aggregated, aggregate_pages, combine, page_item_id, rerank_results
+from polyseek.search.config import SearchConfig
+from polyseek.search.context import SearchContext
+from polyseek.search.pipeline import rerank, to_hits
+from polyseek.search.policies.documents import DocumentsPolicy
+from polyseek.search.rows import RowCache
 from polyseek.stores.base import Row
 from polyseek.stores.memory import MemoryStore
 from polyseek.types import Filters, Item, Locator, Modality, Query, QueryPart
@@ -81,6 +86,17 @@ def test_rerank_moves_text_results_and_leaves_pictures_in_place():
     assert [r.item.id for r in kept] == [a.id, b.id, cat.id, c.id]
 
 
+def build_hits(store, query, fused, per_signal):
+    """The documents policy's pooling, then the pipeline's rerank and hits stages, on a given fused ranking."""
+    ctx = SearchContext(query=query, config=SearchConfig(rerank_documents=False), rows=RowCache(store), encoders=None)
+    ctx.fused = list(fused)
+    ctx.lists = {signal: list(values.items()) for signal, values in per_signal.items()}
+    DocumentsPolicy().after_fusion(ctx)
+    rerank(ctx)
+    to_hits(ctx)
+    return ctx.hits
+
+
 def test_build_hits_collapses_pages_unless_regions_are_asked_for():
     store = MemoryStore()
     store.create({"text": 2})
@@ -102,7 +118,7 @@ def test_an_item_with_text_found_only_by_the_image_space_is_not_scored_like_a_ph
     """Fusion normalises by the signals an item could have matched; a PDF region has text even when the
     text signals did not list it, so an image-space-only match must not get a photo's full score."""
     engine = engine_factory(store="memory://")
-    engine._ensure_spaces()
+    engine.spaces.ensure(engine.store)
     dim = engine.encoder("text").dim
     query_vector = engine.encoder("text").encode_queries(["alpha"])[0]
     rng = np.random.default_rng(0)
@@ -125,7 +141,8 @@ def test_an_item_with_text_found_only_by_the_image_space_is_not_scored_like_a_ph
     assert hits[0].item.id == "match"
     # the region is first in the image space and below the text lists' depth: its rank-1 image share is divided
     # by every signal's weight (a photo's would be divided by the image weight alone, and beat "match")
-    expected = engine.weights["image"] / 61 / sum(engine.weights.values())
+    weights = engine.config.weights
+    expected = weights["image"] / 61 / sum(weights.values())
     region = [h for h in hits if h.item.id == "region"]
     assert not region or (region[0].scores["fused"] == pytest.approx(expected) and "text" not in region[0].scores)
     assert hits[0].score > 2 * expected
@@ -146,8 +163,8 @@ def test_text_queries_rank_pdf_evidence_by_text_and_image_queries_by_picture(eng
     pages = [h for h in hits if h.item.modality == Modality.PAGE]
     assert pages and all("image" not in h.scores for h in pages)  # the image space did not rank them
     assert any("image" in h.scores for h in hits if h.item.modality == Modality.IMAGE)  # it still ranks photos
-    engine.document_signals = ("image", "text", "lexical")
-    assert any("image" in h.scores for h in engine.search("quarterly revenue by region", k=5, rerank=False)
+    with_image = engine.with_config(document_signals=("image", "text", "lexical"))
+    assert any("image" in h.scores for h in engine.search("quarterly revenue by region", k=5, rerank=False, config=with_image)
                if h.item.modality == Modality.PAGE)
     by_picture = engine.search(image=str(docs / "red.jpg"), k=5, filters=Filters(modalities=(Modality.PAGE,)))
     assert by_picture and all("image" in h.scores for h in by_picture)

@@ -94,5 +94,5 @@ def test_document_results_are_reranked_unless_the_query_says_no(engine_factory, 
     assert not any("rerank" in h.scores for h in engine.search("revenue growth by region", k=3, rerank=False))
     only_text = engine.search("revenue growth by region", k=3, filters=Filters(modalities=(Modality.TEXT,)))
     assert only_text and not any("rerank" in h.scores for h in only_text)  # no page in sight: no rerank
-    engine.rerank_documents = False
-    assert not any("rerank" in h.scores for h in engine.search("revenue growth by region", k=3))
+    no_auto = engine.with_config(rerank_documents=False)
+    assert not any("rerank" in h.scores for h in engine.search("revenue growth by region", k=3, config=no_auto))

@@ -27,25 +27,23 @@ COMMAND_MODULES = [
     "polyseek.cli.ask",
     "polyseek.cli.concepts",
     "polyseek.cli.serve",
+    "polyseek.cli.recommend",
+    "polyseek.cli.mcp",
+    "polyseek.cli.watch",
+    "polyseek.cli.upgrade",
 ]
 
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # command group not written yet
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 
 
 def _version(value: bool) -> None:
     if value:
-        from polyseek import __version__
+        from polyseek.version import __version__
 
         typer.echo(f"polyseek {__version__}")
         raise typer.Exit()

@@ -53,7 +53,7 @@ def add(
     """Add a concept; its reference images are embedded now, so searches use it at once."""
     engine = make_engine(store, image_encoder)
     try:
-        show(engine.add_concept(name, description, parse_attrs(attr), [str(p) for p in image]), as_json)
+        show(engine.concepts.add(name, description, parse_attrs(attr), [str(p) for p in image]), as_json)
     finally:
         engine.close()
 
@@ -73,7 +73,7 @@ def edit(
     """Change a concept; the next query sees the change (no re-indexing)."""
     engine = make_engine(store, image_encoder)
     try:
-        current = engine.get_concept(name)
+        current = engine.concepts.get(name)
         attributes = None
         if attr:
             attributes = dict(current.attributes)
@@ -86,7 +86,7 @@ def edit(
         if clear_images or image or add_image:
             images = [] if clear_images else ([str(p) for p in image] if image else list(current.images))
             images += [str(p) for p in add_image]
-        show(engine.update_concept(current.name, description=description, attributes=attributes, images=images), as_json)
+        show(engine.concepts.update(current.name, description=description, attributes=attributes, images=images), as_json)
     finally:
         engine.close()
 
@@ -96,7 +96,7 @@ def remove(name: str = typer.Argument(...), store: Optional[str] = StoreOption) 
     """Forget a concept."""
     engine = make_engine(store)
     try:
-        engine.remove_concept(name)
+        engine.concepts.remove(name)
         console.print(f"removed concept {name}", highlight=False)
     finally:
         engine.close()
@@ -107,7 +107,7 @@ def list_(store: Optional[str] = StoreOption, as_json: bool = typer.Option(False
     """List concepts."""
     engine = make_engine(store)
     try:
-        concepts = engine.concepts()
+        concepts = engine.concepts.list()
         if as_json:
             print_json({"concepts": [c.to_dict() for c in concepts]})
             return
@@ -124,7 +124,7 @@ def show_one(name: str = typer.Argument(...), store: Optional[str] = StoreOption
     """Show one concept."""
     engine = make_engine(store)
     try:
-        show(engine.get_concept(name), as_json)
+        show(engine.concepts.get(name), as_json)
     finally:
         engine.close()
 
@@ -134,7 +134,7 @@ def export(file: Path = typer.Argument(..., help="JSON file to write ('-' for st
     """Write every concept (with its reference embeddings) to a JSON file."""
     engine = make_engine(store)
     try:
-        data = {"concepts": engine.export_concepts()}
+        data = {"concepts": engine.concepts.export()}
     finally:
         engine.close()
     if str(file) == "-":
@@ -163,7 +163,7 @@ def import_(
     items = data.get("concepts") if isinstance(data, dict) else data
     engine = make_engine(store, image_encoder)
     try:
-        count = engine.import_concepts(items, replace=replace)
+        count = engine.concepts.import_(items, replace=replace)
         console.print(f"imported {count} concepts", highlight=False)
     finally:
         engine.close()

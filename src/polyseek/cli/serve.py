@@ -18,13 +18,27 @@ log = logging.getLogger(__name__)
 
 def _warm(engine) -> None:
     """Load the encoders in the background so the first search does not pay for it."""
-    from polyseek.engine import IMAGE_SPACE, TEXT_SPACE
-
     try:
-        for space in (IMAGE_SPACE, TEXT_SPACE):
+        for space in ("image", "text"):
             engine.encoder(space)
     except Exception as exc:  # noqa: BLE001 - the first search will report the same problem properly
         log.warning("could not preload encoders: %s", exc)
+
+
+def resolve_token(host: str, token: str | None, token_env: str | None) -> str | None:
+    """The API token to require: from ``--token-env VAR`` or ``--token``; refused if missing off loopback or too short."""
+    from polyseek.server.security import is_loopback
+
+    if token_env:
+        token = os.environ.get(token_env) or None
+        if token is None:
+            raise InvalidInputError(f"environment variable {token_env} is not set or empty", hint="export it, or use --token")
+    if not is_loopback(host) and not token:
+        raise InvalidInputError(f"binding to {host} exposes the index to the network: an API token is required",
+                                hint="give --token-env VAR (or --token / $POLYSEEK_TOKEN), or bind to 127.0.0.1")
+    if token is not None and len(token) < 16:
+        raise InvalidInputError("the API token is too short", hint="use 16 or more random characters, e.g. from: openssl rand -hex 24")
+    return token
 
 
 def serve(
@@ -41,6 +55,8 @@ def serve(
     max_searches: int = typer.Option(0, "--max-concurrent-searches", min=0, max=256, help="Searches run at once; more queue (0: no limit)."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
+    watch: bool = typer.Option(False, "--watch", help="Keep the index of the --root folders live: index them, then pick up added, changed, moved and deleted files."),
+    settle: float = typer.Option(2.0, "--settle", min=0.0, max=3600.0, help="With --watch: seconds a file must stay unchanged before it is indexed."),
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json) and the web UI at http://HOST:PORT/."""
     import uvicorn
@@ -48,29 +64,36 @@ def serve(
     from polyseek.server import create_app
     from polyseek.server.security import LOOPBACK_NAMES, is_loopback
 
-    if token_env:
-        token = os.environ.get(token_env) or None
-        if token is None:
-            raise InvalidInputError(f"environment variable {token_env} is not set or empty", hint="export it, or use --token")
+    token = resolve_token(host, token, token_env)
     loopback = is_loopback(host)
-    if not loopback and not token:
-        raise InvalidInputError(f"binding to {host} exposes the index to the network: an API token is required",
-                                hint="give --token-env VAR (or --token / $POLYSEEK_TOKEN), or bind to 127.0.0.1")
-    if token is not None and len(token) < 16:
-        raise InvalidInputError("the API token is too short", hint="use 16 or more random characters, e.g. from: openssl rand -hex 24")
+    if watch and not root:
+        raise InvalidInputError("--watch needs the folders to watch", hint="give them with --root DIR (repeatable)")
     engine = make_engine(store, image_encoder, text_encoder)
+    watcher = None
+    if watch:
+        from polyseek.watch import Watcher
+
+        watcher = Watcher(engine, [str(r) for r in root], settle=settle, initial=True)
     app = create_app(
         engine, roots=[str(r) for r in root], token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         allowed_hosts=LOOPBACK_NAMES if loopback else None,
-        ask_options={"generator": generator} if generator else None, close_engine=True,
+        ask_options={"generator": generator} if generator else None, close_engine=watcher is None,
         max_concurrent_searches=max_searches or None,
     )
+    if watcher is not None:
+        app.state.polyseek_watcher = watcher  # /api/status reports it: the UI shows the index is live
+        watcher.start()
     if warm:
         threading.Thread(target=_warm, args=(engine,), name="polyseek-warm", daemon=True).start()
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"polyseek: serving {engine.store_uri} at http://{shown}:{port}/ (Ctrl+C stops)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=log_level.lower() == "debug",
-                timeout_graceful_shutdown=3)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=log_level.lower() == "debug",
+                    timeout_graceful_shutdown=3)
+    finally:
+        if watcher is not None:  # the engine closes after the watcher's last batch, not under it
+            watcher.stop()
+            engine.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyseek.engine import Engine
 from polyseek.types import Filters, Modality, QueryPart
 
 ProgressFn = Callable[[str, int, int], None]
@@ -110,7 +111,6 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
                      max_items: int = 8, depth: int = DEPTH, extractive: bool = True,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """Index ``folder/documents`` (incrementally into ``store``), then score every policy on every question."""
-    from polyseek.engine import Engine
     from polyseek.eval.pages import load_questions
     from polyseek.rag.base import ContextBlock
     from polyseek.rag.context import score_candidates

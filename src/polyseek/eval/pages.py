@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
-from polyseek.types import Filters, Modality, QueryPart
+from polyseek.types import Filters, Modality, QueryPart, Signal
 
 KS = (1, 5, 10)
 METRICS = ("recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "ndcg@5", "mrr@10")
@@ -58,7 +59,6 @@ class PageQuestion:
 
     def facet(self, name: str) -> tuple[str, ...]:
         return dict(self.facets).get(name, ())
-
 
     @property
     def split(self) -> str:
@@ -208,16 +208,15 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
     ``rerank`` None keeps the engine's shipped default; ``signals`` restricts the signals (rows of the table);
     ``image_for_documents`` fuses the image space into document ranking too (off as shipped).
     """
-    from polyseek.engine import Engine
     from polyseek.eval.runner import index_timed
 
     documents, questions = load_questions(folder, split=split, limit=limit)
     own = engine is None
     if own:
         engine = Engine(store or "memory://", image_encoder=image_encoder, text_encoder=text_encoder)
-    shipped_document_signals = engine.document_signals
+    config = engine.config
     if image_for_documents:
-        engine.document_signals = tuple(dict.fromkeys(("image", *engine.document_signals)))
+        config = engine.with_config(document_signals=tuple(dict.fromkeys(("image", *config.document_signals))))
     try:
         indexing = index_timed(engine, [str(documents)], "index", progress)
         records = engine.catalog.files()
@@ -233,7 +232,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
                 filters = Filters(modalities=doc_filter, path_glob=path if task == "within_document" else None)
                 tick = time.perf_counter()
                 # parts, not a query string: a question is literal text, never rclip syntax
-                options: dict[str, Any] = {"spaces": tuple(signals), "weights": weights}
+                options: dict[str, Any] = {"spaces": tuple(signals), "weights": weights, "config": config}
                 if rerank is not None:
                     options["rerank"] = rerank
                 hits = engine.search([QueryPart(text=question.question)], k=k, filters=filters, **options)
@@ -259,15 +258,13 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             if chosen:
                 splits[name] = {"n_queries": len(chosen),
                                 **{task: mean_metrics([per_query[task][q] for q in chosen]) for task in TASKS}}
-        from polyseek.engine import SIGNALS
-
-        config = {
+        settings = {
             "image_encoder": engine.encoder_names()["image"], "text_encoder": engine.encoder_names()["text"],
             # the names `polyseek eval compare` prints
             "image_encoder_resolved": engine.encoder_names()["image"], "text_encoder_resolved": engine.encoder_names()["text"],
-            "signals": list(signals) or list(SIGNALS), "rerank": "engine default" if rerank is None else bool(rerank),
-            "weights": {**engine.weights, **(weights or {})}, "fusion": engine.fusion, "k": k, "split": split,
-            "document_signals": list(engine.document_signals),
+            "signals": list(signals) or [s.value for s in Signal], "rerank": "engine default" if rerank is None else bool(rerank),
+            "weights": config.with_weights(weights).to_dict()["weights"], "fusion": config.fusion, "k": k, "split": split,
+            "document_signals": [s.value for s in config.document_signals],
             "store": engine.store_uri,
         }
         return {
@@ -279,7 +276,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "breakdown": breakdown(questions, per_query),
             "failed_files": failed_files,
             "questions_on_failed_files": sum(1 for q in questions if q.doc_id in {f["file"] for f in failed_files}),
-            "config": config,
+            "config": settings,
             "definitions": DEFINITIONS,
             "dataset": {"name": Path(folder).name, "kind": "pages", "path": str(Path(folder).absolute())},
             "indexing": {**indexing, "files": len(records)},
@@ -289,7 +286,6 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "per_query": per_query,
         }
     finally:
-        engine.document_signals = shipped_document_signals
         if own:
             engine.close()
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyseek import __version__
+from polyseek.version import __version__
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import Candidate, Dataset, Task
 from polyseek.eval.metrics import DEFINITIONS, Evaluation, evaluate, rank
-from polyseek.types import Filters, QueryPart
+from polyseek.engine import Engine
+from polyseek.types import Filters, QueryPart, Signal
 
 MAX_K = 10_000  # the most a Query may ask for
 DEFAULT_DEPTH = 100  # results asked per query: covers every @k metric (the deepest is mAP@50)
@@ -147,8 +148,7 @@ def run_task(engine, task: Task, ids_by_path: dict[str, list[str]], depth: int, 
 
 def describe_engine(engine) -> dict[str, Any]:
     """What configuration was measured: the encoders actually loaded and the engine's fusion settings."""
-    from polyseek.engine import IMAGE_SPACE, SIGNALS, TEXT_SPACE
-
+    IMAGE_SPACE, TEXT_SPACE = Signal.IMAGE.value, Signal.TEXT.value
     names = engine.encoder_names()
     fingerprints = {space: _fingerprint(engine.encoder(space)) for space in (IMAGE_SPACE, TEXT_SPACE)}
     return {
@@ -157,9 +157,9 @@ def describe_engine(engine) -> dict[str, Any]:
         "text_encoder": names[TEXT_SPACE],
         "image_encoder_resolved": getattr(engine.encoder(IMAGE_SPACE), "name", names[IMAGE_SPACE]),
         "text_encoder_resolved": getattr(engine.encoder(TEXT_SPACE), "name", names[TEXT_SPACE]),
-        "fusion": engine.fusion,
-        "weights": dict(engine.weights),
-        "signals": list(SIGNALS),
+        "fusion": engine.config.fusion,
+        "weights": engine.config.to_dict()["weights"],
+        "signals": [s.value for s in Signal],
     }
 
 
@@ -186,8 +186,6 @@ def run_dataset(dataset: Dataset, *, image_encoder: str | None = None, text_enco
     relevant rank of queries that missed within ``depth`` by searching the whole pool again.
     ``query_encoder``: answer queries with this encoder projected into the index's spaces (``polyseek.upgrade``).
     """
-    from polyseek.engine import Engine
-
     if store not in {"lancedb", "memory"}:
         raise InvalidInputError(f"unknown eval store {store!r}", hint="accepted: lancedb, memory")
     if not 1 <= depth <= MAX_K:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ class Chunk:
     image: Any = None  # PIL.Image.Image, dropped right after encoding
     metadata: dict[str, Any] = field(default_factory=dict)
     date: float | None = None
+    item_id: str | None = None  # a stable id the ingestor assigns (catalogue records); else the indexer numbers chunks
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "text" and isinstance(value, str):
@@ -58,19 +60,24 @@ ingestors: Registry[Ingestor] = Registry(
         "pdf": "polyseek.ingest.pdf",
         "video": "polyseek.ingest.video",
         "audio": "polyseek.ingest.audio",
+        "catalogue": "polyseek.ingest.catalogue",
     },
 )
 
 _by_extension: dict[str, Ingestor] = {}
+unavailable: dict[str, str] = {}  # ingestor name → why it could not load (a missing dependency, a broken plugin)
+log = logging.getLogger(__name__)
 
 
 def _load_all() -> None:
-    if _by_extension:
+    if _by_extension or unavailable:
         return
     for name in ingestors.names():
         try:
             ingestor = ingestors.create(name)
-        except Exception:  # noqa: BLE001 - an optional backend whose dependency is missing
+        except Exception as exc:  # noqa: BLE001 - an optional backend whose dependency is missing
+            unavailable[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("ingestor %r is unavailable: %s", name, unavailable[name])
             continue
         for ext in ingestor.extensions:
             _by_extension.setdefault(ext, ingestor)
@@ -85,7 +92,9 @@ def ingestor_for(path: Path) -> Ingestor:
     _load_all()
     ext = path.suffix.lower().lstrip(".")
     if ext not in _by_extension:
+        broken = "; ".join(f"{name}: {reason}" for name, reason in unavailable.items())
         raise UnsupportedFileError(
             f"unsupported file type {path.suffix or '(none)'!r}", hint="supported: " + ", ".join(supported_extensions())
+            + (f" (not loaded: {broken})" if broken else "")
         )
     return _by_extension[ext]

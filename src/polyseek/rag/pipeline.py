@@ -18,7 +18,7 @@ from polyseek.rag.context import (
     select_adaptive,
     select_fixed,
 )
-from polyseek.types import Hit, Query, QueryPart
+from polyseek.types import Hit, Query, QueryPart, Signal
 
 if TYPE_CHECKING:
     from polyseek.engine import Engine
@@ -65,7 +65,7 @@ def retrieve(engine: Engine, question: str, image: Any, depth: int) -> list[Hit]
     parts = [QueryPart(text=question)]
     if image is not None:
         parts.append(QueryPart(image=image))
-    return engine.run_query(Query(parts=tuple(parts), k=depth))
+    return engine.search(Query(parts=tuple(parts), k=depth))
 
 
 def fit_blocks(candidates: list[Candidate], generator: Generator, question: str, facts: list[str]) -> list[ContextBlock]:
@@ -111,11 +111,9 @@ def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator
         image = load_image(image)  # a path, bytes or PIL image; refused here, before any work, if unreadable
     hits = retrieve(engine, question, image, depth=max(20, 3 * budget))
     image_vectors = None
-    if image is not None and engine.concepts():
-        from polyseek.engine import IMAGE_SPACE
-
-        image_vectors = engine.encoder(IMAGE_SPACE).encode_images([image])
-    matched = engine.concept_memory.match([question], image_vectors)
+    if image is not None and engine.concepts.list():
+        image_vectors = engine.encoder(Signal.IMAGE).encode_images([image])
+    matched = engine.concepts.match([question], image_vectors)
     run.concepts = [c.name for c in matched]
     facts = [c.facts() for c in matched]
     if hits:

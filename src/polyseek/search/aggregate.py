@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from polyseek.types import Item, Modality
+from polyseek.search.rows import RowCache
+from polyseek.types import Item, Modality, Query, item_id
 
 DEFAULT_DECAY = 0.0  # a page scores as its best member: tuned on the tune split (docs/documents.md)
 RERANK_DEPTH = 20  # results the cross-encoder re-reads
@@ -34,8 +35,6 @@ class Aggregated:
 
 def page_item_id(region: Item) -> str | None:
     """Id of the page item a region belongs to (same file, chunk index in ``metadata["page_item"]``)."""
-    from polyseek.indexer import item_id
-
     index = region.metadata.get("page_item")
     if index is None:
         return None
@@ -43,7 +42,7 @@ def page_item_id(region: Item) -> str | None:
 
 
 def is_document(item: Item) -> bool:
-    return item.modality in (Modality.PAGE, Modality.REGION) and item.locator.page is not None
+    return item.modality.is_document and item.locator.page is not None
 
 
 def combine(scores: Sequence[float], decay: float = DEFAULT_DECAY) -> float:
@@ -158,45 +157,16 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
     return new_head + results[depth:], {head[s].item.id: best[s] for s in slots}
 
 
-def build_hits(store, query, fused: Sequence[tuple[str, float]], per_signal: Mapping[str, Mapping[str, float]], *,
-               reranker=None, document_reranker: Callable[[], object] | None = None, rerank_depth: int = RERANK_DEPTH,
-               keep: float = RERANK_KEEP, decay: float = DEFAULT_DECAY) -> list:
-    """From fused ``[(id, score)]`` to :class:`polyseek.types.Hit`: pages absorb their regions, then the head
-    is optionally reranked: always with ``reranker``, or with ``document_reranker()`` (loaded on demand) when
-    a PDF page or region is among the top ``query.k``. Final scores keep the fused scale and never increase
-    down the list (a reranked item takes the score of the slot it moves into; its reranker score is in
-    ``scores["rerank"]``).
-    """
-    from polyseek.types import Hit
-
-    modalities = query.filters.modalities
-    collapse = not modalities or Modality.PAGE in modalities
-    wanted = max(query.k, rerank_depth if reranker is not None or document_reranker is not None else 0)
+def pool_results(rows: RowCache, query: Query, fused: Sequence[tuple[str, float]], wanted: int, *,
+                 collapse: bool, decay: float = DEFAULT_DECAY) -> list[Aggregated]:
+    """The head of the fused ranking as results: with ``collapse``, pages absorb their regions (a pool three
+    times ``wanted`` deep, since several candidates fold into one page); otherwise one result per item."""
     pool = list(fused[: wanted * 3 if collapse else wanted])
-    rows = {row.id: row.to_item() for row in store.get([i for i, _ in pool])}
+    items = {row.id: row.to_item() for row in rows.get([i for i, _ in pool])}
+    if not collapse:
+        return [Aggregated(item=items[i], score=s, members=(i,)) for i, s in pool if i in items]
 
     def fetch(ids: list[str]) -> dict[str, Item]:
-        return {row.id: row.to_item() for row in store.get(ids)}
+        return {row.id: row.to_item() for row in rows.get(ids)}
 
-    if collapse:
-        results = aggregate_pages(pool, rows, fetch, decay=decay)
-    else:
-        results = [Aggregated(item=rows[i], score=s, members=(i,)) for i, s in pool if i in rows]
-    slot_scores = [r.score for r in results]
-    rerank_scores: dict[str, float] = {}
-    if reranker is None and document_reranker is not None and any(is_document(r.item) for r in results[: query.k]):
-        reranker = document_reranker()
-    if reranker is not None and query.text:
-        results, rerank_scores = rerank_results(query.text, results, reranker, rerank_depth, keep)
-    hits = []
-    for position, result in enumerate(results[: query.k]):
-        item_id = result.item.id
-        scores = {s: float(values[item_id]) for s, values in per_signal.items() if item_id in values}
-        scores["fused"] = float(result.score)
-        if result.region_score is not None:
-            scores["region"] = float(result.region_score)
-        if item_id in rerank_scores:
-            scores["rerank"] = rerank_scores[item_id]
-        best_region = result.best_region if result.best_region is not None and result.best_region.id != item_id else None
-        hits.append(Hit(item=result.item, score=float(slot_scores[position]), scores=scores, best_region=best_region))
-    return hits
+    return aggregate_pages(pool, items, fetch, decay=decay)

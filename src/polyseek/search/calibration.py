@@ -1,0 +1,123 @@
+"""Scores from different kinds of item made comparable: each kind's score is standardised against its own background.
+
+In one image-text space, a query scores every kind of item on its own scale: a photo query meets other photos
+at ~0.1–0.3 cosine, but transcripts and notes (embedded through the text side) and PDF page renders sit at
+~0.3 for *any* photo; a text query meets notes at ~0.8 and photos at ~0.3. This is the modality bias the
+MM-Embed paper describes: ranking raw scores across kinds ranks kinds, not matches.
+
+The remedy here needs no labels: for a query vector ``q`` and a kind ``g``, the background is the
+distribution of ``q · v`` over a sample of ``g``'s vectors (``ModalityBackgrounds``). An item's calibrated
+score says how far it stands out from its own kind, mapped back onto the space's pooled scale so scores stay
+cosine-like: ``μ_all + σ_all · (s − μ_g) / σ_g``. Within one kind the order never changes; across kinds a
+memo that is as close to a photo as every memo is no longer ahead of a photo that truly matches.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from polyseek.stores.base import Store
+from polyseek.types import Filters, Modality
+
+# kinds of item that share a score scale in a space: documents (pages and their regions) and moments
+# (keyframes, with transcripts) behave alike within their group
+GROUPS: Mapping[str, tuple[Modality, ...]] = {
+    "image": (Modality.IMAGE,),
+    "document": (Modality.PAGE, Modality.REGION),
+    "text": (Modality.TEXT,),
+    "video": (Modality.VIDEO_MOMENT,),
+    "audio": (Modality.AUDIO_SEGMENT,),
+}
+GROUP_OF = {m.value: g for g, members in GROUPS.items() for m in members}
+SAMPLE_DIRECTIONS = 8  # random directions the background sample is drawn along
+SAMPLE_PER_DIRECTION = 48  # items per direction and kind (up to 384 vectors per kind)
+MIN_SAMPLE = 8  # a kind with fewer sampled vectors is not calibrated (too few to estimate a spread)
+REFRESH_GROWTH = 0.1  # the sample is redrawn once the store's size changed by this fraction
+
+
+Scorer = Callable[[np.ndarray], np.ndarray]  # scores of the rows of an (n, dim) matrix for one query
+
+
+@dataclass(frozen=True)
+class Background:
+    """Sampled vectors of one kind in one space."""
+
+    vectors: np.ndarray  # (n, dim)
+
+
+class ModalityBackgrounds:
+    """Per space, a sample of each kind's vectors, drawn from the store and kept until the store grows.
+
+    Drawn along a few seeded random directions (the store's nearest neighbours of each), so it works through
+    the store protocol alone, on every backend.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[int, dict[str, Background]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, space: str, dim: int) -> dict[str, Background]:
+        count = self.store.count()
+        cached = self._cache.get(space)
+        if cached is not None and abs(count - cached[0]) <= REFRESH_GROWTH * max(cached[0], 1):
+            return cached[1]
+        with self._lock:
+            backgrounds = self._draw(space, dim)
+            self._cache[space] = (count, backgrounds)
+            return backgrounds
+
+    def _draw(self, space: str, dim: int) -> dict[str, Background]:
+        rng = np.random.default_rng(0)
+        directions = rng.normal(size=(SAMPLE_DIRECTIONS, dim)).astype(np.float32)
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        present = [g for g, members in GROUPS.items()
+                   if self.store.search(space, directions[0], 1, Filters(modalities=members))]
+        if len(present) < 2:  # one kind: nothing to calibrate, and nothing more to read
+            return {}
+        out: dict[str, Background] = {}
+        for group in present:
+            ids: list[str] = []
+            for direction in directions:
+                for sign in (1.0, -1.0):  # both ends of a direction: the sample is not tilted towards it
+                    found = self.store.search(space, sign * direction, SAMPLE_PER_DIRECTION // 2,
+                                              Filters(modalities=GROUPS[group]))
+                    ids += [i for i, _ in found]
+            ids = list(dict.fromkeys(ids))
+            vectors = self.store.get_vectors(space, ids) if len(ids) >= MIN_SAMPLE else {}
+            if len(vectors) >= MIN_SAMPLE:
+                out[group] = Background(np.stack([vectors[i] for i in ids if i in vectors]).astype(np.float32))
+        return out
+
+
+def calibrate(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Mapping[str, Background],
+              score: Scorer) -> list[tuple[str, float]]:
+    """Merge per-kind candidate lists into one, each score standardised against its kind's background.
+
+    ``groups``: ``{kind: [(id, score)]}``; ``score`` scores a matrix of stored vectors the way the candidates
+    were scored. Kinds without a background keep their scores.
+
+    >>> rng = np.random.default_rng(1)
+    >>> photos = Background(rng.normal(0.1, 0.05, size=(50, 1)).astype(np.float32))
+    >>> memos = Background(rng.normal(0.3, 0.01, size=(50, 1)).astype(np.float32))
+    >>> [i for i, _ in calibrate({"image": [("dog", 0.28)], "audio": [("memo", 0.31)]},
+    ...                          {"image": photos, "audio": memos}, lambda m: m[:, 0])]
+    ['dog', 'memo']
+    """
+    sampled = {g: score(b.vectors) for g, b in backgrounds.items()}
+    stats = {g: (float(v.mean()), float(v.std()) or 1e-6) for g, v in sampled.items()}
+    if sampled:
+        pooled = np.concatenate(list(sampled.values()))
+        ref_mean, ref_std = float(pooled.mean()), float(pooled.std()) or 1e-6
+    merged: dict[str, float] = {}
+    for group, ranked in groups.items():
+        for item_id, value in ranked:
+            if group in stats:
+                mean, std = stats[group]
+                value = ref_mean + ref_std * (value - mean) / std
+            merged[item_id] = max(merged.get(item_id, float("-inf")), float(value))
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,64 @@
+"""The search policy's tuning knobs as one frozen value: vary it with ``dataclasses.replace``, never by mutation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from polyseek.errors import InvalidInputError
+from polyseek.types import Signal
+
+DEFAULT_WEIGHTS = MappingProxyType({Signal.IMAGE: 1.0, Signal.TEXT: 1.0, Signal.LEXICAL: 0.5})
+FUSIONS = ("rrf", "zscore")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How a query is ranked. Every field is measured in the docs named beside it.
+
+    >>> from dataclasses import replace
+    >>> replace(SearchConfig(), fusion="zscore").fusion
+    'zscore'
+    """
+
+    weights: Mapping[Signal, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)  # fusion weight per signal
+    fusion: str = "rrf"  # polyseek.search.fusion.FUSERS
+    reranker: str = "cross-encoder"  # polyseek.search.rerank registry; used when a query asks for reranking
+    # queries that leave rerank unset (None) get it when PDF pages lead the results (docs/documents.md)
+    rerank_documents: bool = True
+    # signals that rank PDF pages and regions when the query has text (docs/documents.md)
+    document_signals: tuple[Signal, ...] = (Signal.TEXT, Signal.LEXICAL)
+    # scores of each kind of item standardised against that kind before kinds are merged (search/calibration.py)
+    calibrate: bool = True
+    min_depth: int = 50  # candidates each signal returns, at least ...
+    depth_per_k: int = 4  # ... and this many per requested result
+
+    def __post_init__(self) -> None:
+        weights: dict[Signal, float] = {**DEFAULT_WEIGHTS}
+        for signal, weight in dict(self.weights).items():
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight != weight:
+                raise InvalidInputError(f"weight of signal {signal!r} must be a number, got {weight!r}")
+            weights[Signal.parse(signal)] = float(weight)
+        object.__setattr__(self, "weights", MappingProxyType(weights))
+        object.__setattr__(self, "document_signals", tuple(Signal.parse(s) for s in self.document_signals))
+        if self.fusion not in FUSIONS:
+            raise InvalidInputError(f"unknown fusion {self.fusion!r}", hint="accepted: " + ", ".join(FUSIONS))
+        if self.min_depth < 1 or self.depth_per_k < 1:
+            raise InvalidInputError("search depths must be positive")
+
+    def with_weights(self, weights: Mapping[str, float] | None) -> SearchConfig:
+        """This config with some signal weights changed (``None``: unchanged)."""
+        return replace(self, weights={**self.weights, **(weights or {})}) if weights else self
+
+    def depth(self, k: int) -> int:
+        """Candidates each signal contributes for a query that wants ``k`` results."""
+        return max(self.min_depth, k * self.depth_per_k)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for evaluation reports."""
+        return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
+                "reranker": self.reranker, "rerank_documents": self.rerank_documents,
+                "document_signals": [s.value for s in self.document_signals], "calibrate": self.calibrate,
+                "min_depth": self.min_depth, "depth_per_k": self.depth_per_k}

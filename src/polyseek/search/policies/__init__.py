@@ -1,0 +1,1 @@
+"""Ranking rules, one per file: how documents, moments and concepts change a search (see ``base.Policy``)."""

@@ -1,0 +1,135 @@
+"""The index's dense spaces: which encoder serves each one, checked against the index's own description.
+
+The catalog's ``index`` meta records, per space, the encoder's name, its dimension and (for the aligner) a
+digest of its weights. An engine asked for other encoders, or holding other weights under the same name,
+is refused with a message saying how to fix it, so vectors of two models are never compared.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from polyseek.version import __version__
+from polyseek.catalog import Catalog
+from polyseek.config import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, SCHEMA_VERSION
+from polyseek.encoders.base import load_encoder
+from polyseek.errors import IndexMismatchError
+from polyseek.ingest.base import Chunk
+from polyseek.stores.base import Store
+from polyseek.types import DENSE_SIGNALS, Signal
+
+DEFAULTS = {Signal.IMAGE: DEFAULT_IMAGE_ENCODER, Signal.TEXT: DEFAULT_TEXT_ENCODER}
+FLAGS = {Signal.IMAGE: "--image-encoder", Signal.TEXT: "--text-encoder"}
+
+
+class Spaces:
+    """Encoders by space for one index, loaded on first use and verified against what the index recorded."""
+
+    def __init__(self, catalog: Catalog, store_uri: str, requested: dict[Signal, str | None]) -> None:
+        self.catalog = catalog
+        self.store_uri = store_uri
+        self.requested = {Signal(s): name for s, name in requested.items()}
+        self._encoders: dict[Signal, Any] = {}
+        self._lock = threading.Lock()
+
+    def meta(self) -> dict[str, Any] | None:
+        return self.catalog.get_meta("index")
+
+    def check(self) -> None:
+        """Refuse an index of a newer schema, or encoders other than the ones it was built with."""
+        meta = self.meta()
+        if meta is None:
+            return
+        if meta.get("schema_version", 0) > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"index at {self.store_uri} has schema {meta['schema_version']}, newer than this polyseek ({SCHEMA_VERSION})",
+                hint="upgrade polyseek, or index into a new store with --store",
+            )
+        for space, requested in self.requested.items():
+            recorded = meta.get("spaces", {}).get(space.value, {}).get("encoder")
+            if requested and recorded and requested != recorded:
+                raise IndexMismatchError(
+                    f"index at {self.store_uri} was built with {space.value} encoder {recorded!r}, not {requested!r}",
+                    hint=f"drop {FLAGS[space]} to use {recorded!r}, or index into a new store (--store) with {requested!r}",
+                )
+
+    def names(self) -> dict[Signal, str]:
+        """The encoder name of each space: asked for, else recorded by the index, else the default."""
+        recorded = {Signal(s): v["encoder"] for s, v in (self.meta() or {}).get("spaces", {}).items()}
+        return {s: self.requested.get(s) or recorded.get(s) or DEFAULTS[s] for s in DENSE_SIGNALS}
+
+    def encoder(self, space: Signal | str) -> Any:
+        space = Signal(space)
+        loaded = self._encoders.get(space)
+        if loaded is not None:  # no lock once loaded: searches must not wait for another thread's load
+            return loaded
+        with self._lock:
+            if space not in self._encoders:
+                encoder = load_encoder(self.names()[space])
+                self._check_revision(space, encoder)
+                self._encoders[space] = encoder
+            return self._encoders[space]
+
+    def _check_revision(self, space: Signal, encoder: Any) -> None:
+        """Refuse an encoder whose weights differ from the ones the index was built with, under the same name."""
+        meta = self.meta()
+        current = getattr(encoder, "revision", None)
+        if meta is None or current is None or space.value not in meta.get("spaces", {}):
+            return
+        # an index built before revisions were recorded cannot show it has these weights: refused too
+        recorded = meta["spaces"][space.value].get("revision") or "not recorded"
+        if recorded != current:
+            raise IndexMismatchError(
+                f"index at {self.store_uri} was built with other weights of {space.value} encoder {self.names()[space]!r} "
+                f"(revision {recorded}; the installed one is {current}, e.g. after an upgrade or a retrain)",
+                hint="index into a new store (--store) to embed everything with the installed weights, "
+                     "or point --image-encoder aligner:DIR at the model the index was built with",
+            )
+
+    def ensure(self, store: Store) -> None:
+        """Create the store's spaces, and record the index's description the first time it is written."""
+        meta = self.meta()
+        if meta is not None:
+            store.create({s: v["dim"] for s, v in meta["spaces"].items()})
+            return
+        spaces: dict[str, dict[str, Any]] = {}
+        for space, name in self.names().items():
+            encoder = self.encoder(space)
+            spaces[space.value] = {"encoder": name, "dim": int(encoder.dim)}
+            if getattr(encoder, "revision", None):
+                spaces[space.value]["revision"] = encoder.revision
+        store.create({s: v["dim"] for s, v in spaces.items()})
+        self.catalog.set_meta("index", {"schema_version": SCHEMA_VERSION, "polyseek_version": __version__, "spaces": spaces})
+
+    def shares_text_side(self) -> bool:
+        """Whether the image-text encoder's text side is the text encoder itself (then text is encoded once)."""
+        image = self.encoder(Signal.IMAGE)
+        return getattr(image, "text_encoder_name", None) == self.encoder(Signal.TEXT).name
+
+    def encode_chunks(self, chunks: list[Chunk]) -> dict[str, list[np.ndarray | None]]:
+        """Vectors for each chunk by space: images → image space; text → text space (and image space if no image)."""
+        out: dict[str, list[np.ndarray | None]] = {s.value: [None] * len(chunks) for s in DENSE_SIGNALS}
+        image_at = [i for i, c in enumerate(chunks) if c.image is not None]
+        text_at = [i for i, c in enumerate(chunks) if c.text.strip()]
+        if image_at:
+            vectors = self.encoder(Signal.IMAGE).encode_images([chunks[i].image for i in image_at])
+            for i, vector in zip(image_at, vectors):
+                out[Signal.IMAGE][i] = vector
+                chunks[i].image = None  # free the pixels as soon as they are embedded
+        if text_at:
+            texts = [chunks[i].text for i in text_at]
+            text_vectors = self.encoder(Signal.TEXT).encode_documents(texts)
+            for i, vector in zip(text_at, text_vectors):
+                out[Signal.TEXT][i] = vector
+            textonly = [j for j, i in enumerate(text_at) if out[Signal.IMAGE][i] is None]
+            if textonly:
+                if self.shares_text_side():
+                    image_side = text_vectors[textonly]
+                else:
+                    image_side = self.encoder(Signal.IMAGE).encode_documents([texts[j] for j in textonly])
+                for j, vector in zip(textonly, image_side):
+                    out[Signal.IMAGE][text_at[j]] = vector
+        return out
