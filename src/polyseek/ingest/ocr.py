@@ -41,6 +41,13 @@ class OcrUnavailableError(MissingDependencyError):
                                hint="install the Debian packages tesseract-ocr and tesseract-ocr-eng, and pytesseract")
 
 
+@lru_cache(maxsize=1)
+def warn_unavailable_once() -> None:
+    """Say once per process which packages OCR needs, when a page that needed it was indexed without it."""
+    log.warning("a page without a text layer was indexed by its image only: %s (%s)",
+                OcrUnavailableError().message, OcrUnavailableError().hint)
+
+
 def require_ocr() -> None:
     if not ocr_available():
         raise OcrUnavailableError()

@@ -319,6 +319,7 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
         finally:
             ocr_image.close()
     elif scanned and ocr:
+        ocr_module.warn_unavailable_once()
         log.info("%s: page %d has no text layer and Tesseract is not installed; indexed by its image only", name, number)
     page_area = geometry.width * geometry.height
     # a picture without words is kept only when it is big enough to be worth finding by its look

@@ -24,11 +24,17 @@ function route() {
   if (view === 'search') restoreFromHash(new URLSearchParams(query || ''));
 }
 
+let liveTimer = null;
 export async function refreshStatus() {
   try {
     const status = await api('/api/status');
     const encoders = Object.values(status.encoders || {}).join(' + ');
-    $('#status-line').textContent = `${status.items.toLocaleString()} items · ${status.files.toLocaleString()} files${encoders ? ` · ${encoders}` : ''}`;
+    const watch = (status.server || {}).watch;  // serve --watch: the index follows the folders' changes
+    const live = Boolean(watch && watch.live);
+    $('#status-line').textContent = `${live ? '● live · ' : ''}${status.items.toLocaleString()} items · ${status.files.toLocaleString()} files${encoders ? ` · ${encoders}` : ''}`;
+    $('#status-line').title = live ? `Live index: changes in ${watch.paths.join(', ')} are indexed within seconds` : '';
+    $('#status-line').dataset.live = String(live);
+    if (live && !liveTimer) liveTimer = setInterval(refreshStatus, 5000);
     const features = (status.server || {}).features || {};
     $('a[data-tab=ask]').hidden = features.ask === false;
     $('a[data-tab=concepts]').hidden = features.concepts === false;
