@@ -43,6 +43,7 @@ class StoreContract:
         store = self.make_store(tmp_path)
         store.create({"image": DIM, "text": DIM})
         store.upsert(make_rows())
+        store.optimize()  # the writer's step after a batch: indexes (full-text too) are built here, never by a search
         yield store
         store.close()
 
@@ -88,6 +89,30 @@ class StoreContract:
             got = [i for i, _ in store.search("image", query, 100, filters)]
             want = [i for i, _ in reference.search("image", query, 100, filters)]
             assert got == want, filters
+
+    def test_random_filters_and_queries_match_reference(self, store, reference):
+        """Congruence: 100 random filter combinations and query vectors give the reference store's results."""
+        rng = np.random.default_rng(11)
+        globs = ["/data/a/*", "/data/?/doc1*", "/data/[ab]/doc2?.*", "/data/[!a]/*.pdf", "*doc1[0-4].txt",
+                 "/data/b/doc_*", "*%*", "/data/a/doc?.jpg", "*", "/data/*/doc3*"]
+        for trial in range(100):
+            query = rng.normal(size=DIM).astype(np.float32)
+            query /= np.linalg.norm(query)
+            start = 1_700_000_000 + int(rng.integers(0, 30)) * 86400
+            filters = Filters(
+                path_glob=str(rng.choice(globs)) if rng.random() < 0.4 else None,
+                file_types=tuple(str(t) for t in rng.choice(["jpg", "txt", "pdf"], size=int(rng.integers(1, 3)), replace=False))
+                if rng.random() < 0.4 else (),
+                modalities=(Modality.TEXT, Modality.PAGE) if rng.random() < 0.3 else (),
+                date_from=float(start) if rng.random() < 0.3 else None,
+                date_to=float(start + int(rng.integers(1, 20)) * 86400) if rng.random() < 0.3 else None,
+            )
+            space = "image" if trial % 2 else "text"
+            k = int(rng.integers(1, 30))
+            got = store.search(space, query, k, filters)
+            want = reference.search(space, query, k, filters)
+            assert [i for i, _ in got] == [i for i, _ in want], (trial, filters)
+            np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=1e-4)
 
     def test_text_search_finds_terms(self, store, reference):
         got = [i for i, _ in store.text_search("number13", 5)]

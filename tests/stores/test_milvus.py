@@ -16,7 +16,12 @@ from tests.stores.test_contract import DIM, StoreContract, make_rows
 pytest.importorskip("pymilvus", reason="needs the milvus extra: pip install 'polyseek[milvus]'")
 pytest.importorskip("milvus_lite", reason="needs the milvus extra: pip install 'polyseek[milvus]'")
 
-from polyseek.stores.milvus import MilvusStore, glob_to_like, parse_uri  # noqa: E402
+from polyseek.stores.filters import glob_to_like as _glob_to_like  # noqa: E402
+from polyseek.stores.milvus import MilvusStore, parse_uri  # noqa: E402
+
+
+def glob_to_like(glob):
+    return _glob_to_like(glob, can_escape=False)
 
 
 def lite_uri(tmp_path, name="index.db", options=""):

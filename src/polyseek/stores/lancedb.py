@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from polyseek.errors import StoreError
+from polyseek.stores.filters import LANCE, compile_filters, sql_quote
 from polyseek.stores.base import Row, check_vector, dumps, stores
 from polyseek.types import Filters
 
@@ -27,6 +30,9 @@ ANN_MIN_ROWS = 150_000
 ROWS_PER_PARTITION = 1024
 NPROBES = 20
 REFINE_FACTOR = 4  # re-score 4k candidates with full-precision vectors: SQ codes blur near ties
+# A reader re-checks the table's latest version at most this often, so a running server sees another
+# process's writes within about a second; the check reads one small manifest listing.
+READ_CONSISTENCY_SECONDS = 0.5
 BASE_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("doc", pa.string()),
@@ -40,62 +46,55 @@ BASE_FIELDS = [
 ]
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def glob_to_like(pattern: str) -> str:
-    out = []
-    for ch in pattern:
-        if ch in "%_\\":
-            out.append("\\" + ch)
-        elif ch == "*":
-            out.append("%")
-        elif ch == "?":
-            out.append("_")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def filter_sql(filters: Filters | None, space: str | None = None) -> str | None:
-    clauses = []
-    if space is not None:
-        clauses.append(f"has_{space} = true")
-    if filters is not None:
-        if filters.path_glob:
-            clauses.append(f"path LIKE {_sql_str(glob_to_like(filters.path_glob))} ESCAPE '\\'")
-        if filters.file_types:
-            clauses.append("ext IN (" + ", ".join(_sql_str(t) for t in filters.file_types) + ")")
-        if filters.modalities:
-            clauses.append("modality IN (" + ", ".join(_sql_str(m.value) for m in filters.modalities) + ")")
-        if filters.date_from is not None:
-            clauses.append(f"date >= {float(filters.date_from)!r}")
-        if filters.date_to is not None:
-            clauses.append(f"date <= {float(filters.date_to)!r}")
-    return " AND ".join(clauses) or None
+    """A LanceDB SQL condition for ``filters`` (the glob's ``[...]`` classes are checked again on results)."""
+    return compile_filters(filters, LANCE, space).expression
 
 
 @stores.register("lancedb")
 class LanceStore:
-    """A LanceDB folder. Each write is one Lance commit, so a kill leaves the previous version intact."""
+    """A LanceDB folder. Each write is one Lance commit, so a kill leaves the previous version intact.
+
+    Readers follow the latest version (checked at most every :data:`READ_CONSISTENCY_SECONDS`), so
+    another process's writes show up; only writers (under :mod:`polyseek.locking`) build indexes.
+    """
 
     def __init__(self, path: str) -> None:
         import lancedb
+        from datetime import timedelta
 
         self.path = Path(path).expanduser()
         self.uri = str(self.path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self.db = lancedb.connect(str(self.path))
+            self.db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(seconds=READ_CONSISTENCY_SECONDS))
         except OSError as exc:
             raise StoreError(f"cannot open store folder {self.path}: {exc}") from exc
         self.spaces: dict[str, int] = {}
         self.table = None
         self._flat_cache: dict[str, tuple] = {}
+        self._looked_for_table = time.monotonic()
         if TABLE in self._table_names():
             self.table = self.db.open_table(TABLE)
             self.spaces = self._spaces_of(self.table.schema)
+
+    def refresh(self) -> None:
+        """See the latest version now (a writer calls this once it holds the writer lock)."""
+        if self.table is None:
+            if TABLE in self._table_names():
+                self.table = self.db.open_table(TABLE)
+        else:
+            self.table.checkout_latest()
+        if self.table is not None:
+            self.spaces = self._spaces_of(self.table.schema)
+        self._looked_for_table = time.monotonic()
+
+    def _current(self):
+        """The table for a read, or None while the store is empty (re-checked now and then: another process may
+        create it); its vector spaces follow the schema as another process extends it."""
+        if self.table is None and time.monotonic() - self._looked_for_table > READ_CONSISTENCY_SECONDS:
+            self.refresh()
+        return self.table
 
     def _table_names(self) -> list[str]:
         names = self.db.list_tables() if hasattr(self.db, "list_tables") else self.db.table_names()
@@ -180,7 +179,7 @@ class LanceStore:
         for column, values in (("id", list(ids)), ("doc", list(docs))):
             for start in range(0, len(values), 500):
                 chunk = values[start : start + 500]
-                self.table.delete(f"{column} IN (" + ", ".join(_sql_str(v) for v in chunk) + ")")
+                self.table.delete(f"{column} IN (" + ", ".join(sql_quote(v) for v in chunk) + ")")
 
     def _flat(self, space: str):
         """Vectors of a small table held in memory (re-read when the table's version changes).
@@ -225,24 +224,34 @@ class LanceStore:
         return [(str(ids[i]), float(scores[i])) for i in order]
 
     def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self.table is None or space not in self.spaces:
+        if self._current() is None or space not in self.spaces:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if (filters is None or not filters.path_glob) and self.table.count_rows() < ANN_MIN_ROWS:
             return self._flat_search(space, query, k, filters)
-        builder = (
-            self.table.search(query, vector_column_name=f"vec_{space}")
-            .distance_type("dot")
-            .where(filter_sql(filters, space), prefilter=True)
-            .nprobes(NPROBES)
-            .refine_factor(REFINE_FACTOR)
-            .select(["id", "_distance"])
-            .limit(k)
-        )
-        result = builder.to_arrow()
-        ids = result.column("id").to_pylist()
-        # Lance reports dot "distance" as 1 - <q, v>
-        scores = (1.0 - result.column("_distance").to_numpy()).tolist()
+        compiled = compile_filters(filters, LANCE, space)
+        limit = k if compiled.post_glob is None else max(4 * k, 64)
+        while True:
+            builder = (
+                self.table.search(query, vector_column_name=f"vec_{space}")
+                .distance_type("dot")
+                .where(compiled.expression, prefilter=True)
+                .nprobes(NPROBES)
+                .refine_factor(REFINE_FACTOR)
+                .select(["id", "path", "_distance"])
+                .limit(limit)
+            )
+            result = builder.to_arrow()
+            ids = result.column("id").to_pylist()
+            # Lance reports dot "distance" as 1 - <q, v>
+            scores = (1.0 - result.column("_distance").to_numpy()).tolist()
+            if compiled.post_glob is None:
+                break
+            keep = [i for i, path in enumerate(result.column("path").to_pylist()) if fnmatch.fnmatchcase(path, compiled.post_glob)]
+            if len(keep) >= k or len(ids) < limit:
+                ids, scores = [ids[i] for i in keep][:k], [scores[i] for i in keep][:k]
+                break
+            limit *= 4
         order = sorted(range(len(ids)), key=lambda i: (-round(scores[i], 6), ids[i]))
         return [(ids[i], float(scores[i])) for i in order]
 
@@ -254,21 +263,26 @@ class LanceStore:
             return False
 
     def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self.table is None or not text.strip():
+        if self._current() is None or not text.strip():
             return []
-        if not self._has_fts():
-            self._build_fts()
+        if not self._has_fts():  # built by writers (optimize); a search never writes, so none yet means no hits
+            log.debug("no full-text index yet in %s", self.uri)
+            return []
+        compiled = compile_filters(filters, LANCE)
         try:
-            builder = self.table.search(text, query_type="fts", fts_columns="text").select(["id", "_score"]).limit(k)
-            where = filter_sql(filters)
-            if where:
-                builder = builder.where(where, prefilter=True)
+            limit = k if compiled.post_glob is None else max(8 * k, 256)
+            builder = self.table.search(text, query_type="fts", fts_columns="text").select(["id", "path", "_score"]).limit(limit)
+            if compiled.expression:
+                builder = builder.where(compiled.expression, prefilter=True)
             result = builder.to_arrow()
         except Exception as exc:  # noqa: BLE001 - lance raises ValueError/RuntimeError on odd query syntax
             log.debug("full-text search failed for %r: %s", text, exc)
             return []
         ids = result.column("id").to_pylist()
         scores = result.column("_score").to_numpy().tolist()
+        if compiled.post_glob is not None:
+            keep = [i for i, path in enumerate(result.column("path").to_pylist()) if fnmatch.fnmatchcase(path, compiled.post_glob)][:k]
+            ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
         order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
         return [(ids[i], float(scores[i])) for i in order]
 
@@ -281,14 +295,14 @@ class LanceStore:
                                         lower_case=True, stem=True, remove_stop_words=True, ascii_folding=True)
 
     def get(self, ids: Sequence[str]) -> list[Row]:
-        if self.table is None or not ids:
+        if self._current() is None or not ids:
             return []
         found: dict[str, Row] = {}
         columns = [f.name for f in BASE_FIELDS]
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            where = "id IN (" + ", ".join(_sql_str(v) for v in chunk) + ")"
+            where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
             for rec in self.table.search().where(where).select(columns).limit(len(chunk)).to_list():
                 found[rec["id"]] = Row(
                     id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
@@ -298,13 +312,13 @@ class LanceStore:
         return [found[i] for i in ids if i in found]
 
     def get_vectors(self, space: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if self.table is None or space not in self.spaces or not ids:
+        if self._current() is None or space not in self.spaces or not ids:
             return {}
         out = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            where = f"has_{space} = true AND id IN (" + ", ".join(_sql_str(v) for v in chunk) + ")"
+            where = f"has_{space} = true AND id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
             result = self.table.search().where(where).select(["id", f"vec_{space}"]).limit(len(chunk)).to_arrow()
             vectors = result.column(f"vec_{space}").to_pylist()
             for row_id, vector in zip(result.column("id").to_pylist(), vectors):
@@ -312,7 +326,7 @@ class LanceStore:
         return out
 
     def count(self) -> int:
-        return 0 if self.table is None else self.table.count_rows()
+        return 0 if self._current() is None else self.table.count_rows()
 
     def optimize(self) -> None:
         """Compact fragments, refresh the BM25 index, build the ANN index once the table is large."""

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 
 from polyseek.errors import InvalidInputError, StoreError, StoreURIError, require
+from polyseek.stores.filters import MILVUS, compile_filters
+from polyseek.stores.filters import milvus_quote as quote
 from polyseek.stores.base import Row, check_vector, dumps, stores
 from polyseek.stores.memory import STOP_WORDS, bm25_scores, tokenize
 from polyseek.types import Filters
@@ -140,59 +142,10 @@ def remote_catalog_dir(clean_uri: str) -> Path:
     return Path(user_data_dir("polyseek")) / "milvus" / f"{readable}-{digest}"
 
 
-def quote(value: str) -> str:
-    """A Milvus expression string literal (C-style escapes)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return '"' + escaped.replace("\t", "\\t") + '"'
-
-
-def glob_to_like(pattern: str) -> tuple[str, bool]:
-    """Map an fnmatch glob to a Milvus ``like`` pattern; the flag says the match is looser and needs post-filtering.
-
-    Milvus ``like`` knows ``%`` (any run) and ``_`` (one character) but cannot escape them (milvus-docs#2525), and has
-    no character classes. So a literal ``%``/``_``/``\\`` in the glob, and a ``[...]`` class, become ``_`` (any one
-    character): a superset of the glob's matches, which :func:`fnmatch.fnmatchcase` then narrows exactly.
-    """
-    out, loose, i = [], False, 0
-    while i < len(pattern):
-        ch = pattern[i]
-        close = -1
-        if ch == "[":  # a class as fnmatch reads it: "]" right after "[" or "[!" is a member, not the end
-            j = i + 1 + (pattern[i + 1:i + 2] == "!")
-            close = pattern.find("]", j + (pattern[j:j + 1] == "]"))
-        if ch == "*":
-            out.append("%")
-        elif ch == "?":
-            out.append("_")
-        elif close != -1 or ch in "%_\\":
-            out.append("_")
-            loose = True
-            i = max(i, close)
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out), loose
-
-
 def filter_expr(filters: Filters | None, space: str | None = None) -> tuple[str, str | None]:
     """A Milvus boolean expression for ``filters``, and the glob still to check exactly (None when ``like`` is exact)."""
-    clauses, post_glob = [], None
-    if space is not None:
-        clauses.append(f"has_{space} == true")
-    if filters is not None:
-        if filters.path_glob:
-            like, loose = glob_to_like(filters.path_glob)
-            clauses.append(f"path like {quote(like)}")
-            post_glob = filters.path_glob if loose else None
-        if filters.file_types:
-            clauses.append("ext in [" + ", ".join(quote(t) for t in filters.file_types) + "]")
-        if filters.modalities:
-            clauses.append("modality in [" + ", ".join(quote(m.value) for m in filters.modalities) + "]")
-        if filters.date_from is not None:
-            clauses.append(f"date >= {float(filters.date_from)!r}")
-        if filters.date_to is not None:
-            clauses.append(f"date <= {float(filters.date_to)!r}")
-    return " and ".join(clauses), post_glob
+    compiled = compile_filters(filters, MILVUS, space)
+    return compiled.expression or "", compiled.post_glob
 
 
 def _fit(value: str, limit: int) -> str:
