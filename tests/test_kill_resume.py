@@ -41,8 +41,9 @@ def committed(store) -> int:
 def check_consistent(store):
     from polyseek.engine import Engine
 
-    engine = Engine(str(store))  # opening runs recovery of a cut batch
+    engine = Engine(str(store))  # opening only reads: recovery of a cut batch is a writer's job, under the lock
     try:
+        engine.indexer.recover()
         files = {k: f for k, f in engine.catalog.files().items() if f.status == "ok"}
         assert engine.catalog.pending() == []
         rows = engine.store.get([i for i, _ in engine.store.search("image", [1.0] + [0.0] * 63, 10_000)])

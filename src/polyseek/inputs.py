@@ -17,10 +17,11 @@ def load_image(source: Any):
     """An image from a PIL image, a path or raw bytes, refusing bombs and damaged files."""
     from PIL import Image
 
-    from polyseek.ingest.images import open_image
+    from polyseek.ingest.images import open_image, shrink
 
-    if isinstance(source, Image.Image):
-        return source.convert("RGB")
+    if isinstance(source, Image.Image):  # reduced like a decoded file: the encoders work at 224-512 px
+        reduced = shrink(source)
+        return reduced if reduced is not source else source.copy()
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not source:
             raise InvalidInputError("empty image bytes")

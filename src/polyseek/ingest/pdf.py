@@ -361,7 +361,9 @@ class PdfIngestor:
         self.ocr = ocr
         self.regions = regions
 
-    def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]:
+    def ingest(self, path: Path, progress: ProgressFn | None = None, resume: dict | None = None) -> Iterator[Chunk]:
+        """``resume`` ``{"page": index, "item": position}`` starts at a 0-based page whose item number is known
+        (the indexer's checkpoint of a long PDF cut short)."""
         path = Path(path)
         name = path.name
         with open_pdf(path) as document:
@@ -370,9 +372,9 @@ class PdfIngestor:
             if count > MAX_PAGES:
                 raise FileTooLargeError(f"{name}: {count:,} pages, over the limit of {MAX_PAGES:,}")
             date = pdf_date(document)
-            position = 0  # index of the next chunk: regions point at their page's item by it
+            position = int((resume or {}).get("item", 0))  # index of the next chunk: regions point at their page's item by it
             indexed, first_error = 0, None
-            for index in range(count):
+            for index in range(int((resume or {}).get("page", 0)), count):
                 try:
                     content = read_page(document, index, name, ocr=self.ocr)
                 except (FileTooLargeError, CorruptFileError) as exc:
