@@ -39,15 +39,23 @@ class InvalidInputError(PolyseekError, ValueError):
     http_status = 400
 
 
-class InvalidBodyError(InvalidInputError):
-    """A request body that parsed but does not fit its schema; ``problems`` name the fields at fault."""
+class InvalidRequestError(InvalidInputError):
+    """Request parameters (query string, path) that do not fit the API's schema; ``problems`` name them."""
 
-    code = "invalid_body"
+    code = "invalid_request"
     http_status = 422
+    what = "request parameters do not"
 
     def __init__(self, problems: Sequence[str], *, hint: str | None = None) -> None:
         self.problems = list(problems)
-        super().__init__("request body does not fit the schema: " + ("; ".join(self.problems) or "invalid"), hint=hint)
+        super().__init__(f"{self.what} fit the schema: " + ("; ".join(self.problems) or "invalid"), hint=hint)
+
+
+class InvalidBodyError(InvalidRequestError):
+    """A request body that parsed but does not fit its schema."""
+
+    code = "invalid_body"
+    what = "request body does not"
 
 
 class UnsupportedFileError(InvalidInputError):
@@ -86,6 +94,18 @@ class ForbiddenError(PolyseekError):
     http_status = 403
 
 
+class BadHostError(ForbiddenError):
+    """A request addressed to a host name the server does not answer (DNS-rebinding guard)."""
+
+    code = "bad_host"
+
+
+class CrossOriginError(ForbiddenError):
+    """A state-changing browser request from another site (CSRF guard)."""
+
+    code = "cross_origin"
+
+
 class TooManyRequestsError(PolyseekError):
     """Too many failed token attempts from one client; ``retry_after`` says when to try again."""
 
@@ -118,6 +138,13 @@ class StoreURIError(StoreError, ValueError):
     code = "bad_store_uri"
     exit_code = 2
     http_status = 400
+
+
+class StoreBusyError(StoreError):
+    """Another process (or thread) is writing to the store and the caller chose not to wait (``--no-wait``)."""
+
+    code = "store_busy"
+    exit_code = 5
 
 
 class IndexMismatchError(StoreError):

@@ -76,7 +76,8 @@ def test_bad_bodies_are_json_errors(client):
         ({"content": b"[1, 2]", "headers": {"content-type": "application/json"}}, 400, "invalid_input"),
         ({"content": b"text=x", "headers": {"content-type": "text/plain"}}, 400, "invalid_input"),
         ({"json": {}}, 400, "invalid_input"),
-        ({"json": {"text": '"unclosed'}}, 400, "invalid_input"),
+        ({"json": {"text": "x", "filters": {"date_from": 1e300}}}, 422, "invalid_body"),
+        ({"content": b'{"text": NaN}', "headers": {"content-type": "application/json"}}, 400, "invalid_input"),
         ({"json": {"text": "x", "filters": {"modalities": ["hologram"]}}}, 400, "invalid_input"),
         ({"json": {"text": "x", "filters": {"date_from": "last tuesday"}}}, 400, "invalid_input"),
         ({"files": {"image": ("x.png", b"this is not a png", "image/png")}}, 400, "corrupt_file"),
@@ -94,6 +95,13 @@ def test_unknown_routes_and_methods_are_json(client):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     wrong = client.get("/api/search")
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    bad_query = client.get("/api/files", params={"limit": 0})
+    assert bad_query.status_code == 422 and bad_query.json()["error"]["code"] == "invalid_request"
+
+
+def test_an_unclosed_quote_is_searched_as_text(client):
+    response = client.post("/api/search", json={"text": '"unclosed', "k": 2})
+    assert response.status_code == 200 and len(response.json()["hits"]) == 2
 
 
 def test_unexpected_errors_hide_the_trace(client, indexed, monkeypatch):
@@ -157,6 +165,7 @@ def test_status_describes_index_and_server(client, indexed):
     assert status["items"] > 0 and status["encoders"]["image"] == "deterministic"
     assert status["server"]["roots"][0]["path"] == str(root.resolve())
     assert status["server"]["auth"] is False
+    assert status["server"]["search_workers"] >= 1 and status["server"]["search_queue"] >= 0
 
 
 @pytest.mark.slow  # the default answer pipeline loads its reranker model

@@ -1,18 +1,23 @@
-"""The server's guard rails: API token, Host/Origin checks, upload limits and root-folder confinement."""
+"""The server's guard rails: token, sessions, failed-attempt limit, Host/Origin, upload limit, root confinement."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
+import math
 import os
 import secrets
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from polyseek.errors import InvalidInputError, NotFoundError, PolyseekError
+from polyseek.errors import ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError
 
-TOKEN_COOKIE = "polyseek_token"
+SESSION_COOKIE = "polyseek_session"
 TOKEN_HEADER = "x-polyseek-token"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -20,24 +25,6 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 PUBLIC_PATHS = frozenset({"/health", "/api/login", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class UnauthorizedError(PolyseekError):
-    code = "unauthorized"
-
-
-class ForbiddenError(PolyseekError):
-    code = "forbidden"
-
-
-class PayloadTooLargeError(InvalidInputError):
-    code = "payload_too_large"
-
-
-class NotAvailableError(PolyseekError):
-    """A feature whose part of polyseek is not installed or not built yet."""
-
-    code = "not_available"
 
 
 def is_loopback(host: str) -> bool:
@@ -58,11 +45,97 @@ def token_matches(expected: str | None, given: str | None) -> bool:
     return bool(given) and secrets.compare_digest(expected.encode(), given.encode())
 
 
-def token_from_headers(headers: dict[str, str], cookies: dict[str, str]) -> str | None:
+def token_from_headers(headers: dict[str, str]) -> str | None:
+    """The token a client sent as ``Authorization: Bearer`` or ``X-Polyseek-Token`` (the cookie holds a session)."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return headers.get(TOKEN_HEADER) or cookies.get(TOKEN_COOKIE)
+    return headers.get(TOKEN_HEADER)
+
+
+class SessionStore:
+    """Browser sessions from ``/api/login``: the cookie holds a random id, never the token.
+
+    Only a digest of each id is kept, with its expiry; a server restart or ``/api/logout`` ends sessions.
+    """
+
+    def __init__(self, ttl_seconds: float = 24 * 3600, max_sessions: int = 1024) -> None:
+        self.ttl = ttl_seconds
+        self.max_sessions = max_sessions
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(session_id: str) -> str:
+        return hashlib.sha256(session_id.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def create(self) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._expiry[self._digest(session_id)] = time.monotonic() + self.ttl
+            while len(self._expiry) > self.max_sessions:
+                self._expiry.popitem(last=False)
+        return session_id
+
+    def valid(self, session_id: str | None) -> bool:
+        if not session_id:
+            return False
+        key = self._digest(session_id)
+        with self._lock:
+            expiry = self._expiry.get(key)
+            if expiry is None:
+                return False
+            if expiry < time.monotonic():
+                del self._expiry[key]
+                return False
+            return True
+
+    def end(self, session_id: str | None) -> None:
+        if session_id:
+            with self._lock:
+                self._expiry.pop(self._digest(session_id), None)
+
+
+class AttemptLimiter:
+    """Failed token attempts per client: after ``max_failures`` within ``window`` seconds the client waits.
+
+    Only wrong tokens count (a missing token or an expired session cookie is not a guess), so a browser whose
+    session ended is never locked out by its own requests.
+    """
+
+    def __init__(self, max_failures: int = 10, window: float = 60.0, max_clients: int = 10_000) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds this client must wait before its next attempt, or None when it may try now."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._failures.get(client)
+            if recent is None:
+                return None
+            while recent and recent[0] <= now - self.window:
+                recent.popleft()
+            if not recent:
+                del self._failures[client]
+                return None
+            if len(recent) < self.max_failures:
+                return None
+            return max(1, math.ceil(recent[0] + self.window - now))
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = self._failures.setdefault(client, deque())
+            self._failures.move_to_end(client)
+            recent.append(now)
+            while len(recent) > self.max_failures:
+                recent.popleft()
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
 
 
 def host_allowed(host_header: str | None, allowed: Iterable[str] | None) -> bool:
@@ -82,6 +155,12 @@ def same_origin(origin: str | None, host_header: str | None) -> bool:
     if origin == "null":
         return False
     return urlsplit(origin).netloc.lower() == (host_header or "").lower()
+
+
+def client_key(scope: dict) -> str:
+    """Who is asking, for the failed-attempt limit: the peer address (a proxy in front should set it right)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def limit_body(receive, max_bytes: int):
@@ -152,6 +231,52 @@ class RootPolicy:
             raise refused
         return resolved
 
+    def servable(self, raw: str) -> Path:
+        """The real path of an indexed file, checked again every time it is read for a client.
+
+        A file indexed inside a root must still resolve inside a root (one later replaced by a symlink to
+        ``/etc/hostname`` is refused); a file indexed outside every root (from the CLI) must not resolve
+        through a symlink to anywhere else. Refusals read like a missing file: nothing about the target leaks.
+        """
+        path = Path(os.path.abspath(raw))
+        gone = NotFoundError(f"the file of this item is gone: {raw}", hint="re-index its folder")
+        try:
+            resolved = path.resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            raise gone from None
+        indexed_in_root = self.contains(path) or self.contains(_resolved_parent(path))
+        if self.contains(resolved) if indexed_in_root else resolved == path:
+            if resolved.is_file():
+                return resolved
+        raise gone
+
+    def deletable(self, raw: str, indexed: Iterable[str]) -> str:
+        """A ``DELETE /api/files`` target: an indexed file, or a folder strictly inside a root holding indexed files.
+
+        Never ``/``, a root itself or anything above a root, never a relative path or one with ``..``: a delete
+        removes no more than what was named.
+        """
+        raw = (raw or "").strip()
+        if "\x00" in raw:
+            raise InvalidInputError("path contains a NUL byte")
+        if not raw.startswith("/") or os.path.normpath(raw) != raw.rstrip("/") or raw.rstrip("/") == "":
+            raise InvalidInputError(f"cannot delete {raw!r}: give the absolute path of an indexed file or folder",
+                                    hint="paths as listed by GET /api/files; '/' and '..' are refused")
+        target = raw.rstrip("/")
+        keys = set(indexed)
+        if target in keys:
+            return target
+        folder = Path(target)
+        inside = any(folder != root and folder.is_relative_to(root) for root in self.roots)
+        if not inside:
+            raise ForbiddenError(f"{target} is not an indexed file or a folder inside a root",
+                                 hint="a whole root or anything above one cannot be deleted over HTTP; roots: "
+                                      + (", ".join(str(r) for r in self.roots) or "none configured"))
+        prefix = target + os.sep
+        if not any(key.startswith(prefix) for key in keys):
+            raise NotFoundError(f"nothing indexed under {target}")
+        return target
+
     def confine(self, folder: Path, extensions: Iterable[str]) -> tuple[list[Path], list[str]]:
         """Files under ``folder`` the indexer would take, minus symlinks that resolve outside the roots."""
         wanted = set(extensions)
@@ -173,6 +298,13 @@ class RootPolicy:
                 else:
                     refused.append(str(path))
         return kept, refused
+
+
+def _resolved_parent(path: Path) -> Path:
+    try:
+        return path.parent.resolve(strict=True) / path.name
+    except (OSError, RuntimeError):
+        return path
 
 
 def error_body(code: str, message: str, hint: str | None = None) -> dict[str, dict[str, str]]:

@@ -7,15 +7,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from polyseek.errors import PolyseekError
 from polyseek.server import bodies
-from polyseek.server.app import ServerState, get_state
-from polyseek.server.routes.search import upload_image
-from polyseek.server.security import NotAvailableError
+from polyseek.server.deps import AskBody, EngineDep, SettingsDep, StateDep, UploadsDep
+from polyseek.server.uploads import one_image
 
 router = APIRouter(tags=["ask"])
 log = logging.getLogger(__name__)
@@ -27,11 +26,11 @@ def sse(event: dict[str, Any]) -> bytes:
     return f"event: {event.get('type', 'message')}\ndata: {json.dumps(event, ensure_ascii=False, default=str)}\n\n".encode()
 
 
-def ask_events(state: ServerState, kwargs: dict[str, Any]) -> Iterator[bytes]:
+def ask_events(engine: Any, kwargs: dict[str, Any]) -> Iterator[bytes]:
     """Engine events as SSE; failures become an ``error`` event (the HTTP status is already sent)."""
     try:
         yield b": polyseek answer stream\n\n"  # opens the stream at once, before retrieval and generation start
-        for event in state.engine.ask_stream(**kwargs):
+        for event in engine.ask_stream(**kwargs):
             yield sse(event)
     except PolyseekError as exc:
         yield sse({"type": "error", "code": exc.code, "message": exc.message})
@@ -45,16 +44,11 @@ def ask_events(state: ServerState, kwargs: dict[str, Any]) -> Iterator[bytes]:
                          "(answer + citations) or `error` (code + message). With `stream: false`: one JSON object "
                          '`{"answer", "citations": [{"id", "path", "locator", "modality", "snippet"}]}`.',
              openapi_extra=bodies.request_body(bodies.AskRequest, {"image": "optional image the question is about"}))
-async def ask(request: Request):
-    body, uploads = await bodies.read_body(request, bodies.AskRequest)
-    state = get_state(request)
-    engine = state.engine
-    if not hasattr(engine, "ask_stream") or not hasattr(engine, "ask"):
-        raise NotAvailableError("asking is not available in this installation", hint="the rag part of polyseek is missing")
-    image = await run_in_threadpool(upload_image, uploads)
-    kwargs: dict[str, Any] = {**state.ask_options, "question": body.question, "image": image,
+async def ask(body: AskBody, uploads: UploadsDep, state: StateDep, engine: EngineDep, settings: SettingsDep):
+    image = await run_in_threadpool(one_image, uploads, state.decodes)
+    kwargs: dict[str, Any] = {**settings.ask_options, "question": body.question, "image": image,
                               "k": body.k, "adaptive": body.adaptive}
     if not body.stream:
         answer = await run_in_threadpool(lambda: engine.ask(**kwargs))
         return answer.to_dict()
-    return StreamingResponse(ask_events(state, kwargs), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(ask_events(engine, kwargs), media_type="text/event-stream", headers=SSE_HEADERS)

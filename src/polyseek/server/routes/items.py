@@ -11,22 +11,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from polyseek.errors import NotFoundError
-from polyseek.server.app import ServerState, get_state
+from polyseek.preview import render_preview
+from polyseek.server.deps import EngineDep, StateDep
 from polyseek.server.media import PREVIEW_SIZES, THUMB_SIZES, encode_image, file_fingerprint, media_type, served_type, snap
-from polyseek.server.security import NotAvailableError
+from polyseek.server.state import ServerState
 from polyseek.types import Item, Locator, Modality
 
 router = APIRouter(tags=["items"])
 RENDERED = {Modality.IMAGE, Modality.PAGE, Modality.REGION, Modality.VIDEO_MOMENT}
 IMAGE_CACHE = "private, max-age=600"
-
-
-def _preview_fn():
-    try:
-        from polyseek.preview import render_preview
-    except ImportError:
-        raise NotAvailableError("previews are not available in this installation") from None
-    return render_preview
 
 
 def page_size(item: Item) -> list[float] | None:
@@ -62,9 +55,8 @@ def item_out(item: Item) -> dict[str, Any]:
 
 
 @router.get("/api/items/{item_id}", summary="One item, its file's details, and links to its media")
-def get_item(item_id: str, request: Request) -> dict:
-    state = get_state(request)
-    item = state.engine.get(item_id)
+def get_item(item_id: str, engine: EngineDep) -> dict:
+    item = engine.get(item_id)
     out = item_out(item)
     try:
         stat = os.stat(item.path)
@@ -78,19 +70,19 @@ def get_item(item_id: str, request: Request) -> dict:
 
 
 @router.get("/api/items/{item_id}/file", summary="The item's original file; honours Range for seeking in media")
-def get_file(item_id: str, request: Request) -> FileResponse:
-    item = get_state(request).engine.get(item_id)
-    path = Path(item.path)
-    if not path.is_file():
-        raise NotFoundError(f"the file of this item is gone: {item.path}", hint="re-index its folder")
-    # Only files the index holds are served: the path comes from the store, never from the request.
+def get_file(item_id: str, state: StateDep) -> FileResponse:
+    item = state.engine.get(item_id)
+    # Only files the index holds are served (the path comes from the store, never from the request), and only
+    # while they still resolve where they were indexed: a file swapped for a symlink to elsewhere is refused.
+    path = state.policy.servable(item.path)
     kind, disposition = served_type(path)
     return FileResponse(path, media_type=kind, headers={"cache-control": "private, max-age=60"},
                         content_disposition_type=disposition, filename=path.name)
 
 
 def _render(state: ServerState, item: Item, kind: str, size: int, request: Request) -> Response:
-    render_preview = _preview_fn()
+    real = str(state.policy.servable(item.path))
+    item = dataclasses.replace(item, path=real)  # renders read the checked file, not what the link points to now
     key = f"{kind}:{size}:{item.id}:{item.locator.key()}:{file_fingerprint(item.path)}"
 
     def render() -> bytes:
@@ -106,8 +98,7 @@ def _render(state: ServerState, item: Item, kind: str, size: int, request: Reque
 
 @router.get("/api/items/{item_id}/thumbnail", summary="A small JPEG: image, page with its region outlined, keyframe",
             response_class=Response)
-def thumbnail(item_id: str, request: Request, size: int = Query(320, ge=32, le=1024)) -> Response:
-    state = get_state(request)
+def thumbnail(item_id: str, request: Request, state: StateDep, size: int = Query(320, ge=32, le=1024)) -> Response:
     item = state.engine.get(item_id)
     _require_rendered(item)
     return _render(state, item, "thumbnail", snap(size, THUMB_SIZES), request)
@@ -115,8 +106,7 @@ def thumbnail(item_id: str, request: Request, size: int = Query(320, ge=32, le=1
 
 @router.get("/api/items/{item_id}/preview", summary="A large JPEG: PDF page with the region outlined, image, keyframe",
             response_class=Response)
-def preview(item_id: str, request: Request, size: int = Query(1200, ge=64, le=2400)) -> Response:
-    state = get_state(request)
+def preview(item_id: str, request: Request, state: StateDep, size: int = Query(1200, ge=64, le=2400)) -> Response:
     item = state.engine.get(item_id)
     _require_rendered(item)
     return _render(state, item, "preview", snap(size, PREVIEW_SIZES), request)
@@ -124,8 +114,7 @@ def preview(item_id: str, request: Request, size: int = Query(1200, ge=64, le=24
 
 @router.get("/api/items/{item_id}/page", summary="The item's whole PDF page without outline (the UI draws the region)",
             response_class=Response)
-def page(item_id: str, request: Request, size: int = Query(1200, ge=64, le=2400)) -> Response:
-    state = get_state(request)
+def page(item_id: str, request: Request, state: StateDep, size: int = Query(1200, ge=64, le=2400)) -> Response:
     item = state.engine.get(item_id)
     if item.locator.page is None:
         raise NotFoundError(f"item {item_id!r} is not on a page")
@@ -139,17 +128,16 @@ def _require_rendered(item: Item) -> None:
 
 
 @router.delete("/api/items/{item_id}", summary="Remove one item from the index (the file on disk is kept)")
-def delete_item(item_id: str, request: Request) -> dict:
-    state = get_state(request)
-    state.engine.get(item_id)  # 404 for an unknown id, before anything changes
-    return {"removed": state.engine.delete([item_id])}
+def delete_item(item_id: str, engine: EngineDep) -> dict:
+    engine.get(item_id)  # 404 for an unknown id, before anything changes
+    return {"removed": engine.delete([item_id])}
 
 
 @router.get("/api/files", summary="Browse indexed files, sorted by path")
-def list_files(request: Request, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+def list_files(engine: EngineDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
                contains: str = Query("", max_length=500, description="Only paths containing this text"),
                status: str = Query("", pattern="^(|ok|failed)$")) -> dict:
-    files = get_state(request).engine.files()
+    files = engine.files()
     if contains:
         needle = contains.lower()
         files = [f for f in files if needle in f["path"].lower()]
@@ -160,11 +148,14 @@ def list_files(request: Request, offset: int = Query(0, ge=0), limit: int = Quer
 
 
 @router.get("/api/files/items", summary="The items of one indexed file, in file order")
-def file_items(request: Request, path: str = Query(..., max_length=4096)) -> dict:
-    items = get_state(request).engine.file_items(path)
+def file_items(engine: EngineDep, path: str = Query(..., max_length=4096)) -> dict:
+    items = engine.file_items(path)
     return {"path": path, "items": [item_out(item) for item in items[:2000]], "total": len(items)}
 
 
-@router.delete("/api/files", summary="Remove an indexed file, or every file under an indexed folder, from the index")
-def delete_files(request: Request, path: str = Query(..., min_length=1, max_length=4096)) -> dict:
-    return {"removed": get_state(request).engine.delete([path])}
+@router.delete("/api/files", summary="Remove an indexed file, or every file under a folder inside a root, from the index",
+               description="`path` is the absolute path of an indexed file (as `GET /api/files` lists it), or of a "
+                           "folder strictly inside a root; `/`, a root itself, relative paths and `..` are refused.")
+def delete_files(state: StateDep, path: str = Query(..., min_length=1, max_length=4096)) -> dict:
+    target = state.policy.deletable(path, (f["path"] for f in state.engine.files()))
+    return {"removed": state.engine.delete([target])}
