@@ -146,6 +146,7 @@ def _term(sign: float, group: Sequence[_Token], is_image_file: Callable[[Path], 
         if not quoted and len(group) == 1 and _looks_like_path(value):
             raise InvalidInputError(f"image file not found: {value}",
                                     hint="give the path of an existing image, or quote the words to search them as text")
+    value = " ".join(value.split())  # text terms are compared and embedded as words: runs of spaces are one
     if not value:
         raise InvalidInputError("a composed query has an empty term", hint='e.g. "red car" + ./car.jpg - "blue"')
     return sign * weight, "text", value
@@ -185,7 +186,7 @@ def join_arguments(arguments: Sequence[str]) -> str:
         return " ".join(words)
     out = []
     for word in words:
-        if any(c.isspace() for c in word.strip()) and not (word.strip()[:1] in QUOTES):
+        if any(c.isspace() for c in word.strip()) and word.strip()[:1] not in QUOTES:
             quote = '"' if '"' not in word else "'" if "'" not in word else None
             out.append(f"{quote}{word.strip()}{quote}" if quote else word)
         else:
