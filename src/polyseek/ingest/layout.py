@@ -85,10 +85,14 @@ class Run:
 @dataclass
 class Line:
     runs: list[Run] = field(default_factory=list)
+    _box: tuple[int, Box] | None = field(default=None, repr=False, compare=False)
 
     @property
     def box(self) -> Box:
-        return union_all([r.box for r in self.runs])
+        # layout asks for boxes in nested loops: computed once per number of runs (runs are only appended)
+        if self._box is None or self._box[0] != len(self.runs):
+            self._box = (len(self.runs), union_all([r.box for r in self.runs]))
+        return self._box[1]
 
     @property
     def height(self) -> float:
@@ -113,10 +117,13 @@ class Line:
 @dataclass
 class Block:
     lines: list[Line] = field(default_factory=list)
+    _box: tuple[int, Box] | None = field(default=None, repr=False, compare=False)
 
     @property
     def box(self) -> Box:
-        return union_all([line.box for line in self.lines])
+        if self._box is None or self._box[0] != len(self.lines):
+            self._box = (len(self.lines), union_all([line.box for line in self.lines]))
+        return self._box[1]
 
     @property
     def line_height(self) -> float:
