@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from polyseek.version import __version__
 from polyseek.catalog import Catalog
 from polyseek.concepts import ConceptMemory
 from polyseek.config import SCHEMA_VERSION, resolve_store_uri
@@ -21,6 +20,7 @@ from polyseek.errors import NotFoundError
 from polyseek.indexer import Indexer, ProgressCallback
 from polyseek.rag.base import Answer
 from polyseek.rag.pipeline import ask, ask_stream
+from polyseek.search.calibration import ModalityBackgrounds
 from polyseek.search.config import SearchConfig
 from polyseek.search.context import SearchContext
 from polyseek.search.pipeline import SearchPipeline
@@ -34,6 +34,7 @@ from polyseek.search.rows import RowCache
 from polyseek.spaces import Spaces
 from polyseek.stores.base import Store, open_store
 from polyseek.types import Filters, Hit, IndexSummary, Item, Query, Signal, item_id
+from polyseek.version import __version__
 
 
 class Engine:
@@ -55,8 +56,9 @@ class Engine:
         self.config = config or SearchConfig()
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE))
         self.indexer = Indexer(self.store, self.catalog, self.spaces.encode_chunks)
-        policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts), CalibrationPolicy(self.store),
-                    MomentsPolicy(), DocumentsPolicy()]
+        backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
+        policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds),
+                    CalibrationPolicy(backgrounds), MomentsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         self._write_lock = threading.Lock()
 
@@ -90,10 +92,12 @@ class Engine:
     def search(self, query: Any = None, *, k: int = 10, image: Any = None, filters: Filters | None = None,
                instruction: str | None = None, image_weight: float = 1.0, text_weight: float = 1.0,
                spaces: Sequence[str] = (), rerank: bool | None = None, weights: dict[str, float] | None = None,
-               config: SearchConfig | None = None) -> list[Hit]:
-        """Search with text, an image, or both (or a ready :class:`Query`); returns hits best first."""
+               config: SearchConfig | None = None, like: str | None = None) -> list[Hit]:
+        """Search with text, an image, or both (or a ready :class:`Query`), or for more like an indexed item
+        (``like``: its id); returns hits best first."""
         return self.trace(query, k=k, image=image, filters=filters, instruction=instruction, image_weight=image_weight,
-                          text_weight=text_weight, spaces=spaces, rerank=rerank, weights=weights, config=config).hits
+                          text_weight=text_weight, spaces=spaces, rerank=rerank, weights=weights, config=config,
+                          like=like).hits
 
     def trace(self, query: Any = None, *, weights: dict[str, float] | None = None, config: SearchConfig | None = None,
               **options: Any) -> SearchContext:

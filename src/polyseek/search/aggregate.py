@@ -75,8 +75,8 @@ def aggregate_pages(
     """
     pages: dict[tuple[str, int], dict] = {}
     order: list[tuple[str, object]] = []  # ("page", key) or ("item", id) in first-seen order
-    for item_id, score in ranked:
-        item = items.get(item_id)
+    for candidate, score in ranked:
+        item = items.get(candidate)
         if item is None:
             continue
         if not is_document(item):
@@ -88,7 +88,7 @@ def aggregate_pages(
             group = pages[key] = {"page": None, "page_id": None, "regions": [], "scores": [], "members": []}
             order.append(("page", key))
         group["scores"].append(score)
-        group["members"].append(item_id)
+        group["members"].append(candidate)
         if item.modality == Modality.PAGE:
             group["page"] = item
         else:

@@ -52,46 +52,47 @@ class Background:
 class ModalityBackgrounds:
     """Per space, a sample of each kind's vectors, drawn from the store and kept until the store grows.
 
-    Drawn along a few seeded random directions (the store's nearest neighbours of each), so it works through
-    the store protocol alone, on every backend.
+    Drawn along a few seeded random directions (the store's nearest neighbours of each, at both ends), so it
+    works through the store protocol alone, on every backend.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[str, tuple[int, dict[str, Background]]] = {}
+        self._cache: dict[tuple[str, str], tuple[int, Background | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, space: str, dim: int) -> dict[str, Background]:
+        """The backgrounds of every kind present, or ``{}`` when the space holds one kind only."""
+        present = {g: b for g in GROUPS if (b := self.group(space, dim, g)) is not None}
+        return present if len(present) >= 2 else {}
+
+    def group(self, space: str, dim: int, group: str) -> Background | None:
+        """The background of one kind (``None`` when the store holds too few of it)."""
         count = self.store.count()
-        cached = self._cache.get(space)
+        cached = self._cache.get((space, group))
         if cached is not None and abs(count - cached[0]) <= REFRESH_GROWTH * max(cached[0], 1):
             return cached[1]
         with self._lock:
-            backgrounds = self._draw(space, dim)
-            self._cache[space] = (count, backgrounds)
-            return backgrounds
+            background = self._draw(space, dim, group)
+            self._cache[(space, group)] = (count, background)
+            return background
 
-    def _draw(self, space: str, dim: int) -> dict[str, Background]:
+    def _draw(self, space: str, dim: int, group: str) -> Background | None:
         rng = np.random.default_rng(0)
         directions = rng.normal(size=(SAMPLE_DIRECTIONS, dim)).astype(np.float32)
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-        present = [g for g, members in GROUPS.items()
-                   if self.store.search(space, directions[0], 1, Filters(modalities=members))]
-        if len(present) < 2:  # one kind: nothing to calibrate, and nothing more to read
-            return {}
-        out: dict[str, Background] = {}
-        for group in present:
-            ids: list[str] = []
-            for direction in directions:
-                for sign in (1.0, -1.0):  # both ends of a direction: the sample is not tilted towards it
-                    found = self.store.search(space, sign * direction, SAMPLE_PER_DIRECTION // 2,
-                                              Filters(modalities=GROUPS[group]))
-                    ids += [i for i, _ in found]
-            ids = list(dict.fromkeys(ids))
-            vectors = self.store.get_vectors(space, ids) if len(ids) >= MIN_SAMPLE else {}
-            if len(vectors) >= MIN_SAMPLE:
-                out[group] = Background(np.stack([vectors[i] for i in ids if i in vectors]).astype(np.float32))
-        return out
+        members = Filters(modalities=GROUPS[group])
+        if not self.store.search(space, directions[0], 1, members):
+            return None
+        ids: list[str] = []
+        for direction in directions:
+            for sign in (1.0, -1.0):  # both ends of a direction: the sample is not tilted towards it
+                ids += [i for i, _ in self.store.search(space, sign * direction, SAMPLE_PER_DIRECTION // 2, members)]
+        ids = list(dict.fromkeys(ids))
+        vectors = self.store.get_vectors(space, ids) if len(ids) >= MIN_SAMPLE else {}
+        if len(vectors) < MIN_SAMPLE:
+            return None
+        return Background(np.stack([vectors[i] for i in ids if i in vectors]).astype(np.float32))
 
 
 def calibrate(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Mapping[str, Background],

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from polyseek.encoders.base import normalize
+from polyseek.search.aggregate import Aggregated, rerank_results
 from polyseek.search.config import SearchConfig
 from polyseek.search.context import QueryEncoders, SearchContext
 from polyseek.search.fusion import FUSERS
 from polyseek.search.policies.base import Policy
-from polyseek.search.aggregate import Aggregated, rerank_results
 from polyseek.search.rerank import load_reranker
 from polyseek.search.rows import RowCache
 from polyseek.stores.base import Store

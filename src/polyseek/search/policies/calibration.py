@@ -14,15 +14,14 @@ from dataclasses import replace
 from polyseek.search.calibration import GROUP_OF, GROUPS, ModalityBackgrounds, calibrate
 from polyseek.search.context import SearchContext
 from polyseek.search.policies.base import BasePolicy
-from polyseek.stores.base import Store
 from polyseek.types import DENSE_SIGNALS
 
 
 class CalibrationPolicy(BasePolicy):
     name = "calibration"
 
-    def __init__(self, store: Store) -> None:
-        self.backgrounds = ModalityBackgrounds(store)
+    def __init__(self, backgrounds: ModalityBackgrounds) -> None:
+        self.backgrounds = backgrounds
 
     def before_fusion(self, ctx: SearchContext) -> None:
         if not ctx.config.calibrate:
