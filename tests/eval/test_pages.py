@@ -122,3 +122,13 @@ def test_financebench_records_load_with_their_fields(tmp_path):
     assert questions[0].qid == "financebench_id_04735" and questions[0].evidence_pages == (1,)
     assert questions[0].facet("question_type") == ("metrics-generated",) and questions[0].facet("doc_type") == ("10k",)
     assert questions[0].facet("evidence_sources") == ()
+
+
+def test_reranker_is_chosen_by_name(dataset, tmp_path):
+    from polyseek.errors import InvalidInputError
+    from polyseek.eval.pages import run_pages_eval
+
+    with pytest.raises(InvalidInputError, match="unknown reranker"):
+        run_pages_eval(dataset, image_encoder="deterministic", text_encoder="deterministic", reranker="no-such")
+    report = run_pages_eval(dataset, image_encoder="deterministic", text_encoder="deterministic", reranker="colbert", rerank=True)
+    assert report["config"]["reranker"] == "colbert" and report["within_document"]["hit@5"] == 1.0

@@ -21,6 +21,7 @@ def pages(
     signal: list[str] = typer.Option([], "--signal", help="Use only these signals (image, text, lexical); default all, as shipped."),
     rerank: bool | None = typer.Option(None, "--rerank/--no-rerank", help="Force the cross-encoder rerank on or off (default: as shipped)."),
     image_for_documents: bool = typer.Option(False, "--image-for-documents", help="Fuse the image space into page ranking too (off as shipped)."),
+    reranker: str | None = typer.Option(None, "--reranker", help="Rerank with this reranker (cross-encoder as shipped, colbert)."),
     split: str = typer.Option("all", "--split", help="Questions to use: all, tune (chose the defaults) or test (held out)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Use only the first N questions."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
@@ -35,7 +36,8 @@ def pages(
         store = str((workdir.expanduser().absolute() if workdir else Path(scratch)) / "store")
         report = run_pages_eval(folder, store=store, image_encoder=image_encoder, text_encoder=text_encoder,
                                 signals=signal, rerank=rerank, split=split, limit=limit,
-                                image_for_documents=image_for_documents, progress=progress)
+                                image_for_documents=image_for_documents, progress=progress,
+                                reranker=reranker)
     output, markdown = write_report(report, output, render=to_markdown)
     summary = {"output": str(output), "markdown": str(markdown), "n_queries": report["n_queries"],
                **{task: report[task] for task in TASKS}, "failed_files": report["failed_files"]}

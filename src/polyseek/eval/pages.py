@@ -20,7 +20,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -202,21 +202,30 @@ def mean_metrics(values: Sequence[dict[str, float]]) -> dict[str, float]:
 def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None, image_encoder: str | None = None,
                    text_encoder: str | None = None, signals: Sequence[str] = (), rerank: bool | None = None,
                    weights: dict[str, float] | None = None, split: str = "all", limit: int | None = None,
-                   k: int = 10, image_for_documents: bool = False, progress: ProgressFn | None = None) -> dict[str, Any]:
+                   k: int = 10, image_for_documents: bool = False, progress: ProgressFn | None = None,
+                   reranker: str | None = None) -> dict[str, Any]:
     """Index ``folder/documents`` (incrementally, into ``store``) and evaluate every question; returns the report.
 
     ``rerank`` None keeps the engine's shipped default; ``signals`` restricts the signals (rows of the table);
-    ``image_for_documents`` fuses the image space into document ranking too (off as shipped).
+    ``image_for_documents`` fuses the image space into document ranking too (off as shipped); ``reranker``
+    names the reranker (``polyseek.search.rerank.rerankers``) instead of the shipped one.
     """
     from polyseek.eval.runner import index_timed
 
     documents, questions = load_questions(folder, split=split, limit=limit)
+    if reranker:
+        from polyseek.search.rerank import rerankers
+
+        if reranker not in rerankers.names():
+            raise InvalidInputError(f"unknown reranker {reranker!r}", hint="accepted: " + ", ".join(rerankers.names()))
     own = engine is None
     if own:
         engine = Engine(store or "memory://", image_encoder=image_encoder, text_encoder=text_encoder)
     config = engine.config
     if image_for_documents:
         config = engine.with_config(document_signals=tuple(dict.fromkeys(("image", *config.document_signals))))
+    if reranker:
+        config = replace(config, reranker=reranker)
     try:
         indexing = index_timed(engine, [str(documents)], "index", progress)
         records = engine.catalog.files()
@@ -264,7 +273,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "image_encoder_resolved": engine.encoder_names()["image"], "text_encoder_resolved": engine.encoder_names()["text"],
             "signals": list(signals) or [s.value for s in Signal], "rerank": "engine default" if rerank is None else bool(rerank),
             "weights": config.with_weights(weights).to_dict()["weights"], "fusion": config.fusion, "k": k, "split": split,
-            "document_signals": [s.value for s in config.document_signals],
+            "document_signals": [s.value for s in config.document_signals], "reranker": config.reranker,
             "store": engine.store_uri,
         }
         return {
