@@ -35,7 +35,10 @@ FLUSH_ROWS = 256
 IMAGE_BATCH = 32
 TEXT_BATCH = 128
 STREAM_AFTER = 32  # chunks; a file with more is encoded as it is read, so memory stays flat on long files
-PART_ITEMS = 256  # a long file is committed in parts of about this many items (whole PDF pages), each resumable
+# A long file is committed in parts (whole PDF pages) of this many items or this much work, whichever comes first:
+# a kill loses at most one part, and a 64-row Lance commit costs a few per cent of the time its items take to make.
+PART_ITEMS = 64
+PART_SECONDS = 10.0
 FILE_SECONDS = 600.0  # time budget per file and run: past it the file stops at its last part, the next run goes on
 FILE_ITEMS = 100_000  # item budget per file: past it the rest of the file is left out (the reason says so)
 
@@ -181,6 +184,7 @@ class Indexer:
         self.file_seconds = FILE_SECONDS
         self.file_items = FILE_ITEMS
         self.part_items = PART_ITEMS
+        self.part_seconds = PART_SECONDS
         self._resume: dict[str, PartialFile] = {}
         self._dirty = False
         self._recovered: list[str] = []
@@ -448,10 +452,11 @@ class Indexer:
         committed = first
         written = 0
         deadline = time.monotonic() + self.file_seconds
+        last_part = time.monotonic()
         reason = ""
 
         def commit(upto: int) -> None:
-            nonlocal parted, clear, committed, written, rows, units
+            nonlocal parted, clear, committed, written, rows, units, last_part
             if not parted:
                 self.catalog.begin_parts(record.key, record.hash)
                 parted = True
@@ -465,6 +470,7 @@ class Indexer:
             token = units[upto] if upto < len(units) else None
             self.catalog.commit_part(record.key, committed, token if isinstance(token, dict) else None)
             rows, units = rows[upto:], units[upto:]
+            last_part = time.monotonic()
 
         def boundary() -> int:
             """Rows that can be committed now: all but the unit still being read."""
@@ -492,12 +498,12 @@ class Indexer:
                     reason = f"only its first {self.file_items:,} items are indexed (the limit per file)"
                     del rows[self.file_items - committed:], units[self.file_items - committed:]
                     break
-                if len(rows) >= self.part_items and boundary():
+                if (len(rows) >= self.part_items or time.monotonic() - last_part >= self.part_seconds) and boundary():
                     commit(boundary())
                 if time.monotonic() > deadline:
                     if boundary():
                         commit(boundary())
-                    if parted:
+                    if written:  # cut only after this run has committed something: every run makes progress
                         return _Committed(written, complete=False, reason=(
                             f"stopped after {self.file_seconds:g} s (the time budget per file) with {committed:,} "
                             "items indexed; index it again to go on from there"))

@@ -63,8 +63,8 @@ def change_collection(folder: Path, rng: random.Random, trial: int) -> None:
     for i in range(rng.randint(0, 2)):
         words = " ".join(rng.choice(["whale", "sea", "red", "map", "song", "deep"]) for _ in range(rng.randint(5, 400)))
         (folder / f"t{trial:03d}-n{i}.txt").write_text(words + "\n")
-    if trial == 0:  # 700 passages: committed in parts of 256
-        (folder / "long.txt").write_text("".join(f"Passage {n} about whales.\n\n" + "x" * 780 + "\n\n" for n in range(700)))
+    if trial == 0:  # 400 items: committed in parts of 64
+        (folder / "long.txt").write_text("".join(f"Passage {n} about whales.\n\n" + "x" * 780 + "\n\n" for n in range(200)))
     existing = sorted(p for p in folder.iterdir() if p.suffix == ".png")
     for victim in rng.sample(existing, k=min(len(existing) // 8, 3)):
         victim.unlink()
@@ -123,7 +123,7 @@ def trial(folder: Path, store: Path, rng: random.Random, number: int) -> dict:
         if name.startswith("indexer"):
             procs[name] = polyseek(*index_args)
         elif name == "reader":
-            procs[name] = subprocess.Popen([sys.executable, "-c", READER, str(store), "6"], stdout=subprocess.PIPE,
+            procs[name] = subprocess.Popen([sys.executable, "-c", READER, str(store), "4"], stdout=subprocess.PIPE,
                                            stderr=subprocess.PIPE, text=True, env=ENV)
         else:
             targets = sorted(str(p) for p in folder.iterdir())
