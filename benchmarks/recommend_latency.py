@@ -1,0 +1,116 @@
+"""Recommend latency (p50/p95) on 10k catalogue items with synthetic clustered 384-d image and text vectors,
+side by side with one plain vector search in the same store (the same-run baseline), on LanceDB and memory://.
+
+    .venv/bin/python benchmarks/recommend_latency.py --items 10000 --requests 100
+
+Methods: multimodal from 1 and from 5 positives + 2 negatives, Qdrant's average_vector and best_score, a 20-event
+history, and the sequential model (1 training epoch on synthetic sequences: its latency, not its quality).
+Goal (issue 15): recommend under 50 ms p50 on 10k items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import write  # noqa: E402
+
+from polyseek.engine import Engine  # noqa: E402
+from polyseek.recommend import recommend  # noqa: E402
+from polyseek.recommend.base import Pool  # noqa: E402
+from polyseek.recommend.sasrec import TrainConfig, save, train  # noqa: E402
+from polyseek.recommend.sequential import features_of  # noqa: E402
+from polyseek.stores import Row  # noqa: E402
+
+DIM = 384
+
+
+def clustered(rng, n, centres):
+    picks = rng.integers(0, len(centres), size=n)
+    x = centres[picks] + rng.normal(scale=0.06, size=(n, DIM)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build(store_uri: str, items: int, rng) -> tuple[Engine, list[str]]:
+    engine = Engine(store_uri, image_encoder="deterministic", text_encoder="deterministic")
+    spaces = {"image": DIM, "text": DIM}
+    engine.store.create(spaces)
+    engine.catalog.set_meta("index", {"schema_version": 1, "spaces": {s: {"encoder": "synthetic", "dim": d} for s, d in spaces.items()}})
+    centres = {s: rng.normal(size=(100, DIM)).astype(np.float32) for s in spaces}
+    image, text = clustered(rng, items, centres["image"]), clustered(rng, items, centres["text"])
+    ids = [f"item{i}" for i in range(items)]
+    for start in range(0, items, 5000):
+        engine.store.upsert([Row(id=ids[i], doc="/shop/catalogue.jsonl", path="/shop/catalogue.jsonl", modality="image",
+                                 text=f"item {i}", vectors={"image": image[i], "text": text[i]})
+                             for i in range(start, min(items, start + 5000))])
+    engine.store.optimize()
+    return engine, ids
+
+
+def timed(call, requests: int) -> tuple[float, float]:
+    call()  # warm caches (the store's in-memory matrix, the model)
+    samples = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - t0)
+    return float(np.percentile(samples, 50) * 1000), float(np.percentile(samples, 95) * 1000)
+
+
+def run(backend: str, items: int, requests: int, rng, folder: Path) -> list[dict]:
+    uri = "memory://" if backend == "memory" else str(folder / "lance")
+    engine, ids = build(uri, items, rng)
+    model_dir = folder / f"model-{backend}"
+    pool = Pool.from_vectors(ids, {s: engine.store.get_vectors(s, ids) for s in ("image", "text")}, {"image": DIM, "text": DIM})
+    sequences = [list(rng.integers(1, items + 1, size=30)) for _ in range(200)]
+    config = TrainConfig(epochs=1)
+    model, _log = train(features_of(pool, {"image": DIM, "text": DIM}), sequences, config)
+    save(model, model_dir, ids, config, {"feature_dim": 2 * DIM, "dims": {"image": DIM, "text": DIM}})
+    picks = lambda n: [ids[int(i)] for i in rng.integers(0, items, size=n)]  # noqa: E731
+    history = [(item, t) for t, item in enumerate(picks(20))]
+    probe = pool.vectors["image"][0]
+    cases = {
+        "store.search (baseline)": lambda: engine.store.search("image", probe, 10),
+        "multimodal, 1 positive": lambda: recommend(engine, positive=picks(1), k=10),
+        "multimodal, 5 pos + 2 neg": lambda: recommend(engine, positive=picks(5), negative=picks(2), k=10),
+        "average_vector, 5 pos + 2 neg": lambda: recommend(engine, positive=picks(5), negative=picks(2), k=10, method="average_vector"),
+        "best_score, 5 pos + 2 neg": lambda: recommend(engine, positive=picks(5), negative=picks(2), k=10, method="best_score"),
+        "history, 20 events": lambda: recommend(engine, history=history, k=10, method="history"),
+        "history + MMR 0.3": lambda: recommend(engine, history=history, k=10, method="history", diversity=0.3),
+        "sequential, 20 events": lambda: recommend(engine, history=history, k=10, method="sequential", model_dir=model_dir),
+    }
+    rows = []
+    baseline = None
+    for name, call in cases.items():
+        p50, p95 = timed(call, requests)
+        baseline = baseline or p50
+        rows.append({"store": backend, "items": items, "method": name, "p50_ms": p50, "p95_ms": p95,
+                     "p50_vs_search": p50 / baseline})
+    engine.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--backends", nargs="+", default=["lancedb", "memory"])
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for backend in args.backends:
+            rows += run(backend, args.items, args.requests, rng, Path(folder))
+    write("recommend_latency", {"items": args.items, "requests": args.requests, "dim": DIM, "goal_p50_ms": 50}, rows,
+          ["store", "items", "method", "p50_ms", "p95_ms", "p50_vs_search"], args.out)
+
+
+if __name__ == "__main__":
+    main()

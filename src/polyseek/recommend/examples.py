@@ -1,0 +1,110 @@
+"""Recommendation from examples: Qdrant's two strategies (the baselines) and polyseek's multimodal scorer.
+
+- ``average_vector`` (Qdrant): query = mean(positives) + (mean(positives) − mean(negatives)), cosine per space.
+- ``best_score`` (Qdrant): a candidate's best similarity to a positive, or minus the squared best similarity to a
+  negative when a negative is closer.
+- ``multimodal`` (polyseek): per space, a blend of the weighted mean similarity to the positives and the best
+  one (taste is often several clusters, which a single mean vector blurs), minus the same for the negatives;
+  each space's scores standardised over the pool, then summed with space weights, so the picture and the text
+  of an item both count whatever their cosine scales.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from polyseek.recommend.base import SPACES, Pool, Profile, profile_matrix, recommenders, unit, zscore
+
+
+def _spaces(pool: Pool, spaces: tuple[str, ...]) -> list[str]:
+    return [s for s in spaces if s in pool.vectors]
+
+
+@recommenders.register("average_vector")
+class AverageVector:
+    """Qdrant's ``average_vector`` strategy, summed over the item's spaces (raw cosines)."""
+
+    name = "average_vector"
+
+    def __init__(self, spaces: tuple[str, ...] = SPACES) -> None:
+        self.spaces = tuple(spaces)
+
+    def score(self, profile: Profile, pool: Pool) -> np.ndarray:
+        total = np.zeros(len(pool), dtype=np.float32)
+        for space in _spaces(pool, self.spaces):
+            dim = pool.vectors[space].shape[1]
+            positives, _ = profile_matrix(profile.positives, space, dim)
+            if not len(positives):
+                continue
+            query = positives.mean(0)
+            negatives, _ = profile_matrix(profile.negatives, space, dim)
+            if len(negatives):
+                query = query + (query - negatives.mean(0))
+            total += np.where(pool.present[space], pool.vectors[space] @ unit(query), 0.0)
+        return total
+
+
+@recommenders.register("best_score")
+class BestScore:
+    """Qdrant's ``best_score`` strategy, summed over the item's spaces."""
+
+    name = "best_score"
+
+    def __init__(self, spaces: tuple[str, ...] = SPACES) -> None:
+        self.spaces = tuple(spaces)
+
+    def score(self, profile: Profile, pool: Pool) -> np.ndarray:
+        total = np.zeros(len(pool), dtype=np.float32)
+        for space in _spaces(pool, self.spaces):
+            dim = pool.vectors[space].shape[1]
+            positives, _ = profile_matrix(profile.positives, space, dim)
+            if not len(positives):
+                continue
+            best_positive = (pool.vectors[space] @ positives.T).max(1)
+            negatives, _ = profile_matrix(profile.negatives, space, dim)
+            scores = best_positive
+            if len(negatives):
+                best_negative = (pool.vectors[space] @ negatives.T).max(1)
+                scores = np.where(best_positive > best_negative, best_positive, -(best_negative ** 2))
+            total += np.where(pool.present[space], scores, 0.0)
+        return total
+
+
+def content_scores(profile: Profile, pool: Pool, space_weights: Mapping[str, float], best_share: float,
+                   negative_weight: float) -> np.ndarray:
+    """polyseek's multimodal score (see the module docstring); shared by ``multimodal`` and ``history``."""
+    total = np.zeros(len(pool), dtype=np.float32)
+    for space, space_weight in space_weights.items():
+        if space not in pool.vectors or space_weight == 0:
+            continue
+        dim = pool.vectors[space].shape[1]
+        per_space = np.zeros(len(pool), dtype=np.float32)
+        for items, sign in ((profile.positives, 1.0), (profile.negatives, -negative_weight)):
+            matrix, weights = profile_matrix(items, space, dim)
+            if not len(matrix) or sign == 0:
+                continue
+            weights = np.abs(weights)
+            similarity = pool.vectors[space] @ matrix.T  # (pool, examples)
+            mean = similarity @ (weights / weights.sum())
+            best = similarity.max(1)
+            per_space += sign * ((1 - best_share) * mean + best_share * best)
+        total += space_weight * zscore(per_space, pool.present[space])
+    return total
+
+
+@recommenders.register("multimodal")
+class Multimodal:
+    """polyseek's scorer from examples: both spaces, mean and best similarity, negatives subtracted."""
+
+    name = "multimodal"
+
+    def __init__(self, image_weight: float = 1.0, text_weight: float = 1.0, best_share: float = 0.3,
+                 negative_weight: float = 0.5) -> None:
+        self.space_weights = {"image": float(image_weight), "text": float(text_weight)}
+        self.best_share = float(best_share)
+        self.negative_weight = float(negative_weight)
+
+    def score(self, profile: Profile, pool: Pool) -> np.ndarray:
+        return content_scores(profile, pool, self.space_weights, self.best_share, self.negative_weight)
