@@ -25,6 +25,7 @@ from polyseek.search.config import SearchConfig
 from polyseek.search.context import SearchContext
 from polyseek.search.pipeline import SearchPipeline
 from polyseek.search.policies.calibration import CalibrationPolicy
+from polyseek.search.policies.composed import ComposedPolicy
 from polyseek.search.policies.concepts import ConceptsPolicy
 from polyseek.search.policies.documents import DocumentsPolicy
 from polyseek.search.policies.exclusion import ExclusionPolicy
@@ -57,7 +58,7 @@ class Engine:
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE))
         self.indexer = Indexer(self.store, self.catalog, self.spaces.encode_chunks)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
-        policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds),
+        policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
                     CalibrationPolicy(backgrounds), MomentsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         self._write_lock = threading.Lock()

@@ -154,3 +154,14 @@ def test_a_concept_weighs_in_proportion_to_the_rest_of_the_query(engine_factory)
     ranked = [h.id for h in engine.search("Rex in the grass", k=10, spaces=["image"])]
     assert ranked.index("rex_grass") < min(ranked.index(f"ref{i}") for i in range(3))
     assert ranked.index("rex_grass") < ranked.index("grass")  # being Rex still counts
+
+
+def test_a_composed_query_asks_for_pictures_not_notes_about_its_words(collection, engine_factory):
+    (collection / "notes" / "green.md").write_text("green green green: a note about the colour green")
+    engine = engine_factory()
+    engine.index([collection])
+    composed = engine.search("green", image=str(collection / "photos" / "red.jpg"), k=5)
+    assert composed and all(h.item.modality in (Modality.IMAGE, Modality.VIDEO_MOMENT) for h in composed)
+    notes = engine.search("green", image=str(collection / "photos" / "red.jpg"), k=5,
+                          filters=Filters(modalities=(Modality.TEXT,)))
+    assert notes and notes[0].item.path.endswith("green.md")  # an explicit kind still wins

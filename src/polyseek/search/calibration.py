@@ -35,7 +35,8 @@ GROUPS: Mapping[str, tuple[Modality, ...]] = {
 GROUP_OF = {m.value: g for g, members in GROUPS.items() for m in members}
 SAMPLE_DIRECTIONS = 8  # random directions the background sample is drawn along
 SAMPLE_PER_DIRECTION = 48  # items per direction and kind (up to 384 vectors per kind)
-MIN_SAMPLE = 8  # a kind with fewer sampled vectors is not calibrated (too few to estimate a spread)
+MIN_SAMPLE = 2  # a kind with fewer vectors has no background (its score is taken as it is)
+PRIOR_COUNT = 8.0  # pseudo-items of the pooled background mixed into a kind's: a kind of 3 items is mostly pooled
 REFRESH_GROWTH = 0.1  # the sample is redrawn once the store's size changed by this fraction
 
 
@@ -110,10 +111,17 @@ def calibrate(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Ma
     ['dog', 'memo']
     """
     sampled = {g: score(b.vectors) for g, b in backgrounds.items()}
-    stats = {g: (float(v.mean()), float(v.std()) or 1e-6) for g, v in sampled.items()}
+    stats: dict[str, tuple[float, float]] = {}
     if sampled:
         pooled = np.concatenate(list(sampled.values()))
-        ref_mean, ref_std = float(pooled.mean()), float(pooled.std()) or 1e-6
+        ref_mean, ref_var = float(pooled.mean()), float(pooled.var())
+        ref_std = ref_var ** 0.5 or 1e-6
+        for group, values in sampled.items():
+            # shrunk towards the pooled background by PRIOR_COUNT pseudo-items: small kinds get no wild spread
+            n = len(values)
+            mean = (n * float(values.mean()) + PRIOR_COUNT * ref_mean) / (n + PRIOR_COUNT)
+            var = (n * float(values.var()) + PRIOR_COUNT * ref_var) / (n + PRIOR_COUNT)
+            stats[group] = (mean, var ** 0.5 or 1e-6)
     merged: dict[str, float] = {}
     for group, ranked in groups.items():
         for item_id, value in ranked:

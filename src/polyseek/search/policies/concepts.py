@@ -11,7 +11,7 @@ saturates at ``likeness``, the similarity its own photos have to one another (``
 where ``q`` is the rest of the query and ``r`` the mean of the reference photos. A reference photo is no
 more "Rex" than any other photo of Rex, so the rest of the query decides among them: "Rex in the grass"
 ranks Rex in grass above the reference photos of Rex on a beach. Candidates are found with ``q + w·r``.
-With too few photos indexed to measure a background, the concept's vector is simply added.
+With fewer than ``MIN_BACKGROUND`` photos indexed, the concept's vector is simply added.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from polyseek.search.calibration import ModalityBackgrounds
 from polyseek.search.context import SearchContext
 from polyseek.search.policies.base import BasePolicy
 from polyseek.types import Signal
+
+
+MIN_BACKGROUND = 16  # photos needed to measure what an ordinary photo scores; fewer: the vector is simply added
 
 
 class ConceptsPolicy(BasePolicy):
@@ -40,7 +43,7 @@ class ConceptsPolicy(BasePolicy):
             return
         ctx.additions[Signal.IMAGE] = composition.vector
         photos = self.backgrounds.group(Signal.IMAGE.value, len(composition.vector), "image")
-        if photos is None:
+        if photos is None or len(photos.vectors) < MIN_BACKGROUND:
             return
         references = composition.references
 
