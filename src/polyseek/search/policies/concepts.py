@@ -24,7 +24,6 @@ from polyseek.search.context import SearchContext
 from polyseek.search.policies.base import BasePolicy
 from polyseek.types import Signal
 
-
 MIN_BACKGROUND = 16  # photos needed to measure what an ordinary photo scores; fewer: the vector is simply added
 
 
