@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "polyseek.cli.concepts",
     "polyseek.cli.serve",
     "polyseek.cli.recommend",
+    "polyseek.cli.recommend",
     "polyseek.cli.mcp",
     "polyseek.cli.watch",
     "polyseek.cli.upgrade",

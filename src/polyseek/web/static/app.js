@@ -6,6 +6,7 @@ import { initBrowse, loadFiles } from './browse.js';
 import { initConcepts, loadConcepts } from './concepts.js';
 import { initDetail, openDetail } from './detail.js';
 import { initIndexing, loadIndexView } from './indexing.js';
+import { initRecommend } from './recommend.js';
 import { initSearch, restoreFromHash, runSearch, searchLike } from './search.js';
 import { $, $$, errorText, setMessage } from './ui.js';
 
@@ -82,6 +83,7 @@ function boot() {
   setUnauthorizedHandler(signIn);
   initDetail({ like: searchLike, removed: () => { refreshStatus(); runSearch(); } });
   initSearch({ onOpen: openDetail });
+  initRecommend({ onOpen: openDetail });
   initAsk({ onOpen: openDetail });
   initBrowse({ onOpen: openDetail });
   initConcepts();

@@ -36,6 +36,7 @@ async function show() {
   }
   if (seq !== view.seq) return;
   body.replaceChildren(media(item, hit), facts(item, hit));
+  document.dispatchEvent(new CustomEvent('polyseek:viewed', { detail: item })); // recommend.js: "Because you viewed…"
   $('#detail-close').focus();
 }
 
@@ -116,7 +117,7 @@ function facts(item, hit) {
   const table = h('dl', { class: 'facts' }, rows.filter(([, v]) => v).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   const buttons = h('div', { class: 'row' },
     h('a', { class: 'button ghost', href: itemUrl.file(item.id), target: '_blank', rel: 'noopener' }, 'Open file'),
-    item.modality === 'image' && actions.like ? h('button', { type: 'button', class: 'ghost', onclick: () => { close(); actions.like(item); } }, 'More like this') : null,
+    h('button', { type: 'button', class: 'ghost', onclick: () => { close(); document.dispatchEvent(new CustomEvent('polyseek:more-like', { detail: item })); } }, 'More like this'),
     h('button', { type: 'button', class: 'ghost danger', onclick: () => removeItem(item) }, 'Remove from index'));
   const text = item.text && item.modality !== 'text' ? h('blockquote', { class: 'passage' }, item.text.slice(0, 2000)) : null;
   return h('div', { class: 'detail-facts' }, text, table, buttons);
