@@ -112,16 +112,23 @@ class LanceStore:
         return pa.schema(fields)
 
     def create(self, spaces: dict[str, int]) -> None:
+        if self.table is None:
+            self.refresh()  # another process may have made it since this store was opened
         for space, dim in spaces.items():
             if not space.isidentifier():
                 raise StoreError(f"space names must be identifiers, got {space!r}")
             if space in self.spaces and self.spaces[space] != dim:
                 raise StoreError(f"space {space!r} already holds {self.spaces[space]}-d vectors, not {dim}-d")
         if self.table is None:
-            self.spaces = dict(spaces)
-            self.table = self.db.create_table(TABLE, schema=self._schema(self.spaces), exist_ok=True)
+            try:
+                self.table = self.db.create_table(TABLE, schema=self._schema(dict(spaces)), exist_ok=True)
+            except Exception:  # noqa: BLE001 - another process created it at the same moment: use theirs
+                self.refresh()
+                if self.table is None:
+                    raise
             self.spaces = self._spaces_of(self.table.schema)
-            return
+            if all(space in self.spaces for space in spaces):
+                return
         missing = {s: d for s, d in spaces.items() if s not in self.spaces}
         if missing:
             new_fields = []
