@@ -26,9 +26,12 @@ def latex_table_page() -> PageSpec:
     for row, cells in enumerate(ROWS):
         lines += [(x, 229 + 11 * row, 9, cell) for x, cell in zip(COLUMNS, cells)]
     # the paragraph after the table starts right under the bottom rule, as in a two-column paper
-    lines += [(72, 279, 10, "Our model improves over Llama-2 70B by 2.4 points on MMLU and 4.2 on GSM8K with"),
-              (72, 291, 10, "far fewer parameters, while the gap to GPT-4 remains large on every benchmark.")]
-    rules = [(145, 208, 330, 0.8), (145, 225, 330, 0.5), (145, 275, 330, 0.8)]  # \toprule \midrule \bottomrule
+    # (so tight that layout's paragraph blocks join each column of numbers to it)
+    lines += [(72, 275, 10, "Our model improves over Llama-2 70B by 2.4 points on MMLU and 4.2 on GSM8K with"),
+              (72, 287, 10, "far fewer parameters, while the gap to GPT-4 remains large on every benchmark."),
+              (72, 299, 10, "Section 5 analyses where the remaining errors come from and which of them are"),
+              (72, 311, 10, "due to arithmetic rather than to missing knowledge in the pretraining data.")]
+    rules = [(145, 208, 330, 0.8), (145, 225, 330, 0.5), (145, 273, 330, 0.8)]  # \toprule \midrule \bottomrule
     return PageSpec(lines=lines, rects=rules)
 
 
@@ -64,6 +67,8 @@ def test_latex_table_keeps_every_number_row_by_row(tmp_path):
         assert " | ".join(cells) in lines, text  # each row whole: label, then its numbers in column order
     assert "Table 2: Accuracy of the models" in text  # and its caption
     assert all(n in page.text for cells in ROWS for n in cells[1:])
+    # the paragraph under the table is a text region of its own, not lost to the table
+    assert any("Section 5 analyses" in r.text for r in regions if r.metadata["kind"] == "text")
 
 
 def test_chart_words_and_caption_belong_to_the_figure_and_the_page(tmp_path):
