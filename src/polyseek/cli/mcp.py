@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional
 
 import typer
 
@@ -12,15 +11,15 @@ from polyseek.errors import InvalidInputError, MissingDependencyError
 
 
 def mcp(
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
     http: bool = typer.Option(False, "--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (--http). Anything but loopback needs a token."),
     port: int = typer.Option(8766, "--port", "-p", min=1, max=65535, help="TCP port (--http)."),
-    token: Optional[str] = typer.Option(None, "--token", envvar="POLYSEEK_TOKEN", help="API token HTTP clients must send (Authorization: Bearer ...). Default: $POLYSEEK_TOKEN."),
-    token_env: Optional[str] = typer.Option(None, "--token-env", help="Read the API token from this environment variable."),
-    image_encoder: Optional[str] = ImageEncoderOption,
-    text_encoder: Optional[str] = TextEncoderOption,
-    generator: Optional[str] = typer.Option(None, "--generator", help="Answer generator for the ask tool (default: polyseek's default)."),
+    token: str | None = typer.Option(None, "--token", envvar="POLYSEEK_TOKEN", help="API token HTTP clients must send (Authorization: Bearer ...). Default: $POLYSEEK_TOKEN."),
+    token_env: str | None = typer.Option(None, "--token-env", help="Read the API token from this environment variable."),
+    image_encoder: str | None = ImageEncoderOption,
+    text_encoder: str | None = TextEncoderOption,
+    generator: str | None = typer.Option(None, "--generator", help="Answer generator for the ask tool (default: polyseek's default)."),
     max_thumbnails: int = typer.Option(8, "--max-thumbnails", min=0, max=100, help="Thumbnails attached to one search result."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
 ) -> None:

@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -42,16 +41,16 @@ def resolve_token(host: str, token: str | None, token_env: str | None) -> str | 
 
 
 def serve(
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Anything but loopback needs a token."),
     port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
     root: list[Path] = typer.Option([], "--root", "-r", help="Folder the UI may index (repeatable). None: indexing over HTTP is off."),
-    token: Optional[str] = typer.Option(None, "--token", envvar="POLYSEEK_TOKEN", help="API token clients must send (Authorization: Bearer ...). Default: $POLYSEEK_TOKEN."),
-    token_env: Optional[str] = typer.Option(None, "--token-env", help="Read the API token from this environment variable (keeps it out of the process list)."),
-    image_encoder: Optional[str] = ImageEncoderOption,
-    text_encoder: Optional[str] = TextEncoderOption,
+    token: str | None = typer.Option(None, "--token", envvar="POLYSEEK_TOKEN", help="API token clients must send (Authorization: Bearer ...). Default: $POLYSEEK_TOKEN."),
+    token_env: str | None = typer.Option(None, "--token-env", help="Read the API token from this environment variable (keeps it out of the process list)."),
+    image_encoder: str | None = ImageEncoderOption,
+    text_encoder: str | None = TextEncoderOption,
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.01, max=1024, help="Largest request body (uploaded image) in MiB."),
-    generator: Optional[str] = typer.Option(None, "--generator", help="Answer generator for ask (default: polyseek's default)."),
+    generator: str | None = typer.Option(None, "--generator", help="Answer generator for ask (default: polyseek's default)."),
     max_searches: int = typer.Option(0, "--max-concurrent-searches", min=0, max=256, help="Searches run at once; more queue (0: no limit)."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),

@@ -5,22 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
 from polyseek.cli.common import ImageEncoderOption, StoreOption, TextEncoderOption, make_engine
-from polyseek.watch import DEFAULT_SETTLE_S, Watcher, WatchBatch
+from polyseek.watch import DEFAULT_SETTLE_S, WatchBatch, Watcher
 
 console = Console(stderr=True)
 
 
 def watch(
     paths: list[Path] = typer.Argument(..., help="Folders (or files) to index and watch."),
-    store: Optional[str] = StoreOption,
-    image_encoder: Optional[str] = ImageEncoderOption,
-    text_encoder: Optional[str] = TextEncoderOption,
+    store: str | None = StoreOption,
+    image_encoder: str | None = ImageEncoderOption,
+    text_encoder: str | None = TextEncoderOption,
     settle: float = typer.Option(DEFAULT_SETTLE_S, "--settle", min=0.0, max=3600.0, help="Seconds a file must stay unchanged before it is indexed (a file still being written waits)."),
     initial: bool = typer.Option(True, "--initial/--no-initial", help="Index the paths once before watching (incremental)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per batch on stdout."),

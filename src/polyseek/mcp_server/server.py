@@ -17,11 +17,11 @@ from mcp_types import CallToolResult, TextContent
 from mcp_types import Resource as MCPResource
 from pydantic import Field
 
-from polyseek.version import __version__
 from polyseek.errors import PolyseekError
 from polyseek.mcp_server.content import ITEM_IMAGE_SIDE, Thumbnails, file_uri, hit_record, hits_content, item_record
 from polyseek.server.bodies import FiltersIn
 from polyseek.server.media import media_type
+from polyseek.version import __version__
 
 log = logging.getLogger(__name__)
 MAX_RESOURCE_BYTES = 20 * 1024 * 1024
