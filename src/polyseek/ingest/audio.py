@@ -99,7 +99,12 @@ class AudioTrack:
         if time is not None and time - self.position > SYNC_TOLERANCE:
             gap = int((time - self.position) * SAMPLE_RATE)
             pieces.append(np.zeros(gap, np.float32))
-        for out in self.resampler.resample(frame):
+        try:
+            converted = self.resampler.resample(frame)
+        except ValueError:  # a damaged stream changed sample format, layout or rate mid-way: a fresh resampler
+            self.resampler = import_av().AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            converted = self.resampler.resample(frame)
+        for out in converted:
             pieces.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
         samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
         self.samples += samples.size

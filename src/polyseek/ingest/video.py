@@ -251,6 +251,8 @@ def video_moments(path: Path, progress: ProgressFn | None = None) -> Iterator[Ch
         return
     try:
         video = videos[0]
+        if video.codec_context is None:  # a damaged header names a codec that cannot be opened
+            raise CorruptFileError(f"{path.name}: the video stream cannot be decoded (damaged or unknown codec)")
         video.thread_type = "AUTO"
         video.thread_count = DECODE_THREADS
         # pictures are looked at 4 times a second: frames nothing refers to (most B-frames) need not be decoded;
