@@ -30,7 +30,8 @@ INSTRUCTIONS = (
     "polyseek searches the user's indexed photos, PDFs (pages and regions), videos (moments), audio (speech) and "
     "text. Use `search` with text and/or an image path; results give each file's path, where inside it "
     "(page, box in PDF points, time span in seconds, lines) and a thumbnail for pictures. Use `ask` for an "
-    "answer with numbered citations, `get_item` for one result's full text and a larger picture. Indexed files "
+    "answer with numbered citations, `get_item` for one result's full text and a larger picture, `recommend` "
+    "for more like some results. Indexed files "
     "are resources (file:// URIs)."
 )
 
@@ -155,6 +156,27 @@ def build_server(engine: Any, *, max_thumbnails: int = 8, ask_options: dict[str,
             if image is not None:
                 content.append(image)
         return CallToolResult(content=content, structured_content=record)
+
+    @server.tool(title="More like these", description=(
+        "Recommend items like the liked examples and unlike the disliked ones (item ids from search, indexed "
+        "file paths, or image paths). Returns hits like search."))
+    @_tool_errors
+    def recommend(
+        positive: Annotated[list[str], Field(min_length=1, max_length=50, description="Liked: item ids or file paths")],
+        negative: Annotated[list[str], Field(max_length=50, description="Disliked: item ids or file paths")] = [],  # noqa: B006 - pydantic copies it
+        filters: Annotated[FiltersIn | None, Field(description="Restrict by path glob, file type, modality, date")] = None,
+        k: Annotated[int, Field(ge=1, le=100, description="How many hits")] = 10,
+        thumbnails: Annotated[bool, Field(description="Attach JPEG thumbnails of pictured hits")] = True,
+    ) -> CallToolResult:
+        chosen = filters.to_filters() if filters else None
+        if callable(getattr(engine, "recommend", None)):
+            hits = engine.recommend(positive=positive, negative=negative, k=k, filters=chosen)
+        else:  # the facade verb is not wired yet: the same function it will call
+            from polyseek.recommend import recommend as recommend_items
+
+            hits = recommend_items(engine, positive=positive, negative=negative, k=k, filters=chosen)
+        content = hits_content(hits, renderer if thumbnails else None, max_thumbnails)
+        return CallToolResult(content=content, structured_content={"hits": [hit_record(h) for h in hits]})
 
     @server.resource("polyseek://status", name="status", title="Index status", mime_type="application/json",
                      description="The store, its encoders and item and file counts")
