@@ -196,3 +196,43 @@ def test_readme_watch_command(tmp_path: Path):
         except subprocess.TimeoutExpired:
             process.kill()
     assert process.returncode in (0, 130), process.stderr.read()  # 130: Ctrl+C landed outside the OS wait
+
+
+@pytest.mark.slow
+def test_serve_watch_reports_live_and_follows_the_root(tmp_path: Path):
+    """``polyseek serve --root DIR --watch``: the status says live, the root is indexed, a new photo follows."""
+    import socket
+
+    import httpx
+
+    root = tmp_path / "root"
+    make_images(root)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "polyseek", "serve", "--root", str(root), "--watch", "--settle", "0.3",
+                                "--port", str(port), "--store", str(tmp_path / "index"), "--no-warm", "--log-level", "warning",
+                                "--image-encoder", "deterministic", "--text-encoder", "deterministic"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def status() -> dict | None:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stderr.read()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=5).json()
+        except httpx.HTTPError:
+            return None
+
+    try:
+        first = wait_until(lambda: (s := status()) and s["files"] == 3 and s, timeout=120, what="root indexed")
+        assert first["server"]["watch"]["live"] is True and first["server"]["watch"]["paths"] == [str(root)]
+        make_images(root / "new", {"teal": (20, 160, 160)})
+        wait_until(lambda: (s := status()) and s["files"] == 4, timeout=60, what="new photo indexed")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    assert process.returncode == 0, process.stderr.read()
