@@ -8,15 +8,15 @@ budgets per file bound its time and items (:data:`FILE_SECONDS`, :data:`FILE_ITE
 from __future__ import annotations
 
 import hashlib
+import inspect
 import itertools
 import logging
-import inspect
 import os
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 

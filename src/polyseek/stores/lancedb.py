@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from polyseek.errors import StoreError
-from polyseek.stores.filters import LANCE, compile_filters, sql_quote
 from polyseek.stores.base import Row, check_vector, dumps, stores
+from polyseek.stores.filters import LANCE, compile_filters, sql_quote
 from polyseek.types import Filters
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,9 @@ class LanceStore:
     """
 
     def __init__(self, path: str) -> None:
-        import lancedb
         from datetime import timedelta
+
+        import lancedb
 
         self.path = Path(path).expanduser()
         self.uri = str(self.path)
