@@ -76,6 +76,11 @@ def _signature(path: str) -> tuple | None:
     return ("dir" if os.path.isdir(path) else "file", stat.st_size, stat.st_mtime_ns)
 
 
+def signature_kind(path: str) -> str | None:
+    signature = _signature(path)
+    return signature[0] if signature else None
+
+
 class Watcher:
     """Keeps ``engine``'s index of ``paths`` up to date while it runs (``start()`` in a thread, or ``run()``)."""
 
@@ -192,7 +197,12 @@ class Watcher:
                     pending.signature, pending.since = signature, now
                 elif now - pending.since >= self.settle:
                     ready.append(path)
-                    del self._pending[path]
+            waiting = [p for p in self._pending if p not in set(ready)]
+            for path in list(ready):
+                if signature_kind(path) == "dir" and any(w.startswith(path.rstrip(os.sep) + os.sep) for w in waiting):
+                    ready.remove(path)  # indexing the folder now would take a file inside it that is still being written
+            for path in ready:
+                del self._pending[path]
         if ready:
             self.apply(ready)
 
