@@ -362,7 +362,7 @@ class Indexer:
             self.store.delete(ids=ids)
         return before - self.store.count()
 
-    def _ingest_all(self, todo, on_progress) -> Iterator[list[Row] | Exception]:
+    def _ingest_all(self, todo, on_progress) -> Iterator[list[Row] | _Committed | Exception]:
         """Ingest and encode file by file; decoding of the next files overlaps encoding of the current ones."""
         def ingest(entry):
             path, record, _kind = entry
