@@ -245,8 +245,9 @@ def test_pdf_items_have_renders_and_page_size(client, indexed):
     assert thumb.content[:3] == b"\xff\xd8\xff"
     again = client.get(detail["links"]["thumbnail"], params={"size": 300}, headers={"if-none-match": thumb.headers["etag"]})
     assert again.status_code == 304
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     page = Image.open(io.BytesIO(client.get(detail["links"]["page"], params={"size": 800}).content))
     assert max(page.size) == 800 and abs(page.size[0] / page.size[1] - 612 / 792) < 0.01

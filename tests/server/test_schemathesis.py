@@ -60,18 +60,20 @@ def error_shape_problem(response) -> str | None:
     return None
 
 
-def fuzz(base_url: str, examples: int) -> dict[str, int]:
-    """Run every operation in positive and negative generation modes; returns request counts by status class."""
+def fuzz(base_url: str, examples: int, skip: tuple[str, ...] = ()) -> dict[str, int]:
+    """Run every operation (but ``skip``) with data valid by the schema, and with invalid data where it has a body
+    or query parameters to break; returns request counts by status class."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, [op.label for op in operations]
     counts = {"requests": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0}
     failures: list[str] = []
     session = requests.Session()
-    timings = {}
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            started = time.perf_counter(); before = dict(counts)
+    for operation in (op for op in operations if op.label not in skip):
+        modes = [GenerationMode.POSITIVE]
+        if len(operation.body) or len(operation.query):  # path parameters alone are always strings: nothing to break
+            modes.append(GenerationMode.NEGATIVE)
+        for mode in modes:
 
             @settings(max_examples=examples, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck))
@@ -93,21 +95,20 @@ def fuzz(base_url: str, examples: int) -> dict[str, int]:
                 call()
             except Unsatisfiable:  # nothing in this operation can be made invalid (no parameters, no body)
                 assert mode == GenerationMode.NEGATIVE, operation.label
-            timings[f"{operation.label} {mode.value}"] = (round(time.perf_counter() - started, 2), counts["requests"] - before["requests"], counts["2xx"] - before["2xx"])
-    print("\n".join(f"{k}: {v}" for k, v in timings.items()))
     assert not failures, "\n".join(failures)
     return counts
 
 
 def test_schemathesis_quick_run_finds_no_server_error(live_server):
-    counts = fuzz(live_server, examples=6)
+    # the long run covers these two: ask loads the cross-encoder, and import's free-form items are slow to generate
+    counts = fuzz(live_server, examples=5, skip=("POST /api/ask", "POST /api/concepts/import"))
     print(json.dumps(counts))
-    assert counts["5xx"] == 0 and counts["requests"] >= 200, counts
+    assert counts["5xx"] == 0 and counts["requests"] >= 150, counts
     assert counts["4xx"] > 0 and counts["2xx"] > 0, counts  # both kinds of answer were exercised
 
 
 @pytest.mark.slow
 def test_schemathesis_long_run_finds_no_server_error(live_server):
-    counts = fuzz(live_server, examples=25)
+    counts = fuzz(live_server, examples=30)
     print(json.dumps(counts))
     assert counts["5xx"] == 0 and counts["requests"] >= 1000, counts

@@ -19,9 +19,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from polyseek.version import __version__
 from polyseek.errors import (
-    BadHostError, CrossOriginError, InvalidInputError, InvalidRequestError, PayloadTooLargeError, PolyseekError, TooManyRequestsError,
+    BadHostError,
+    CrossOriginError,
+    InvalidInputError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    PolyseekError,
+    TooManyRequestsError,
     UnauthorizedError,
 )
 from polyseek.server import bodies
@@ -29,11 +34,23 @@ from polyseek.server.jobs import JobManager
 from polyseek.server.media import ImageCache
 from polyseek.server.routes import ask, concepts, items, jobs, recommend, search, system
 from polyseek.server.security import (
-    DEFAULT_MAX_UPLOAD_BYTES, PUBLIC_PATHS, PUBLIC_PREFIXES, SESSION_COOKIE, UNSAFE_METHODS, RootPolicy, client_key,
-    error_body, host_allowed, limit_body, same_origin, token_from_headers, token_matches,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    PUBLIC_PATHS,
+    PUBLIC_PREFIXES,
+    SESSION_COOKIE,
+    UNSAFE_METHODS,
+    RootPolicy,
+    client_key,
+    error_body,
+    host_allowed,
+    limit_body,
+    same_origin,
+    token_from_headers,
+    token_matches,
 )
 from polyseek.server.state import SearchPool, ServerSettings, ServerState, default_search_workers
 from polyseek.server.uploads import DecodeGate
+from polyseek.version import __version__
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(str(resources.files("polyseek") / "web" / "static"))

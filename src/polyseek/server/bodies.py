@@ -87,7 +87,7 @@ class JobRequest(Body):
     root: int | None = Field(None, ge=0, description="Root number (GET /api/roots); needed with several roots")
 
 
-ItemIds = Field(default_factory=list, max_length=32, description="Ids of indexed image items to use as reference images")
+ItemIds: Any = Field(default_factory=list, max_length=32, description="Ids of indexed image items to use as reference images")
 
 
 class ConceptIn(Body):

@@ -11,8 +11,9 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from polyseek.errors import ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError
@@ -42,7 +43,9 @@ def token_matches(expected: str | None, given: str | None) -> bool:
     """Constant-time comparison; no token configured means everything matches."""
     if not expected:
         return True
-    return bool(given) and secrets.compare_digest(expected.encode(), given.encode())
+    if not given:
+        return False
+    return secrets.compare_digest(expected.encode("utf-8", "surrogateescape"), given.encode("utf-8", "surrogateescape"))
 
 
 def token_from_headers(headers: dict[str, str]) -> str | None:
@@ -157,7 +160,7 @@ def same_origin(origin: str | None, host_header: str | None) -> bool:
     return urlsplit(origin).netloc.lower() == (host_header or "").lower()
 
 
-def client_key(scope: dict) -> str:
+def client_key(scope: Mapping[str, Any]) -> str:
     """Who is asking, for the failed-attempt limit: the peer address (a proxy in front should set it right)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

@@ -17,7 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from polyseek.errors import ForbiddenError, InvalidInputError, NotFoundError
 from polyseek.server import bodies
 from polyseek.server.deps import (
-    ConceptBody, ConceptImportBody, ConceptPatchBody, EngineDep, StateDep, UploadsDep,
+    ConceptBody,
+    ConceptImportBody,
+    ConceptPatchBody,
+    EngineDep,
+    StateDep,
+    UploadsDep,
 )
 from polyseek.server.media import media_type
 from polyseek.server.state import ServerState

@@ -10,11 +10,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from polyseek.errors import InvalidInputError
+from polyseek.search.query_syntax import parse_query_syntax
 from polyseek.server import bodies
 from polyseek.server.deps import SearchBody, StateDep, UploadsDep
 from polyseek.server.state import ServerState
 from polyseek.server.uploads import Upload, Uploads, one_image
-from polyseek.search.query_syntax import parse_query_syntax
 from polyseek.types import Modality, QueryPart
 
 router = APIRouter(tags=["search"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from polyseek.version import __version__
 from polyseek.errors import TooManyRequestsError, UnauthorizedError
 from polyseek.server import bodies
 from polyseek.server.deps import EngineDep, LoginBody, SettingsDep, StateDep
 from polyseek.server.security import SESSION_COOKIE, client_key, token_matches
+from polyseek.version import __version__
 
 router = APIRouter(tags=["system"])
 
