@@ -51,7 +51,7 @@ def serve(
     text_encoder: str | None = TextEncoderOption,
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.01, max=1024, help="Largest request body (uploaded image) in MiB."),
     generator: str | None = typer.Option(None, "--generator", help="Answer generator for ask (default: polyseek's default)."),
-    max_searches: int = typer.Option(0, "--max-concurrent-searches", min=0, max=256, help="Searches run at once; more queue (0: no limit)."),
+    max_searches: int = typer.Option(0, "--max-concurrent-searches", min=0, max=256, help="Search worker threads (0: one per core); up to 8 per worker queue, more get 503 + Retry-After."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
     watch: bool = typer.Option(False, "--watch", help="Keep the index of the --root folders live: index them, then pick up added, changed, moved and deleted files."),
