@@ -8,6 +8,7 @@ re-indexing and an edit takes effect on the next query.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import re
@@ -213,11 +214,11 @@ class ConceptMemory:
         record = self._get_record(name)
         self._write({}, remove=[record["name"]])
 
-    def export(self) -> list[dict[str, Any]]:
+    def export(self) -> builtins.list[dict[str, Any]]:
         """Concepts as JSON-ready dicts, with their embeddings so an import elsewhere needs no image files."""
         return [dict(value) for value in self._records().values()]
 
-    def import_(self, items: list[dict[str, Any]], replace: bool = False) -> int:
+    def import_(self, items: builtins.list[dict[str, Any]], replace: bool = False) -> int:
         """Add or overwrite concepts from exported dicts; ``replace`` removes every concept not in ``items``.
 
         Everything is validated and embedded before anything is written.
@@ -266,16 +267,18 @@ class ConceptMemory:
                 log.warning("concept %r left out of the query: %s", record.get("name"), exc)
                 return None
             self._write({record["name"]: {**record, "embedding": embedding}})
+        if embedding is None:
+            return None
         return np.asarray(embedding["mean"], dtype=np.float32), np.asarray(embedding["per_image"], dtype=np.float32)
 
-    def match(self, texts: Sequence[str] = (), image_vectors: np.ndarray | None = None) -> list[Concept]:
+    def match(self, texts: Sequence[str] = (), image_vectors: np.ndarray | None = None) -> builtins.list[Concept]:
         """Concepts named in ``texts`` or whose reference images resemble an image (cosine ≥ IMAGE_MATCH)."""
         return [Concept.from_dict(r) for r, _ in self._matches(texts, image_vectors, [1.0] * len(texts))]
 
     def _matches(self, texts: Sequence[str], image_vectors: np.ndarray | None,
-                 weights: Sequence[float]) -> list[tuple[dict[str, Any], float]]:
+                 weights: Sequence[float]) -> builtins.list[tuple[dict[str, Any], float]]:
         records = self._records()
-        out: list[tuple[dict[str, Any], float]] = []
+        out: builtins.list[tuple[dict[str, Any], float]] = []
         for record in records.values():
             concept = Concept.from_dict(record)
             pattern = concept.pattern()
@@ -297,7 +300,8 @@ class ConceptMemory:
         image_weights = [p.weight for p in query.parts if p.image is not None]
         if image_vectors is not None and len(image_weights):  # only positive images pull a concept in
             image_vectors = np.asarray(image_vectors)[[i for i, w in enumerate(image_weights) if w > 0]]
-        for record, weight in self._matches([p.text for p in text_parts], image_vectors, [p.weight for p in text_parts]):
+        texts = [p.text or "" for p in text_parts]
+        for record, weight in self._matches(texts, image_vectors, [p.weight for p in text_parts]):
             concept = Concept.from_dict(record)
             composition.matched.append(concept)
             if concept.description:

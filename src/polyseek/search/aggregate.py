@@ -100,11 +100,13 @@ def aggregate_pages(
     for position, (kind, value) in enumerate(order):
         if kind == "item":
             item, score = value  # type: ignore[misc]
+            assert item is not None
             out.append((position, Aggregated(item=item, score=score, members=(item.id,))))
             continue
         group = pages[value]  # type: ignore[index]
         best_region, region_score = max(group["regions"], key=lambda r: r[1]) if group["regions"] else (None, None)
         page = group["page"] or fetched.get(group["page_id"]) or best_region
+        assert page is not None  # a group exists because a page or a region of it was ranked
         out.append((position, Aggregated(item=page, score=combine(group["scores"], decay), best_region=best_region,
                                          region_score=region_score, members=tuple(group["members"]))))
     out.sort(key=lambda pair: (-pair[1].score, pair[0]))

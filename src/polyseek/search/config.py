@@ -50,7 +50,9 @@ class SearchConfig:
 
     def with_weights(self, weights: Mapping[str, float] | None) -> SearchConfig:
         """This config with some signal weights changed (``None``: unchanged)."""
-        return replace(self, weights={**self.weights, **(weights or {})}) if weights else self
+        if not weights:
+            return self
+        return replace(self, weights={**self.weights, **{Signal.parse(s): w for s, w in weights.items()}})
 
     def depth(self, k: int) -> int:
         """Candidates each signal contributes for a query that wants ``k`` results."""

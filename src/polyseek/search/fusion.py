@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,8 +11,8 @@ RRF_K = 60
 
 
 def rrf(
-    lists: Mapping[str, Sequence[tuple[str, float]]],
-    weights: Mapping[str, float] | None = None,
+    lists: Mapping[Any, Sequence[tuple[str, float]]],
+    weights: Mapping[Any, float] | None = None,
     eligible: Callable[[str, str], bool] | None = None,
     k: int = RRF_K,
 ) -> list[tuple[str, float]]:
@@ -39,8 +40,8 @@ def rrf(
 
 
 def zscore(
-    lists: Mapping[str, Sequence[tuple[str, float]]],
-    weights: Mapping[str, float] | None = None,
+    lists: Mapping[Any, Sequence[tuple[str, float]]],
+    weights: Mapping[Any, float] | None = None,
     eligible: Callable[[str, str], bool] | None = None,
 ) -> list[tuple[str, float]]:
     """Weighted mean of per-list z-scores; a missing eligible item counts as the list's minimum."""

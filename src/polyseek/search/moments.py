@@ -39,9 +39,9 @@ class Span:
 
     head: str
     score: float
-    path: str | None = None
-    start: float | None = None
-    end: float | None = None
+    path: str
+    start: float
+    end: float
     members: list[str] = field(default_factory=list)
     texts: list[tuple[float, str]] = field(default_factory=list)
 
@@ -73,7 +73,7 @@ class MergedRanking:
         return out
 
 
-def _signal_stats(lists: Mapping[str, Sequence[tuple[str, float]]]) -> dict[str, tuple[dict[str, float], float, float]]:
+def _signal_stats(lists: Mapping[Any, Sequence[tuple[str, float]]]) -> dict[str, tuple[dict[str, float], float, float]]:
     """Per signal: scores by id, the top score and the spread (top minus median)."""
     stats = {}
     for signal, ranked in lists.items():
@@ -86,7 +86,7 @@ def _signal_stats(lists: Mapping[str, Sequence[tuple[str, float]]]) -> dict[str,
     return stats
 
 
-def _close_enough(head: str, candidate: str, stats: Mapping[str, tuple[dict[str, float], float, float]],
+def _close_enough(head: str, candidate: str, stats: Mapping[Any, tuple[dict[str, float], float, float]],
                   tolerance: float) -> bool:
     for scores, top, spread in stats.values():
         if head not in scores or candidate not in scores or scores[head] < top - STRONG * spread:
@@ -103,8 +103,8 @@ def _evidence(row: Any, signal: str) -> bool:
     return bool((row.text or "").strip())
 
 
-def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[str, Sequence[tuple[str, float]]],
-                  rows: Mapping[str, Any], weights: Mapping[str, float]) -> list[tuple[str, float]]:
+def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequence[tuple[str, float]]],
+                  rows: Mapping[str, Any], weights: Mapping[Any, float]) -> list[tuple[str, float]]:
     """Reorder the moments among the places moments hold in ``fused``, by summed per-signal evidence.
 
     A moment's keyframe and its transcript are independent evidence, so they add up: the moment's score is
@@ -146,13 +146,13 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[str, Sequen
 
 def merge_moments(
     fused: Sequence[tuple[str, float]],
-    lists: Mapping[str, Sequence[tuple[str, float]]],
+    lists: Mapping[Any, Sequence[tuple[str, float]]],
     get_rows: Callable[[list[str]], Sequence[Any]],
     k: int = 10,
     *,
     max_gap: float = MAX_GAP,
     tolerance: float = TOLERANCE,
-    weights: Mapping[str, float] | None = None,
+    weights: Mapping[Any, float] | None = None,
 ) -> MergedRanking:
     """Join adjacent matching moments of the same file; ``fused`` is best first, ``lists`` the per-signal rankings.
 

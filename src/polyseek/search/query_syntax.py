@@ -95,7 +95,8 @@ def _tokens(text: str) -> list[_Token] | None:
 def _groups(tokens: Sequence[_Token]) -> list[tuple[float, list[_Token]]] | None:
     """Terms between lone operators with their signs; None when an operator has nothing on one side."""
     groups: list[tuple[float, list[_Token]]] = []
-    sign, current = 1.0, []
+    sign = 1.0
+    current: list[_Token] = []
     for token in tokens:
         if token.quoted is None and token.text in OPERATORS:
             if not current:
