@@ -34,7 +34,6 @@ class Chunk:
     metadata: dict[str, Any] = field(default_factory=dict)
     date: float | None = None
     item_id: str | None = None  # a stable id the ingestor assigns (catalogue records); else the indexer numbers chunks
-    item_id: str | None = None  # a stable id the ingestor assigns (catalogue records); else the indexer numbers chunks
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "text" and isinstance(value, str):
@@ -61,7 +60,6 @@ ingestors: Registry[Ingestor] = Registry(
         "pdf": "polyseek.ingest.pdf",
         "video": "polyseek.ingest.video",
         "audio": "polyseek.ingest.audio",
-        "catalogue": "polyseek.ingest.catalogue",
         "catalogue": "polyseek.ingest.catalogue",
     },
 )

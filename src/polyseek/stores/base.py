@@ -136,6 +136,8 @@ def open_store(uri: str | os.PathLike[str]) -> Store:
     if "://" in text:
         scheme, _, rest = text.partition("://")
         backend = SCHEMES.get(scheme.lower())
+        if backend is None and scheme.lower() in stores.names():  # a plugin's store, registered under its scheme
+            backend = scheme.lower()
         if backend is None:
             raise StoreURIError(
                 f"unknown store scheme {scheme!r} in {text!r}",
