@@ -203,3 +203,29 @@ def test_search_never_writes_the_full_text_index(tmp_path):
     assert store.table.version == version
     store.optimize()  # the writer's step
     assert [i for i, _ in store.text_search("whales", 5)] == ["a"]
+
+
+def test_a_server_job_waiting_for_the_lock_says_so_and_can_be_cancelled(tmp_path, engine_factory):
+    from polyseek.server.jobs import JobManager
+    from polyseek.server.security import RootPolicy
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (16, 16), "red").save(folder / "red.png")
+    store = tmp_path / "store"
+    engine = engine_factory(store)
+    holder = hold_lock(store)
+    try:
+        jobs = JobManager(engine, RootPolicy([folder]))
+        job = jobs.start(str(folder))
+        deadline = time.monotonic() + 30
+        while "waiting" not in job.detail and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert job.detail == f"another polyseek is indexing this store (pid {holder.pid}); waiting…"
+        jobs.cancel(job.id)
+        while job.state != "cancelled" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert job.state == "cancelled" and engine.store.count() == 0
+        jobs.close()
+    finally:
+        release(holder)

@@ -134,6 +134,9 @@ class JobManager:
                 return
             if job.cancel_requested:
                 raise JobCancelled()
+            if getattr(event, "stage", "") == "wait":  # another process holds the store's writer lock
+                self._bump(job, detail=event.detail)
+                return
             self._bump(job, files_done=event.files_done, files_total=event.files_total,
                        current=event.path or job.current, detail="")
 
