@@ -101,8 +101,9 @@ def test_folders_moved_in_and_out(watched, tmp_path: Path):
 
 def test_a_file_being_written_is_indexed_once_complete(watch_factory):
     # pauses longer than a watch step (so a watcher without the settle rule indexes the half file: checked by
-    # running this with settle=0.05, which indexed it four times, three of them failed) but shorter than settle
-    settle = 1.2
+    # running this with settle=0.05, which indexed it four times, three of them failed) but well under settle,
+    # with room for a loaded machine to oversleep
+    settle = 2.0
     folder, engine, watcher = watch_factory(settle)
     folder = folder / "downloads"  # a new folder settles early: it must wait for the file being written in it
     folder.mkdir()
@@ -118,7 +119,7 @@ def test_a_file_being_written_is_indexed_once_complete(watch_factory):
             for start in range(0, len(data), step):
                 handle.write(data[start:start + step])
                 handle.flush()
-                time.sleep(settle / 2)
+                time.sleep(0.5)
         finished_at.append(time.time())
 
     writer = threading.Thread(target=write_slowly)

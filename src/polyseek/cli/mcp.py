@@ -31,7 +31,9 @@ def mcp(
         from polyseek.mcp_server import build_server, http_app
     except ImportError as exc:
         if exc.name and exc.name.split(".")[0] in ("mcp", "mcp_types"):
-            raise MissingDependencyError("mcp", "mcp") from None
+            missing = MissingDependencyError("mcp", "mcp")
+            missing.hint = "polyseek needs the MCP SDK 2.x: pip install 'mcp>=2.3,<3'"  # a core dependency, no extra
+            raise missing from None
         raise
     from polyseek.cli.serve import _warm, resolve_token
 
