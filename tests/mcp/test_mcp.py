@@ -169,3 +169,46 @@ def test_other_hosts_need_a_token(store: Path):
                             env={**os.environ, **ENV, "POLYSEEK_TOKEN": ""}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "an API token is required" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_stdio_with_a_watched_folder_shows_new_files(tmp_path: Path):
+    """``polyseek mcp --watch DIR``: the folder is indexed at start, and a photo added later is found by the client."""
+    from polyseek.engine import Engine
+    from tests.conftest import make_images
+
+    folder = tmp_path / "photos"
+    make_images(folder)
+    store = tmp_path / "live-index"
+    with Engine(str(store), image_encoder="deterministic", text_encoder="deterministic") as engine:
+        engine.index([])  # records the plumbing encoders; the watcher indexes the folder
+    command = polyseek_command()
+    params = StdioServerParameters(command=command[0], env=ENV, args=command[1:] + [
+        "mcp", "--store", str(store), "--watch", str(folder), "--no-warm"])
+
+    async def uris(client: Client) -> set[str]:
+        return {str(r.uri) for r in (await client.list_resources()).resources}
+
+    async def until(predicate, what: str, timeout: float = 90.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = await predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async def session() -> None:
+        async with Client(params, read_timeout_seconds=120) as client:
+            photos = {p.as_uri() for p in folder.glob("*.jpg")}
+            await until(lambda: _contains(client, uris, photos), "the folder indexed at start")
+            added = make_images(folder / "new", {"teal": (20, 160, 160)})["teal"]
+            await until(lambda: _contains(client, uris, {added.as_uri()}), "the new photo indexed")
+            result = await client.call_tool("search", {"image": str(added), "k": 1})
+            assert result.structured_content["hits"][0]["path"] == str(added)
+
+    asyncio.run(session())
+
+
+async def _contains(client: Client, uris, wanted: set[str]) -> bool:
+    return wanted <= await uris(client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import typer
 
@@ -22,6 +23,7 @@ def mcp(
     generator: str | None = typer.Option(None, "--generator", help="Answer generator for the ask tool (default: polyseek's default)."),
     max_thumbnails: int = typer.Option(8, "--max-thumbnails", min=0, max=100, help="Thumbnails attached to one search result."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the encoders at start-up."),
+    watch: list[Path] = typer.Option([], "--watch", "-w", help="Folder to index and keep live while serving (repeatable), as polyseek watch does."),  # noqa: B008
 ) -> None:
     """Serve the index to MCP clients (Claude Desktop, IDEs, agents): tools search, ask, get_item; files as resources.
 
@@ -46,7 +48,12 @@ def mcp(
     server = build_server(engine, max_thumbnails=max_thumbnails, ask_options={"generator": generator} if generator else None)
     if warm:
         threading.Thread(target=_warm, args=(engine,), name="polyseek-warm", daemon=True).start()
+    watcher = None
     try:
+        if watch:
+            from polyseek.watch import Watcher
+
+            watcher = Watcher(engine, [str(p) for p in watch], initial=True).start()
         if not http:
             server.run("stdio")
             return
@@ -57,8 +64,12 @@ def mcp(
         uvicorn.run(http_app(server, host=host, token=token), host=host, port=port, log_level="warning",
                     timeout_graceful_shutdown=3)
     except OSError as exc:
+        if not http:
+            raise
         raise InvalidInputError(f"cannot serve on {host}:{port}: {exc.strerror or exc}", hint="pick another --port") from None
     finally:
+        if watcher is not None:  # its last batch ends before the engine closes
+            watcher.stop()
         engine.close()
 
 
