@@ -15,21 +15,15 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from polyseek.encoders.base import batched, check_images, check_texts, encoders, normalize
-from polyseek.encoders.hf_clip import (
-    check_batch_size,
-    check_template,
-    load_failure,
-    looks_like_path,
-    split_options,
-)
+from polyseek.encoders.base import encoders
+from polyseek.encoders.torch_clip import TorchClipEncoder, load_failure, looks_like_path
 from polyseek.errors import EncoderError, InvalidInputError, MissingDependencyError
 
 EXTRA = "openclip"
@@ -253,19 +247,14 @@ def parse_model(model: str) -> tuple[str, str | None]:
 
 
 @encoders.register("open-clip")
-class OpenClipEncoder:
+class OpenClipEncoder(TorchClipEncoder):
     """An OpenCLIP model; text through its tokenizer, images through :func:`preprocess`."""
 
     def __init__(self, model: str, *, query_template: str | None = None, batch_size: int = 32) -> None:
-        model, options = split_options(model, "open-clip")
-        self.query_template = check_template(options.get("template", query_template))
-        self.batch_size = check_batch_size(options.get("batch_size", batch_size))
-        self.name = f"open-clip:{model}"
+        super().__init__(model, "open-clip", query_template=query_template, batch_size=batch_size)
+        model = self.model_spec
         model_name, pretrained = parse_model(model)
         open_clip = import_open_clip()
-        import torch
-
-        self._torch = torch
         try:
             self.model = open_clip.create_model(model_name, pretrained=pretrained, device="cpu", precision="fp32",
                                                 require_pretrained=True).eval()
@@ -276,33 +265,11 @@ class OpenClipEncoder:
             raise load_failure("open-clip", model, exc) from exc
         self.preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(self.model))
         visual_dim = getattr(getattr(self.model, "visual", None), "output_dim", None)
-        self.dim = int(visual_dim) if visual_dim else int(self._encode_texts(["probe"]).shape[1])
+        self.dim = int(visual_dim) if visual_dim else int(self.encode_documents(["probe"]).shape[1])
 
-    def _encode_texts(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
-        rows = []
-        with self._torch.inference_mode():
-            for chunk in batched(texts, self.batch_size):
-                rows.append(self.model.encode_text(self.tokenizer(list(chunk))).float().numpy())
-        return normalize(np.concatenate(rows))
+    def _text_batch(self, texts: list[str]) -> Any:
+        return self.model.encode_text(self.tokenizer(texts))
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        texts = check_texts(texts)
-        if self.query_template:
-            texts = [self.query_template.replace("{}", t) for t in texts]
-        return self._encode_texts(texts)
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode_texts(check_texts(texts))
-
-    def encode_images(self, images: Sequence[Any]) -> np.ndarray:
-        images = check_images(images)
-        if not images:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        rows = []
-        with self._torch.inference_mode():
-            for chunk in batched(images, self.batch_size):
-                pixels = self._torch.from_numpy(np.stack([preprocess(im, self.preprocess_cfg) for im in chunk]))
-                rows.append(self.model.encode_image(pixels).float().numpy())
-        return normalize(np.concatenate(rows))
+    def _image_batch(self, images: list[Any]) -> Any:
+        pixels = self._torch.from_numpy(np.stack([preprocess(image, self.preprocess_cfg) for image in images]))
+        return self.model.encode_image(pixels)
