@@ -148,7 +148,15 @@ class Context:
         for user, events in train.items():
             self.matrix[self.user_row[user], [self.row[e.item] for e in events]] = 1.0
         self.counts = self.matrix.sum(0)
+        self._cache_user: str | None = None
+        self._cache: dict = {}
         self.poster_pool = Pool(pool.ids, pool.vectors, {**pool.present, "image": pool.present["image"] & posters})
+
+    def cache_for(self, user: str) -> dict:
+        """One user's similarity cache (only the latest user's is kept: evaluations loop users outermost)."""
+        if self._cache_user != user:
+            self._cache_user, self._cache = user, {}
+        return self._cache
 
     def profile(self, user: str, pool: Pool | None = None) -> Profile:
         pool = pool or self.pool
@@ -184,6 +192,9 @@ def content(context: Context, recommender: Any, *, posters_only: bool = False) -
         profile = context.profile(user, pool)
         if not profile.items:
             return np.zeros(len(pool))
+        for part in (recommender, getattr(recommender, "content", None)):
+            if part is not None and hasattr(part, "cache"):  # similarities computed once per user for all methods
+                part.cache = context.cache_for(user)
         values = np.asarray(recommender.score(profile, pool), dtype=np.float64)
         return np.where(context.posters, values, -np.inf) if posters_only else values
 
@@ -200,10 +211,20 @@ def qdrant_profile(profile: Profile) -> Profile:
 
 def evaluate(method: Callable[[str], np.ndarray], context: Context, users: Sequence[str],
              target: Mapping[str, Event]) -> dict[str, tuple[float, float, int]]:
-    out = {}
-    for user in users:
+    return evaluate_many({"one": method}, context, users, target)["one"]
+
+
+def evaluate_many(methods: Mapping[str, Callable[[str], np.ndarray]], context: Context, users: Sequence[str],
+                  target: Mapping[str, Event], progress: Progress | None = None,
+                  stage: str = "evaluate") -> dict[str, dict[str, tuple[float, float, int]]]:
+    """Per method, per user: (HR@10, NDCG@10, rank). Users outermost, so a user's similarities are shared."""
+    out: dict[str, dict[str, tuple[float, float, int]]] = {name: {} for name in methods}
+    for n, user in enumerate(users):
         candidates = context.matrix[context.user_row[user]] == 0
-        out[user] = tie_aware_metrics(method(user), context.row[target[user].item], candidates)
+        for name, method in methods.items():
+            out[name][user] = tie_aware_metrics(method(user), context.row[target[user].item], candidates)
+        if progress:
+            progress(stage, n + 1, len(users))
     return out
 
 
@@ -240,7 +261,10 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
     record_ids = list(posters)
     engine = Engine(str(workdir / "store"), image_encoder=image_encoder, text_encoder=text_encoder)
     try:
-        summary = engine.index([catalogue], on_progress=(lambda p: progress("index", max(p.files_done, 0), 1)) if progress else None)
+        for _run in range(100):  # a long catalogue is indexed in time-budgeted runs, each going on from the last
+            summary = engine.index([catalogue], on_progress=(lambda p: progress("index", max(p.files_done, 0), 1)) if progress else None)
+            if not any("index it again" in failure.get("reason", "") for failure in summary.failed):
+                break
         timing["index_s"] = round(time.perf_counter() - started, 1)
         key = str(catalogue.absolute())
         ids = [record_item_id(key, rid) for rid in record_ids]
@@ -262,14 +286,14 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
 
     # tuning on dev users: the content profile (shared by polyseek's history and the text/poster baselines)
     tuning: dict[str, Any] = {"history": []}
+    grid = {str(n): content(context, History(**params)) for n, params in enumerate(HISTORY_GRID)}
+    tuned = evaluate_many(grid, context, dev, target, progress, "tune content")
     best_history, best_value = HISTORY_GRID[0], -1.0
     for n, params in enumerate(HISTORY_GRID):
-        value = mean_ndcg(evaluate(content(context, History(**params)), context, dev, target))
+        value = mean_ndcg(tuned[str(n)])
         tuning["history"].append({**params, "dev_ndcg@10": value})
         if value > best_value:
             best_history, best_value = params, value
-        if progress:
-            progress("tune content", n + 1, len(HISTORY_GRID))
     timing["tune_content_s"] = round(time.perf_counter() - started - sum(timing.values()), 1)
 
     # the sequential model: trained on every user's training history; epochs chosen on the dev users' targets
@@ -278,8 +302,9 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
     features = features_of(pool, dims)
     config = sasrec.TrainConfig(epochs=epochs, seed=seed)
 
-    def sequential_method(model: Any) -> Callable[[str], np.ndarray]:
-        recommender = Sequential(model=model, config=config, item_ids=list(pool.ids), dims=dims)
+    def sequential_method(model: Any, content_weight: float = 0.0) -> Callable[[str], np.ndarray]:
+        recommender = Sequential(model=model, config=config, item_ids=list(pool.ids), dims=dims,
+                                 content_weight=content_weight, content=best_history)
         return content(context, recommender)
 
     def on_epoch(epoch: int, model: Any) -> float | None:
@@ -291,6 +316,15 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
                                     time_budget_s=time_budget_s)
     tuning["sequential"] = train_log
     timing["train_sequential_s"] = round(time.perf_counter() - started - sum(timing.values()), 1)
+    tuning["hybrid"] = []
+    best_blend, best_value = 0.25, -1.0
+    blends = (0.1, 0.25, 0.5, 1.0)  # the sequential model blended with the content profile, on dev users
+    tuned = evaluate_many({str(w): sequential_method(model, w) for w in blends}, context, dev, target, progress, "tune hybrid")
+    for weight in blends:
+        value = mean_ndcg(tuned[str(weight)])
+        tuning["hybrid"].append({"content_weight": weight, "dev_ndcg@10": value})
+        if value > best_value:
+            best_blend, best_value = weight, value
 
     history_text = {**best_history, "image_weight": 0.0, "text_weight": 1.0}
     history_image = {**best_history, "image_weight": 1.0, "text_weight": 0.0}
@@ -304,16 +338,14 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
         "best-score": lambda u: np.asarray(best.score(qdrant_profile(context.profile(u)), pool), np.float64),
         "polyseek-history": content(context, History(**best_history)),
         "polyseek-sequential": sequential_method(model),
+        "polyseek-hybrid": sequential_method(model, best_blend),
     }
-    per_method: dict[str, dict[str, tuple[float, float, int]]] = {}
+    per_method = evaluate_many(methods, context, test, target, progress, "evaluate test users")
+    on_dev = evaluate_many(methods, context, dev, target, progress, "evaluate dev users")
     report_methods: dict[str, Any] = {}
-    for n, (name, method) in enumerate(methods.items()):
-        per_method[name] = evaluate(method, context, test, target)
+    for name in methods:
         report_methods[name] = summarise(per_method[name], cold, resamples)
-        dev_value = mean_ndcg(evaluate(method, context, dev, target))
-        report_methods[name]["dev_ndcg@10"] = dev_value
-        if progress:
-            progress("evaluate", n + 1, len(methods))
+        report_methods[name]["dev_ndcg@10"] = mean_ndcg(on_dev[name])
     timing["evaluate_s"] = round(time.perf_counter() - started - sum(timing.values()), 1)
 
     ours = [m for m in methods if m.startswith("polyseek-")]
@@ -326,7 +358,7 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
                            "p_randomization": randomization_test(a, b, permutations=permutations, seed=seed)}
     cold_users = [u for u in test if u in cold]
     cold_tests = {}
-    for name in ("polyseek-history", "polyseek-sequential", "poster-only"):
+    for name in ("polyseek-history", "polyseek-sequential", "polyseek-hybrid", "poster-only"):
         a = np.array([per_method["text-only"][u][1] for u in cold_users])
         b = np.array([per_method[name][u][1] for u in cold_users])
         cold_tests[f"{name} vs text-only"] = {
@@ -346,7 +378,8 @@ def run_recommend_eval(folder: Path, workdir: Path, *, dev_share: float = 0.3, s
         "cold_start_tests": cold_tests,
         "config": {"k": K, "cold_start_below": COLD_START, "items": "films with a poster" if posters_only else "all films", "dev_share": dev_share, "seed": seed, "resamples": resamples,
                    "permutations": permutations, "encoders": encoders, "history": best_history,
-                   "sequential": {**config.__dict__, "best_epoch": train_log["best_epoch"]}},
+                   "sequential": {**config.__dict__, "best_epoch": train_log["best_epoch"]},
+                   "hybrid_content_weight": best_blend},
         "tuning": tuning,
         "index": summary.to_dict(),
         "bad_rating_rows": len(problems),

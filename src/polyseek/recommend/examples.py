@@ -73,20 +73,29 @@ class BestScore:
 
 
 def content_scores(profile: Profile, pool: Pool, space_weights: Mapping[str, float], best_share: float,
-                   negative_weight: float) -> np.ndarray:
-    """polyseek's multimodal score (see the module docstring); shared by ``multimodal`` and ``history``."""
+                   negative_weight: float, cache: dict | None = None) -> np.ndarray:
+    """polyseek's multimodal score (see the module docstring); shared by ``multimodal`` and ``history``.
+
+    ``cache``: a dict kept by a caller that scores the same profile items many times with other weights (the
+    evaluation's tuning); the similarity matrices are computed once per space and side.
+    """
     total = np.zeros(len(pool), dtype=np.float32)
     for space, space_weight in space_weights.items():
         if space not in pool.vectors or space_weight == 0:
             continue
         dim = pool.vectors[space].shape[1]
         per_space = np.zeros(len(pool), dtype=np.float32)
-        for items, sign in ((profile.positives, 1.0), (profile.negatives, -negative_weight)):
+        for side, items, sign in (("positive", profile.positives, 1.0), ("negative", profile.negatives, -negative_weight)):
             matrix, weights = profile_matrix(items, space, dim)
             if not len(matrix) or sign == 0:
                 continue
             weights = np.abs(weights)
-            similarity = pool.vectors[space] @ matrix.T  # (pool, examples)
+            key = (id(pool.vectors[space]), space, side, len(matrix))
+            similarity = cache.get(key) if cache is not None else None
+            if similarity is None:
+                similarity = pool.vectors[space] @ matrix.T  # (pool, examples)
+                if cache is not None:
+                    cache[key] = similarity
             mean = similarity @ (weights / weights.sum())
             best = similarity.max(1)
             per_space += sign * ((1 - best_share) * mean + best_share * best)

@@ -54,7 +54,8 @@ class History:
         self.best_share = float(best_share)
         self.negative_weight = float(negative_weight)
         self.rating_split = bool(rating_split)
+        self.cache: dict | None = None  # set by a caller scoring one profile many times (see content_scores)
 
     def score(self, profile: Profile, pool: Pool) -> np.ndarray:
         weighted = recency_weighted(profile, self.half_life, self.half_life_days, self.rating_split)
-        return content_scores(weighted, pool, self.space_weights, self.best_share, self.negative_weight)
+        return content_scores(weighted, pool, self.space_weights, self.best_share, self.negative_weight, self.cache)

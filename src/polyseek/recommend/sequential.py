@@ -10,7 +10,8 @@ import numpy as np
 
 from polyseek.errors import InvalidInputError
 from polyseek.recommend import sasrec
-from polyseek.recommend.base import SPACES, Pool, Profile, recommenders, unit
+from polyseek.recommend.base import SPACES, Pool, Profile, recommenders, unit, zscore
+from polyseek.recommend.history import History
 
 _loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any]]] = {}
 _lock = threading.Lock()
@@ -41,7 +42,8 @@ class Sequential:
     name = "sequential"
 
     def __init__(self, model_dir: str | Path | None = None, model: Any = None, config: sasrec.TrainConfig | None = None,
-                 item_ids: list[str] | None = None, dims: dict[str, int] | None = None) -> None:
+                 item_ids: list[str] | None = None, dims: dict[str, int] | None = None, content_weight: float = 0.0,
+                 content: dict[str, Any] | None = None) -> None:
         if model is None:
             if model_dir is None:
                 raise InvalidInputError("the sequential recommender needs a trained model directory",
@@ -52,6 +54,9 @@ class Sequential:
         self.item_ids = list(item_ids or [])
         self.number = {item: i + 1 for i, item in enumerate(self.item_ids)}
         self.dims = dict(dims or {})
+        # blend with the content profile of the history (standardised scores): helps items the model saw rarely
+        self.content_weight = float(content_weight)
+        self.content = History(**(content or {})) if self.content_weight else None
 
     def score(self, profile: Profile, pool: Pool) -> np.ndarray:
         history = sorted((p for p in profile.items if p.weight > 0 or profile.from_history), key=lambda p: p.timestamp)
@@ -63,5 +68,8 @@ class Sequential:
         ])
         history_known = np.array([self.number.get(p.id, 0) for p in history], dtype=np.int64)
         pool_known = np.array([self.number.get(i, 0) for i in pool.ids], dtype=np.int64)
-        return sasrec.score_all(self.model, history_features, history_known, features_of(pool, self.dims), pool_known,
-                                self.config.max_len)
+        scores = sasrec.score_all(self.model, history_features, history_known, features_of(pool, self.dims), pool_known,
+                                  self.config.max_len)
+        if self.content is None:
+            return scores
+        return zscore(scores) + self.content_weight * self.content.score(profile, pool)
