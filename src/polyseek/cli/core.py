@@ -90,13 +90,15 @@ def search(
     signal: list[str] = typer.Option([], "--signal", help="Use only these signals: image, text, lexical."),
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank the top results with the cross-encoder (default: on when PDF pages lead the results)."),
     show: Optional[Path] = typer.Option(None, "--show", help="Write a preview of each hit (page with region outlined, keyframe) into this folder."),
+    like: Optional[str] = typer.Option(None, "--like", help="More like this indexed item (its id); the item itself is never a result."),
+    timings: bool = typer.Option(False, "--timings", help="Print the time each search stage took (also: POLYSEEK_TIMINGS=1)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"hits": [...]} as one JSON object.'),
 ) -> None:
     """Search the index with text, an image, or both."""
     from polyseek.errors import InvalidInputError
 
     text = join_arguments(query or [])
-    if not text.strip() and image is None:
+    if not text.strip() and image is None and not like:
         raise InvalidInputError("nothing to search for", hint='give a query, e.g. polyseek search "a dog on grass", or --image FILE')
     filters = Filters(
         path_glob=path_glob,
@@ -106,16 +108,22 @@ def search(
         date_to=parse_date(before, "--before"),
     )
     engine = make_engine(store, image_encoder, text_encoder, read_only=True)
-    hits = engine.search(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
-                         image_weight=image_weight, spaces=signal, rerank=rerank)
+    trace = engine.trace(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
+                         image_weight=image_weight, spaces=signal, rerank=rerank, like=like)
+    hits = trace.hits
+    timings = timings or os.environ.get("POLYSEEK_TIMINGS", "") not in ("", "0")
     if show is not None:
         from polyseek.preview import write_previews
 
         write_previews(engine, hits, show)
+    stages = {name: round(ms, 2) for name, ms in trace.timings.items() if ms >= 0.05 or not name.count(".")}
     if as_json:
-        print_json({"hits": [h.to_dict() for h in hits]})
+        print_json({"hits": [h.to_dict() for h in hits], **({"timings_ms": stages} if timings else {})})
     else:
         print_hits(hits)
+        if timings:
+            Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
+                                       + f" — total {sum(trace.timings.values()):.1f}", highlight=False)
     engine.close()
 
 

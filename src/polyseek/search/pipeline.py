@@ -3,7 +3,7 @@
 Ranking rules that are not generic (how PDF pages rank, how moments merge, how concepts join a query) are
 policies (``polyseek.search.policies``) whose hooks run at fixed points between these stages:
 
-    embed-images → policies.prepare → embed-text → retrieve → policies.before_fusion → fuse
+    load-encoders → embed-images → policies.prepare → embed-text → retrieve → policies.before_fusion → fuse
     → policies.after_fusion → rerank → hits → policies.finish
 
 Each stage's time is recorded in ``SearchContext.timings`` (milliseconds), so ``--timings`` can show where a
@@ -27,6 +27,13 @@ from polyseek.search.rerank import load_reranker
 from polyseek.search.rows import RowCache
 from polyseek.stores.base import Store
 from polyseek.types import Hit, Query, Signal
+
+
+def load_encoders(ctx: SearchContext) -> None:
+    """The query's encoders, loaded on first use (a cold process pays for it here, not in the embed stages)."""
+    ctx.encoders.encoder(Signal.IMAGE)
+    if ctx.query.has_text and not ctx.encoders.shares_text_side():
+        ctx.encoders.encoder(Signal.TEXT)
 
 
 def embed_images(ctx: SearchContext) -> None:
@@ -163,7 +170,7 @@ class SearchPipeline:
         def hook(name: str) -> list[tuple[str, Stage]]:
             return [(f"{p.name}.{name}", getattr(p, name)) for p in self.policies]
 
-        return [("embed-images", embed_images), *hook("prepare"), ("embed-text", embed_text),
+        return [("load-encoders", load_encoders), ("embed-images", embed_images), *hook("prepare"), ("embed-text", embed_text),
                 ("retrieve", retrieve), *hook("before_fusion"), ("fuse", fuse), *hook("after_fusion"),
                 ("rerank", rerank), ("hits", to_hits), *hook("finish")]
 
