@@ -236,6 +236,19 @@ class Hit:
     def id(self) -> str:
         return self.item.id
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hit:
+        """The inverse of :meth:`to_dict` (a hit that came over HTTP); text is as long as it was sent."""
+        item = Item(id=data["id"], path=data["path"], modality=Modality.parse(data["modality"]),
+                    locator=Locator.from_dict(data.get("locator")), text=data.get("text") or "",
+                    metadata=dict(data.get("metadata") or {}))
+        region = data.get("best_region")
+        best = None
+        if isinstance(region, dict):
+            best = Item(id=region["id"], path=item.path, modality=Modality.REGION, locator=Locator.from_dict(region.get("locator")),
+                        text=region.get("text") or "", metadata={"kind": region.get("kind")})
+        return cls(item=item, score=float(data["score"]), scores=dict(data.get("scores") or {}), best_region=best)
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "id": self.item.id,

@@ -21,9 +21,9 @@ from polyseek.cli.common import (
     parse_date,
     print_json,
 )
-from polyseek.errors import NotFoundError
-from polyseek.search.query_syntax import join_arguments
-from polyseek.types import Filters, Modality
+from polyseek.errors import NotFoundError, PolyseekError
+from polyseek.search.query_syntax import join_arguments, parse_query_syntax
+from polyseek.types import Filters, Hit, Modality
 
 console = Console(stderr=True)
 NO_WAIT_HELP = "Fail at once if another polyseek is writing to this store, instead of waiting for it."
@@ -107,6 +107,16 @@ def search(
         date_from=parse_date(after, "--after"),
         date_to=parse_date(before, "--before"),
     )
+    if image is None and show is None and not (image_encoder or text_encoder):
+        served = search_served(store, text, k, filters, instruction, signal, rerank, like)
+        if served is not None:
+            if as_json:
+                print_json({"hits": served, **({"served_by": "polyseek serve"} if timings else {})})
+            else:
+                print_hits([Hit.from_dict(h) for h in served])
+                if timings:
+                    Console(stderr=True).print("timings: answered by the running polyseek serve for this store", highlight=False)
+            return
     engine = make_engine(store, image_encoder, text_encoder, read_only=True)
     trace = engine.trace(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
                          image_weight=image_weight, spaces=signal, rerank=rerank, like=like)
@@ -125,6 +135,27 @@ def search(
             Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
                                        + f" — total {sum(trace.timings.values()):.1f}", highlight=False)
     engine.close()
+
+
+def search_served(store: str | None, text: str, k: int, filters: Filters, instruction: str | None, signals: list[str],
+                  rerank: bool | None, like: str | None) -> list[dict] | None:
+    """Hits from a running ``polyseek serve`` of this store (see :mod:`polyseek.cli.remote`), or None."""
+    from polyseek.cli.remote import find_server, remote_search
+    from polyseek.config import resolve_store_uri
+
+    server = find_server(resolve_store_uri(store))
+    if server is None:
+        return None
+    try:
+        if text.strip() and any(kind != "text" for _, kind, _ in parse_query_syntax(text)):
+            return None  # image terms name local files: searched in-process
+    except PolyseekError:
+        return None  # the in-process search reports it properly
+    body = {"text": text or None, "k": k, "instruction": instruction, "signals": list(signals), "rerank": rerank,
+            "like": like, "filters": {"path_glob": filters.path_glob, "file_types": list(filters.file_types),
+                                      "modalities": [m.value for m in filters.modalities],
+                                      "date_from": filters.date_from, "date_to": filters.date_to}}
+    return remote_search(server, body)
 
 
 def print_hits(hits) -> None:

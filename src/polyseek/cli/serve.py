@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from pathlib import Path
 
 import typer
 
 from polyseek.cli.common import ImageEncoderOption, StoreOption, TextEncoderOption, make_engine
+from polyseek.cli.remote import announce, withdraw
 from polyseek.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -84,15 +86,38 @@ def serve(
         watcher.start()
     if warm:
         threading.Thread(target=_warm, args=(engine,), name="polyseek-warm", daemon=True).start()
+    listener = bind(host, port)
+    port = listener.getsockname()[1]  # the one the system chose for --port 0
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"polyseek: serving {engine.store_uri} at http://{shown}:{port}/ (Ctrl+C stops)", err=True)
+    url = f"http://{shown}:{port}/"
+    typer.echo(f"polyseek: serving {engine.store_uri} at {url} (Ctrl+C stops)", err=True)
+    # on the loopback, a CLI search of this store is sent here instead of loading the models again
+    announced = announce(engine.store_uri, url, token) if loopback else None
+    config = uvicorn.Config(app, log_level=log_level.lower(), access_log=log_level.lower() == "debug",
+                            timeout_graceful_shutdown=3)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=log_level.lower() == "debug",
-                    timeout_graceful_shutdown=3)
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        withdraw(announced)
         if watcher is not None:  # the engine closes after the watcher's last batch, not under it
             watcher.stop()
             engine.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so the real port is known (and announced) before serving."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise InvalidInputError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                                hint="pick another --port (0: any free one), or stop what is using it") from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
 
 
 def register(app: typer.Typer) -> None:
