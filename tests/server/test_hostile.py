@@ -289,3 +289,17 @@ def test_the_server_maps_an_error_by_its_attributes(client, indexed, monkeypatch
     response = client.post("/api/search", json={"text": "tea"})
     assert response.status_code == 418
     assert response.json() == {"error": {"code": "teapot", "message": "short and stout", "hint": "tip me over"}}
+
+
+def test_files_indexed_outside_the_roots_are_served_until_swapped_for_a_link(indexed, make_client, tmp_path):
+    engine, root = indexed
+    client = make_client(engine)  # no roots: a collection indexed from the CLI
+    blue = hit_for(client, "blue.jpg")
+    assert client.get(f"/api/items/{blue['id']}/file").status_code == 200
+    elsewhere = tmp_path / "elsewhere.jpg"
+    Image.new("RGB", (20, 20), (9, 9, 9)).save(elsewhere)
+    path = Path(blue["path"])
+    path.unlink()
+    path.symlink_to(elsewhere)
+    assert client.get(f"/api/items/{blue['id']}/file").status_code == 404
+    assert client.get(f"/api/items/{blue['id']}/thumbnail").status_code == 404

@@ -238,19 +238,22 @@ class RootPolicy:
         """The real path of an indexed file, checked again every time it is read for a client.
 
         A file indexed inside a root must still resolve inside a root (one later replaced by a symlink to
-        ``/etc/hostname`` is refused); a file indexed outside every root (from the CLI) must not resolve
-        through a symlink to anywhere else. Refusals read like a missing file: nothing about the target leaks.
+        ``/etc/hostname`` is refused); a file indexed outside every root (from the CLI) must still be a file in
+        its own folder, not a symlink out of it. Refusals read like a missing file: nothing about the target leaks.
         """
         path = Path(os.path.abspath(raw))
         gone = NotFoundError(f"the file of this item is gone: {raw}", hint="re-index its folder")
         try:
             resolved = path.resolve(strict=True)
-        except (OSError, RuntimeError, ValueError):
-            raise gone from None
-        indexed_in_root = self.contains(path) or self.contains(_resolved_parent(path))
-        if self.contains(resolved) if indexed_in_root else resolved == path:
-            if resolved.is_file():
+            in_place = _resolved_parent(path)
+            if self.contains(path) or self.contains(in_place):
+                allowed = self.contains(resolved)
+            else:
+                allowed = resolved.parent == in_place.parent
+            if allowed and resolved.is_file():
                 return resolved
+        except (OSError, RuntimeError, ValueError):  # missing, a loop, unreadable, a NUL byte
+            pass
         raise gone
 
     def deletable(self, raw: str, indexed: Iterable[str]) -> str:
