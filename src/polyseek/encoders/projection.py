@@ -202,3 +202,40 @@ class QuerySwap:
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         return self.base.encode_images(images)
+
+
+class GatedQueryEncoder:
+    """English-safe multilingual queries: bge's own query vector mixed with the projected one only where they agree.
+
+    For each query, ``c`` = cosine(bge query, projected e5 query). Where ``c >= agree`` (bge understood the text: in
+    practice English) the query is ``normalize(weight * bge + (1 - weight) * projected)``; elsewhere (bge's vector of a
+    language it does not read is noise) the projected vector alone. No language detection: the two models vote.
+    """
+
+    def __init__(self, base: Any, projected: ProjectedQueryEncoder, *, agree: float = 0.6, weight: float = 0.5,
+                 name: str | None = None) -> None:
+        if int(base.dim) != int(projected.dim):
+            raise EncoderError(f"{base.name} gives {base.dim}-d vectors, {projected.name} {projected.dim}-d")
+        self.base = base
+        self.projected = projected
+        self.agree = float(agree)
+        self.weight = float(weight)
+        self.dim = int(base.dim)
+        self.name = name or f"{projected.name}+{base.name}"
+
+    @property
+    def projection(self) -> Projection:
+        return self.projected.projection
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        own = self.base.encode_queries(texts)
+        projected = self.projected.encode_queries(texts)
+        agreement = np.sum(own * projected, axis=1, keepdims=True)
+        weight = np.where(agreement >= self.agree, self.weight, 0.0).astype(np.float32)
+        return normalize(weight * own + (1.0 - weight) * projected)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.base.encode_documents(texts)

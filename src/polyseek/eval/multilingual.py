@@ -35,8 +35,11 @@ def task_name(lang: str, several: bool) -> str:
     return f"text_to_image_{lang}" if several else "text_to_image"
 
 
-def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: int | None = None) -> Dataset:
-    """Text→image tasks, one per language in ``langs`` (one task named ``text_to_image`` when only one language)."""
+def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: int | None = None,
+                       per_image: int | None = None) -> Dataset:
+    """Text→image tasks, one per language in ``langs`` (one task named ``text_to_image`` when only one language).
+
+    ``per_image``: only the first N captions of each image in each language (the gallery stays every image)."""
     if not langs:
         raise InvalidInputError("no language given", hint="e.g. --lang zh or --lang en,zh,de")
     root = Path(folder).expanduser()
@@ -61,15 +64,16 @@ def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: in
     for lang in dict.fromkeys(langs):
         if lang == "en":
             task = next(t for t in english.tasks if t.name == "text_to_image")
-            tasks.append(Task(task_name("en", several), task.queries, task.qrels, task.target, task.relevance))
-            counts["n_captions_en"] = len(task.queries)
+            queries = tuple(q for q in task.queries if per_image is None or int(q.id.rsplit("#", 1)[1]) < per_image)
+            tasks.append(Task(task_name("en", several), queries, {q.id: task.qrels[q.id] for q in queries}, task.target, task.relevance))
+            counts["n_captions_en"] = len(queries)
             continue
         key = language_key(lang, available)
         queries, qrels = [], {}
         for image_id, entry in multilingual.items():
             if image_id not in image_ids or not isinstance(entry, dict):
                 continue
-            for n, caption in enumerate(entry.get(key) or []):
+            for n, caption in enumerate((entry.get(key) or [])[:per_image]):
                 if not isinstance(caption, str) or not caption.strip():
                     continue
                 qid = f"{image_id}#{key}#{n}"
@@ -82,7 +86,8 @@ def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: in
         counts[f"n_captions_{lang}"] = len(queries)
     counts["n_captions"] = sum(len(t.queries) for t in tasks)
     return Dataset(name=root.name, kind="captions", path=str(root.absolute()), candidates=tuple(Candidate(c.id, c.modality, image=c.image) for c in images),
-                   tasks=tuple(tasks), counts=counts, notes=(f"text→image only, languages: {', '.join(langs)}",))
+                   tasks=tuple(tasks), counts=counts, notes=(f"text→image only, languages: {', '.join(langs)}"
+                          + (f"; first {per_image} caption(s) per image and language" if per_image else ""),))
 
 
 def mean_rank_variance(report: dict[str, Any], langs: list[str]) -> dict[str, Any]:

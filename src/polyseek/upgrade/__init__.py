@@ -7,9 +7,16 @@ See ``docs/upgrade.md``. Entry points: :func:`upgrade` (start: fit the projectio
 
 from __future__ import annotations
 
+from polyseek.encoders.projection import (
+           ProjectedQueryEncoder,
+           Projection,
+           QuerySwap,
+           fit_linear,
+           load_projection,
+           save_projection,
+)
 from polyseek.upgrade.backfill import backfill, finalize, rollback, status
 from polyseek.upgrade.core import attach, query_encoder, upgrade, use_query_encoder
-from polyseek.encoders.projection import Projection, ProjectedQueryEncoder, QuerySwap, fit_linear, load_projection, save_projection
 
 __all__ = ["Projection", "ProjectedQueryEncoder", "QuerySwap", "attach", "backfill", "finalize", "fit_linear", "load_projection",
            "query_encoder", "rollback", "save_projection", "status", "upgrade", "use_query_encoder"]

@@ -15,8 +15,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,17 @@ from typing import Any
 import numpy as np
 
 from polyseek.encoders.base import load_encoder, normalize
+from polyseek.encoders.projection import (
+    ProjectedQueryEncoder,
+    Projection,
+    QuerySwap,
+    calibrate_scores,
+    fit_linear,
+    load_projection,
+)
 from polyseek.errors import IndexMismatchError, InvalidInputError
 from polyseek.types import item_id
 from polyseek.upgrade import state as st
-from polyseek.encoders.projection import Projection, QuerySwap, ProjectedQueryEncoder, calibrate_scores, fit_linear, load_projection
 
 SPACES = ("image", "text")
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -97,11 +103,12 @@ def store_spaces(engine) -> list[str]:
 # ---- 1. start: fit the projection from the index's own items -------------------------------------------
 def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | None = None, sample: int = 1000,
             holdout: float = 0.2, ridge: float = 1e-2, seed: int = 0, projection: str | Path | None = None,
-            on_progress: ProgressFn | None = None) -> dict[str, Any]:
+            keep_sample: bool = True, on_progress: ProgressFn | None = None) -> dict[str, Any]:
     """Start upgrading one space to a new encoder; returns the held-out fit of the projection.
 
     ``sample``: items re-encoded to fit the projection (their new vectors are kept). ``projection``: a folder with a
     ready projection NEW → OLD (e.g. the shipped ``e5-to-bge`` for queries in any language) used instead of fitting.
+    ``keep_sample=False`` leaves the sample's new vectors out (a true 0 % backfill, for measurements).
     """
     if (image_encoder is None) == (text_encoder is None):
         raise InvalidInputError("upgrade one space at a time", hint="give --image-encoder NEW or --text-encoder NEW")
@@ -160,13 +167,15 @@ def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | Non
                                         holdout=holdout, ridge=ridge, seed=seed, source=new_name, target=value.old_encoder)
     value = replace(value, fit=report)
     # the sample's new vectors are the first backfilled items; journal after the write
-    write_new_vectors(engine, space, value.new_space, new_vectors)
+    if keep_sample:
+        write_new_vectors(engine, space, value.new_space, new_vectors)
     st.put_projection(engine.catalog, space, fitted)
     st.put_state(engine.catalog, value)
-    st.mark_done(engine.catalog, space, done)
+    if keep_sample:
+        st.mark_done(engine.catalog, space, done)
     attach(engine)
     return {"space": space, "from": value.old_encoder, "to": new_name, "fit": report,
-            "backfilled_items": len(new_vectors), "total_items": value.total_items}
+            "backfilled_items": len(new_vectors) if keep_sample else 0, "total_items": value.total_items}
 
 
 def heldout_fit(projection: Projection, new: np.ndarray, old: np.ndarray) -> dict[str, Any]:
@@ -261,6 +270,13 @@ def attach(engine) -> None:
     for space in SPACES:
         base = _loaded(engine, space)
         _install(engine, space, query_encoder(engine, space, base) if space in active else base)
+    chosen = (engine.catalog.get_meta("index") or {}).get("query_encoder")
+    free = [s for s in SPACES if s not in active]
+    if chosen and free:
+        try:
+            use_query_encoder(engine, chosen, spaces=free)
+        except InvalidInputError:  # recorded for spaces now upgraded to other encoders: they keep their own queries
+            pass
     pipeline = getattr(engine, "pipeline", None)
     if pipeline is not None:
         pipeline.policies = [p for p in pipeline.policies if not isinstance(p, UpgradePolicy)]
@@ -268,14 +284,31 @@ def attach(engine) -> None:
             pipeline.policies.insert(0, UpgradePolicy(engine))
 
 
-def use_query_encoder(engine, name: str) -> Any:
+def set_query_encoder(engine, name: str | None) -> list[str]:
+    """Make ``name`` the index's query encoder for good (recorded in its description, so every process that opens it
+    uses it once attached); ``None`` goes back to each space's own encoder. Returns the spaces it answers."""
+    meta = st.index_meta(engine.catalog)
+    swapped = use_query_encoder(engine, name) if name else []
+    if name is None:
+        meta.pop("query_encoder", None)
+    else:
+        meta["query_encoder"] = name
+    engine.catalog.set_meta("index", meta)
+    if name is None:
+        for space in SPACES:
+            _install(engine, space, _loaded(engine, space))
+        attach(engine)
+    return swapped
+
+
+def use_query_encoder(engine, name: str, spaces: Sequence[str] = SPACES) -> list[str]:
     """Answer every query with ``name`` (a query encoder in the index's own spaces, e.g. ``e5-multilingual-bge``):
     the multilingual path, with no backfill. Spaces whose text side is not the encoder's target keep their queries."""
     encoder = load_encoder(name)
     target = getattr(getattr(encoder, "projection", None), "config", None)
     target_name = target.target if target is not None else None
     swapped = []
-    for space in SPACES:
+    for space in spaces:
         base = _loaded(engine, space)
         text_side = getattr(base, "text_encoder_name", base.name)
         if target_name is None or text_side == target_name:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from polyseek.errors import InvalidInputError
 from polyseek.encoders.projection import Projection, ProjectionConfig
+from polyseek.errors import InvalidInputError
 
 PHASES = ("backfill", "switching")
 JOURNAL = """

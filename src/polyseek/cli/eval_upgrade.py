@@ -1,0 +1,45 @@
+"""``polyseek eval upgrade``: an upgrade OLD → NEW measured at 0 / 50 / 100 % backfill, after the switch and from scratch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from polyseek.cli.common import print_json, stage_progress
+
+console = Console(stderr=True)
+
+
+def eval_upgrade(
+    folder: Path = typer.Argument(..., help="Captions folder (captions.json; captions_multilingual.json for --lang)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Report JSON to write; a markdown table goes beside it (.md)."),
+    old: str = typer.Option("bge-small-onnx", "--old", help="Encoder the index is built with."),
+    new: str = typer.Option("e5-multilingual", "--new", help="Encoder to upgrade to."),
+    limit: int = typer.Option(100, "--limit", min=2, help="Photos whose captions are indexed and queried."),
+    lang: str = typer.Option("en", "--lang", help="Query language (relevant items stay the English captions)."),
+    sample: int = typer.Option(200, "--sample", min=8, help="Items re-encoded to fit the projection."),
+    projection: Optional[Path] = typer.Option(None, "--projection", help="A ready projection folder instead of fitting one."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the stores here (default: a temporary folder)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Upgrade the text space OLD → NEW on a captions folder and measure each step through Engine.search."""
+    from polyseek.eval.upgrade import run_upgrade_eval, to_markdown
+
+    with stage_progress(console) as progress:
+        report = run_upgrade_eval(folder, old=old, new=new, limit=limit, lang=lang, sample=sample, projection=projection,
+                                  workdir=workdir, progress=progress)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
+    if as_json:
+        print_json(report)
+    else:
+        typer.echo(to_markdown(report), nl=False)
+
+
+def register(eval_app: typer.Typer) -> None:
+    eval_app.command("upgrade")(eval_upgrade)

@@ -1,0 +1,144 @@
+"""``polyseek eval upgrade``: one space upgraded OLD → NEW, measured at each step through ``Engine.search``.
+
+The task is text retrieval on a captions folder: every caption is indexed as a text item, and each caption of the
+first ``--limit`` photos is a query whose relevant items are the other captions of its photo. Only the upgraded
+space is searched (``spaces=[space]``), so the figures are that space's alone. Rows:
+
+* ``old``: the index as built with OLD;
+* ``projected_0``: right after ``upgrade`` (no item backfilled: queries are NEW projected into OLD);
+* ``projected_50``: half the files backfilled (native scores for those, projected for the rest);
+* ``projected_100``: every item backfilled, before the switch (native scores through the upgrade's path);
+* ``switched``: after the atomic switch (the index now holds NEW vectors only);
+* ``new_scratch``: a fresh index built with NEW.
+
+Queries may be in another language (``--lang``; relevant items stay the English captions): the multilingual case.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyseek.eval.datasets import EvalQuery, load_captions
+from polyseek.eval.metrics import evaluate
+from polyseek.eval.runner import materialise
+from polyseek.types import Modality
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def caption_task(folder: str | Path, limit: int, lang: str = "en") -> tuple[list, list[EvalQuery], dict[str, dict[str, int]]]:
+    """Candidates (all captions of the first ``limit`` photos), queries and qrels (a caption's siblings)."""
+    dataset = load_captions(folder, limit_images=limit)
+    captions = [c for c in dataset.candidates if c.modality == Modality.TEXT]
+    by_photo: dict[str, list[str]] = {}
+    for caption in captions:
+        by_photo.setdefault(caption.id.split("#")[0], []).append(caption.id)
+    queries, qrels = [], {}
+    if lang == "en":
+        for caption in captions:
+            photo = caption.id.split("#")[0]
+            queries.append(EvalQuery(id=caption.id, text=caption.text))
+            qrels[caption.id] = {other: 1 for other in by_photo[photo] if other != caption.id}
+    else:
+        from polyseek.eval.multilingual import load_captions_lang
+
+        task = load_captions_lang(folder, [lang], limit_images=limit).tasks[0]
+        for query in task.queries:
+            photo = query.id.split("#")[0]
+            if photo in by_photo:
+                queries.append(query)
+                qrels[query.id] = {other: 1 for other in by_photo[photo]}
+    return captions, queries, qrels
+
+
+def measure(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_path: dict[str, list[str]], depth: int = 50,
+            progress: ProgressFn | None = None, stage: str = "") -> dict[str, Any]:
+    run: dict[str, list[tuple[str, float]]] = {}
+    started = time.perf_counter()
+    latencies = []
+    for done, query in enumerate(queries, 1):
+        t = time.perf_counter()
+        hits = engine.search(query.text, k=depth, spaces=[space])
+        latencies.append(time.perf_counter() - t)
+        scored = []
+        for hit in hits:
+            scored += [(i, hit.score) for i in ids_by_path.get(hit.item.path, []) if i != query.id]
+        run[query.id] = scored
+        if progress:
+            progress(stage, done, len(queries))
+    evaluation = evaluate(run, qrels, depth=depth)
+    metrics = {k: round(v, 4) for k, v in evaluation.metrics.items() if k in ("recall@1", "recall@5", "recall@10", "ndcg@10", "mrr@10")}
+    metrics.update(search_p50_ms=round(1000 * float(np.percentile(latencies, 50)), 1),
+                   search_p95_ms=round(1000 * float(np.percentile(latencies, 95)), 1),
+                   seconds=round(time.perf_counter() - started, 1))
+    return metrics
+
+
+def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "text", limit: int = 100, lang: str = "en",
+                     sample: int = 200, projection: str | Path | None = None, workdir: str | Path | None = None,
+                     progress: ProgressFn | None = None) -> dict[str, Any]:
+    """The rows described in the module docstring, on the captions of the first ``limit`` photos."""
+    from polyseek.engine import Engine
+    from polyseek.upgrade import backfill, upgrade
+    from polyseek.upgrade.core import indexed_files
+
+    if space != "text":
+        from polyseek.errors import InvalidInputError
+
+        raise InvalidInputError("eval upgrade measures the text space here", hint="--space text")
+    captions, queries, qrels = caption_task(folder, limit, lang)
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="polyseek-eval-upgrade-"))
+    files = materialise(tuple(captions), root)
+    report: dict[str, Any] = {"dataset": str(folder), "photos": limit, "items": len(captions), "queries": len(queries),
+                              "lang": lang, "space": space, "old": old, "new": new, "rows": {}}
+
+    def build(name: str, encoder: str) -> Any:
+        engine = Engine(str(root / name), image_encoder="deterministic", text_encoder=encoder)
+        t = time.perf_counter()
+        engine.index([str(files.text_dir)])
+        report.setdefault("indexing_seconds", {})[name] = round(time.perf_counter() - t, 1)
+        return engine
+
+    engine = build("store-upgrade", old)
+    rows = report["rows"]
+    rows["old"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="old")
+    started = upgrade(engine, text_encoder=new, sample=sample, projection=projection, keep_sample=False)
+    report["fit"] = started["fit"]
+    rows["projected_0"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="0%")
+    half = len(indexed_files(engine)) // 2
+    report["backfill_50"] = backfill(engine, batch_files=32, max_files=half, finalize_when_done=False)
+    rows["projected_50"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="50%")
+    report["backfill_100"] = backfill(engine, batch_files=32, finalize_when_done=False)
+    rows["projected_100"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="100%")
+    from polyseek.upgrade import finalize
+
+    report["switch"] = finalize(engine, space)
+    rows["switched"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="switched")
+    engine.close()
+    scratch = build("store-new", new)
+    rows["new_scratch"] = measure(scratch, space, queries, qrels, files.ids_by_path, progress=progress, stage="new")
+    scratch.close()
+    return report
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# polyseek eval upgrade: {report['space']} space {report['old']} → {report['new']}", "",
+             f"{report['items']} captions of the first {report['photos']} photos of {report['dataset']} indexed; "
+             f"{report['queries']} queries ({report['lang']}), relevant: the other captions of the query's photo.", "",
+             "| row | R@1 | R@5 | R@10 | nDCG@10 | MRR@10 | search p50 ms | p95 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, m in report["rows"].items():
+        lines.append(f"| {name} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['ndcg@10']:.3f} | "
+                     f"{m['mrr@10']:.3f} | {m['search_p50_ms']} | {m['search_p95_ms']} |")
+    fit = report.get("fit", {})
+    lines += ["", f"Projection fit (held-out items): {fit}"]
+    for key in ("backfill_50", "backfill_100"):
+        if key in report:
+            b = report[key]
+            lines.append(f"- {key}: {b['items']} items in {b['seconds']} s ({b['items_per_second']} items/s)")
+    return "\n".join(lines) + "\n"
