@@ -25,7 +25,9 @@ def load_image(source: Any):
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not source:
             raise InvalidInputError("empty image bytes")
-        return open_image(io.BytesIO(bytes(source)))
+        buffer = io.BytesIO(bytes(source))
+        buffer.name = "image bytes"  # how messages name it (a bare BytesIO shows as <_io.BytesIO object at 0x…>)
+        return open_image(buffer)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if not path.is_file():

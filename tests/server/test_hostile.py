@@ -303,3 +303,11 @@ def test_files_indexed_outside_the_roots_are_served_until_swapped_for_a_link(ind
     path.symlink_to(elsewhere)
     assert client.get(f"/api/items/{blue['id']}/file").status_code == 404
     assert client.get(f"/api/items/{blue['id']}/thumbnail").status_code == 404
+
+
+def test_image_bytes_from_python_are_named_too():
+    from polyseek.inputs import load_image
+
+    with pytest.raises(errors.CorruptFileError) as caught:
+        load_image(b"not an image at all")
+    assert "BytesIO" not in str(caught.value) and str(caught.value).startswith("image bytes:")
