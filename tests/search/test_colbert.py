@@ -53,3 +53,8 @@ def test_colbert_refuses_bad_input(colbert):
     with pytest.raises(InvalidInputError):
         colbert.score("query", "one string")
     assert colbert.score("query", []).shape == (0,)
+
+
+def test_colbert_takes_surrogates_and_controls(colbert):
+    scores = colbert.score("value of \ud835\udc65", ["the value of \ud835\udc65 is 3\x00", "lone \ud835 half", ""])
+    assert scores.shape == (3,) and np.isfinite(scores).all()
