@@ -46,6 +46,11 @@ class AlignOptions:
     bridge_weight: float | None = None  # None: tuned on the holdout (0.3 when there is none)
     bridge_temperature: float | None = None
     cache: str | None = None
+    # modality-aware negatives (MM-Embed): this many synthetic renders of pages, tables, charts, slides... trained
+    # beside the photos with generic captions of their kind (polyseek.align.negatives); 0: photos only
+    negatives: int = 0
+    # renders (another seed) measured against the holdout photos: how far photos stand from non-photo images
+    modality_check: int = 0
     train: TrainOptions = field(default_factory=TrainOptions)
 
 
@@ -119,6 +124,8 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
     remap[train_ids] = np.arange(len(train_ids))
     remap[hold_ids] = np.arange(len(hold_ids))
 
+    renders = _renders(options, pairs, cache, report, options.negatives, options.train.seed) if options.negatives else None
+
     labels = imagenet_labels()
     config = AlignerConfig(backbone=options.backbone, text_encoder=options.text_encoder, dim=int(queries.shape[1]),
                            features=list(options.features), hidden=options.train.hidden,
@@ -132,15 +139,29 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
 
     history: list[dict] = []
     if options.projector:
-        stats = feature_stats(pick(features, train_ids), config.features)
+        def training_view(block: dict[str, np.ndarray], extra: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+            view = pick(block, train_ids)
+            return view if extra is None else {k: np.concatenate([v, extra[k]]) for k, v in view.items()}
+
+        stats = feature_stats(training_view(features, renders and renders["views"]["orig"]), config.features)
         tensors.update(stats)
-        x_train = assemble(pick(features, train_ids), config.features, stats)
-        x_flip = assemble(pick(flipped, train_ids), config.features, stats) if flipped is not None and options.flip_augment else None
+        x_train = assemble(training_view(features, renders and renders["views"]["orig"]), config.features, stats)
+        x_flip = (assemble(training_view(flipped, renders and renders["views"]["flip"]), config.features, stats)
+                  if flipped is not None and options.flip_augment else None)
         if small:  # every view drawn equally often: original, mirrored, shrunk, shrunk and mirrored
-            x_flip = [v for v in [x_flip] if v is not None] + [assemble(pick(view, train_ids), config.features, stats)
-                                                              for view in small]
-        projector, history = train_projector(x_train, x_flip, queries[caption_train], docs[caption_train],
-                                             remap[pairs.owner[caption_train]], options.train, progress)
+            x_flip = [v for v in [x_flip] if v is not None] + [
+                assemble(training_view(view, renders and renders["views"]["small"][i]), config.features, stats)
+                for i, view in enumerate(small)]
+        train_queries, train_docs = queries[caption_train], docs[caption_train]
+        train_owner = remap[pairs.owner[caption_train]]
+        groups = None
+        if renders is not None:  # renders follow the photos; a render shares its kind's captions (one group per kind)
+            train_queries = np.concatenate([train_queries, renders["queries"]])
+            train_docs = np.concatenate([train_docs, renders["docs"]])
+            train_owner = np.concatenate([train_owner, len(train_ids) + renders["owner"]])
+            groups = np.concatenate([np.arange(len(train_ids)), len(train_ids) + renders["kind"]])
+        projector, history = train_projector(x_train, x_flip, train_queries, train_docs, train_owner, options.train,
+                                             progress, groups=groups)
         tensors.update(projector_tensors(projector))
 
     metrics: dict[str, Any] = {"holdout_images": int(len(hold_ids)), "train_images": int(len(train_ids))}
@@ -164,6 +185,10 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
             metrics["holdout_fusion_grid"] = table
             if projected is not None:
                 metrics["holdout_fused"] = table[f"w={weight},t={temperature}"]
+    if options.modality_check and len(hold_ids) >= 2 and options.projector:
+        metrics["holdout_modality"] = _modality_check(options, pairs, cache, report, projector, config, stats,
+                                                      tensors, hold, flipped, hold_ids, weight, temperature,
+                                                      queries[caption_hold], remap[pairs.owner[caption_hold]])
     config.bridge_weight = float(weight) if options.projector and options.bridge else (1.0 if options.bridge else 0.0)
     config.bridge_temperature = float(temperature)
     metrics["holdout"] = metrics.get("holdout_fused") or metrics.get("holdout_projector") or metrics.get("holdout_bridge")
@@ -173,6 +198,53 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
     if options.output:
         save_model_dir(options.output, config, tensors, labels, _data_summary(pairs, options, train_ids, hold_ids), metrics)
     return metrics
+
+
+def _renders(options: AlignOptions, pairs: Pairs, cache: Path | None, report, count: int, seed: int) -> dict[str, Any]:
+    """Synthetic non-photo renders: their features in the photos' views, caption embeddings, owner and kind per render."""
+    import tempfile
+
+    from polyseek.align.negatives import KINDS, render_negatives
+
+    folder = cache if cache is not None else Path(tempfile.mkdtemp(prefix="polyseek-renders-"))
+    paths, captions = render_negatives(count, folder, pairs.captions, seed=seed)
+    # the same views the photos are trained on: as is, mirrored, and the shrunk ones (in the order of ``small``)
+    views: dict[str, Any] = {"orig": image_features(paths, options.backbone, False, cache, report), "small": []}
+    if options.flip_augment:
+        views["flip"] = image_features(paths, options.backbone, True, cache, report)
+    if options.low_res_augment:
+        views["small"].append(image_features(paths, options.backbone, False, cache, report, low=options.low_res_augment))
+        if options.flip_augment:
+            views["small"].append(image_features(paths, options.backbone, True, cache, report, low=options.low_res_augment))
+    flat = [c for texts in captions for c in texts]
+    owner = np.concatenate([[i] * len(texts) for i, texts in enumerate(captions)]).astype(np.int64)
+    docs = normalize(text_embeddings(flat, options.text_encoder, "doc", cache, report))
+    queries = docs if _symmetric(options.text_encoder) else normalize(text_embeddings(flat, options.text_encoder, "query", cache, report))
+    kinds = np.array([KINDS.index(Path(p).stem.split("-", 1)[1]) for p in paths], dtype=np.int64)
+    return {"paths": paths, "views": views, "queries": queries, "docs": docs, "owner": owner, "kind": kinds}
+
+
+def _modality_check(options: AlignOptions, pairs: Pairs, cache: Path | None, report, projector, config: AlignerConfig,
+                    stats: dict[str, np.ndarray], tensors: dict[str, np.ndarray], hold: dict[str, np.ndarray],
+                    flipped, hold_ids: np.ndarray, weight: float, temperature: float, hold_queries: np.ndarray,
+                    hold_owner: np.ndarray) -> dict[str, float]:
+    """Holdout photos against renders of another seed, as the engine would embed both (flip average, bridge fusion)."""
+    from polyseek.align.negatives import modality_separation, render_negatives
+
+    folder = cache if cache is not None else Path(__import__("tempfile").mkdtemp(prefix="polyseek-renders-"))
+    paths, _ = render_negatives(options.modality_check, folder, pairs.captions, seed=options.train.seed + 7919)
+    rendered = image_features(paths, options.backbone, False, cache, report)
+    if options.flip_average:
+        mirrored = image_features(paths, options.backbone, True, cache, report)
+        rendered = {k: (v + mirrored[k]) / 2 for k, v in rendered.items()}
+
+    def embed(block: dict[str, np.ndarray]) -> np.ndarray:
+        vectors = project(projector, assemble(block, config.features, stats))
+        if options.bridge:
+            vectors = normalize((1 - weight) * vectors + weight * bridge_vectors(block["logits"], tensors["bridge.labels"], temperature))
+        return vectors
+
+    return {**modality_separation(embed(hold), embed(rendered), hold_queries, hold_owner), "renders": len(paths)}
 
 
 def _data_summary(pairs: Pairs, options: AlignOptions, train_ids: np.ndarray, hold_ids: np.ndarray) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def mine_hard_negatives(image_vectors: np.ndarray, query_means: np.ndarray, doc_
 
 def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarray] | None, query_vectors: np.ndarray,
                     doc_vectors: np.ndarray, owner: np.ndarray, options: TrainOptions,
-                    log: Log | None = None):
+                    log: Log | None = None, groups: np.ndarray | None = None):
     """Train a projector with a symmetric contrastive loss; returns (projector module, history list).
 
     Each image is contrasted with every caption in the batch (its own captions are the positives; image->text uses
@@ -88,6 +88,11 @@ def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarra
     temperature is learned. ``other_views`` are features of the same images seen otherwise: one array (the mirror
     images) is used for a random half of the images at each step; a list (mirrored, shrunk, ...) lets each step
     draw one of the ``1 + len`` views per image.
+
+    ``groups`` (one id per image, optional): images of one group share their captions as positives. Rendered
+    negatives (:mod:`polyseek.align.negatives`) of one kind share five generic captions ("a bar chart"), so a
+    caption of a render counts as matching every render of its kind, never as a negative for them; photos keep
+    a group of their own. Without ``groups`` the loss is exactly the photo-only one.
     """
     import torch
     import torch.nn.functional as F
@@ -147,7 +152,12 @@ def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarra
             scale = log_scale.exp().clamp(max=100.0)
             # text -> image: each caption picks its image among the batch's images
             t2i_logits = scale * tq_all[cap_ids] @ u.T
-            loss_t2i = F.cross_entropy(t2i_logits, cap_owner)
+            if groups is None:
+                loss_t2i = F.cross_entropy(t2i_logits, cap_owner)
+            else:  # several positives per caption (its image's group): multi-positive InfoNCE
+                batch_groups = torch.from_numpy(groups[ids])
+                shared = batch_groups[cap_owner][:, None] == batch_groups[None, :]
+                loss_t2i = (torch.logsumexp(t2i_logits, 1) - torch.logsumexp(t2i_logits.masked_fill(~shared, float("-inf")), 1)).mean()
             # image -> text: each image against the batch's captions (+ hard ones), own captions positive
             neg_ids = cap_ids
             neg_owner = ids[cap_owner.numpy()]
@@ -157,7 +167,10 @@ def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarra
                 neg_ids = np.concatenate([cap_ids, extra])
                 neg_owner = np.concatenate([neg_owner, np.concatenate([[i] * len(captions[i]) for i in extra_images])])
             i2t_logits = scale * u @ td_all[neg_ids].T
-            positive = torch.from_numpy(neg_owner[None, :] == ids[:, None])
+            if groups is None:
+                positive = torch.from_numpy(neg_owner[None, :] == ids[:, None])
+            else:
+                positive = torch.from_numpy(groups[neg_owner][None, :] == groups[ids][:, None])
             negatives_lse = torch.logsumexp(i2t_logits.masked_fill(positive, float("-inf")), dim=1, keepdim=True)
             per_positive = torch.logaddexp(i2t_logits, negatives_lse) - i2t_logits
             loss_i2t = per_positive[positive].mean()

@@ -35,6 +35,8 @@ def align(
     projector: bool = typer.Option(True, "--projector/--no-projector", help="Train the projector (off: bridge only)."),
     bridge_weight: Optional[float] = typer.Option(None, "--bridge-weight", min=0.0, max=1.0, help="Fix the bridge's share (default: tuned on the holdout)."),
     bridge_temperature: Optional[float] = typer.Option(None, "--bridge-temperature", min=0.01, help="Fix the softmax temperature of the bridge's class probabilities (default: tuned on the holdout)."),
+    negatives: int = typer.Option(0, "--negatives", min=0, help="Train with N synthetic renders of pages, tables, charts and slides as modality-aware negatives (0: photos only)."),
+    modality_check: int = typer.Option(0, "--modality-check", min=0, help="Measure holdout photos against N renders of another seed (photo share of neighbours)."),
     cache: Optional[Path] = typer.Option(Path(".cache/align"), "--cache", help="Where extracted features and caption embeddings are cached."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch threads (0: torch's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
@@ -55,7 +57,7 @@ def align(
         features=[f.strip() for f in features.split(",") if f.strip()], flip_augment=flip_augment,
         flip_average=flip_average, low_res_augment=low_res_augment, holdout=holdout, bridge=bridge, projector=projector, bridge_weight=bridge_weight,
         bridge_temperature=bridge_temperature,
-        cache=str(cache) if cache else None,
+        cache=str(cache) if cache else None, negatives=negatives, modality_check=modality_check,
         train=TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden, hard_negatives=hard_negatives, seed=seed,
                            input_dropout=input_dropout),
     )
@@ -74,7 +76,7 @@ def align(
     if as_json:
         print_json({k: v for k, v in metrics.items() if k not in ("history", "holdout_fusion_grid")})
         return
-    for name in ("holdout_bridge", "holdout_projector", "holdout_fused"):
+    for name in ("holdout_bridge", "holdout_projector", "holdout_fused", "holdout_modality"):
         if name in metrics:
             figures = metrics[name]
             console.print(f"{name.removeprefix('holdout_')}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "rsum"),
