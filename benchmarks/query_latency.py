@@ -1,0 +1,144 @@
+"""Whole query path: ``Engine.search`` with the default encoders on mixed indexes of synthetic items, beside
+the store alone and numpy brute force over the same vectors, in the same run.
+
+    .venv/bin/python benchmarks/query_latency.py --sizes 10000 100000 --queries 60
+
+Items are synthetic (clustered 384-d vectors, random words for BM25): 50 % photos (image space only), 30 % PDF
+pages (both spaces and text), 20 % notes (both spaces and text). Queries are real: text through the aligner's
+text side and bge-small, images through the aligner. Rows: one per (method, items) with p50/p95 in ms, recall@10
+of the image space against exact search, and the RAM the dense spaces hold per item. Warm: encoders are loaded
+and one query is run before timing. ``--timings`` adds the per-stage breakdown of Engine.search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import write  # noqa: E402
+
+from polyseek.engine import Engine  # noqa: E402
+from polyseek.stores import Row  # noqa: E402
+from polyseek.types import Filters, Modality  # noqa: E402
+
+DIM = 384
+WORDS = ("revenue harbour ferry lighthouse garden dog cat grass beach chart table quarterly region europe asia "
+         "growth coffee rocket launch telescope galaxy meeting notes invoice contract tower bridge river mountain").split()
+QUERIES = ["a dog running on grass", "quarterly revenue by region", "the lighthouse on the harbour", "a cup of coffee",
+           "rocket launch at night", "the ferry timetable", "notes from the meeting", "a galaxy through a telescope",
+           "children playing on the beach", "invoice total and due date"]
+
+
+def clustered(rng, n: int, centres: np.ndarray) -> np.ndarray:
+    x = centres[rng.integers(0, len(centres), size=n)] + rng.normal(scale=0.06, size=(n, DIM)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build(engine: Engine, size: int, rng) -> dict[str, np.ndarray]:
+    centres = rng.normal(size=(max(10, size // 100), DIM)).astype(np.float32)
+    image, text = clustered(rng, size, centres), clustered(rng, size, centres)
+    kinds = np.array(["image"] * (size // 2) + ["page"] * (3 * size // 10) + ["text"] * (size - size // 2 - 3 * size // 10))
+    batch = 5000
+    for start in range(0, size, batch):
+        rows = []
+        for j in range(start, min(size, start + batch)):
+            kind = kinds[j]
+            words = " ".join(rng.choice(WORDS, size=12)) if kind != "image" else ""
+            vectors = {"image": image[j]} if kind == "image" else {"image": image[j], "text": text[j]}
+            rows.append(Row(id=f"i{j}", doc=f"/d/{j}", path=f"/d/{j}.{'jpg' if kind == 'image' else 'pdf' if kind == 'page' else 'md'}",
+                            modality=kind, locator={"page": 1, "bbox": None} if kind == "page" else {}, text=words,
+                            vectors=vectors))
+        engine.store.upsert(rows)
+    engine.store.optimize()
+    return {"image": image, "text": text, "kinds": kinds}
+
+
+def timed(function, repeats) -> list[float]:
+    out = []
+    for args in repeats:
+        started = time.perf_counter()
+        function(*args)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def row(method: str, items: int, samples: list[float], **extra) -> dict:
+    return {"method": method, "items": items, "p50_ms": round(float(np.percentile(samples, 50)), 2),
+            "p95_ms": round(float(np.percentile(samples, 95)), 2), **extra}
+
+
+def run(size: int, queries: int, rng, timings: bool) -> tuple[list[dict], dict]:
+    rows: list[dict] = []
+    stages: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        engine = Engine(Path(folder) / "store")
+        engine.spaces.ensure(engine.store)
+        data = build(engine, size, rng)
+        texts = [QUERIES[i % len(QUERIES)] for i in range(queries)]
+        pictures = [Image.fromarray(rng.integers(0, 255, size=(96, 128, 3), dtype=np.uint8)) for _ in range(max(4, queries // 4))]
+        engine.search(texts[0], k=10)  # warm: encoders loaded, caches filled
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        ram = sum(m.nbytes for _, m, _ in getattr(engine.store, "_flat_cache", {}).values()) / size if hasattr(engine.store, "_flat_cache") else None
+        text_ms = []
+        for text in texts:
+            trace = engine.trace(text, k=10, rerank=False)
+            text_ms.append(sum(trace.timings.values()))
+            for name, ms in trace.timings.items():
+                stages.setdefault(name, []).append(ms)
+        rows.append(row("polyseek text query (Engine.search, no rerank)", size, text_ms, ram_bytes_per_item=ram))
+        image_ms = timed(lambda p: engine.search(image=p, k=10), [(p,) for p in pictures])
+        rows.append(row("polyseek image query (Engine.search)", size, image_ms, ram_bytes_per_item=ram))
+        documents = Filters(modalities=(Modality.PAGE, Modality.REGION))
+        for rerank in (False, True):
+            ms = timed(lambda t: engine.search(t, k=10, filters=documents, rerank=rerank), [(t,) for t in texts[: max(5, queries // 3)]])
+            rows.append(row(f"polyseek document query, rerank {'on' if rerank else 'off'}", size, ms))
+        vectors = [engine.encoder("image").encode_queries([t])[0] for t in texts]
+        exact = data["image"]
+        store_ms, recalls, numpy_ms = [], [], []
+        for q in vectors:
+            started = time.perf_counter()
+            got = engine.store.search("image", q, 10)
+            store_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            scores = exact @ q
+            top = np.argpartition(-scores, 10)[:10]
+            numpy_ms.append((time.perf_counter() - started) * 1000)
+            recalls.append(len({f"i{j}" for j in top} & {i for i, _ in got}) / 10)
+        rows.append(row("store only (LanceDB, image space)", size, store_ms, **{"recall@10": round(float(np.mean(recalls)), 3)},
+                        ram_bytes_per_item=ram))
+        rows.append(row("numpy brute force (float32, one space)", size, numpy_ms, **{"recall@10": 1.0},
+                        ram_bytes_per_item=DIM * 4))
+        engine.close()
+    info = {"peak_rss_bytes": rss}
+    if timings:
+        info["stages_ms_p50"] = {name: round(float(np.percentile(v, 50)), 3) for name, v in stages.items()}
+    return rows, info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--timings", action="store_true", help="record the per-stage p50 of the text queries")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    rows, details = [], {}
+    for size in args.sizes:
+        size_rows, info = run(size, args.queries, rng, args.timings)
+        rows += size_rows
+        details[str(size)] = info
+    write("query_latency", {"sizes": args.sizes, "queries": args.queries, "details": details}, rows,
+          ["method", "items", "p50_ms", "p95_ms", "recall@10", "ram_bytes_per_item"], args.out)
+
+
+if __name__ == "__main__":
+    main()
