@@ -345,7 +345,7 @@ class Indexer:
         doc_keys, ids = [], []
         for target in targets:
             absolute = str(Path(target).expanduser().absolute())
-            if Path(absolute) in (Path(absolute).anchor and Path(Path(absolute).anchor), Path.home()):
+            if Path(absolute) in {Path(Path(absolute).anchor), Path.home()}:
                 raise InvalidInputError(f"refusing to remove everything under {absolute}",
                                         hint="give the indexed folder or file to remove (polyseek status lists the index)")
             matched = [k for k in files if k == absolute or k.startswith(absolute.rstrip(os.sep) + os.sep)]

@@ -60,10 +60,12 @@ def test_composed_query_and_filters(client):
     assert only_md and all(h["path"].endswith(".md") for h in only_md)
 
 
-def test_like_uses_an_indexed_image_as_query(client):
+def test_like_finds_more_like_an_item_never_the_item_itself(client):
     red = next(h for h in client.post("/api/search", json={"text": "red", "k": 10}).json()["hits"] if h["path"].endswith("red.jpg"))
-    hits = client.post("/api/search", json={"like": red["id"], "k": 1}).json()["hits"]
-    assert hits[0]["id"] == red["id"]
+    hits = client.post("/api/search", json={"like": red["id"], "k": 3}).json()["hits"]
+    assert hits and red["id"] not in [h["id"] for h in hits] and hits[0]["modality"] == "image"
+    missing = client.post("/api/search", json={"like": "no-such-item"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def test_bad_bodies_are_json_errors(client):

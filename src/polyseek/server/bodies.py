@@ -72,7 +72,8 @@ class SearchRequest(Body):
     instruction: str | None = Field(None, max_length=500)
     signals: list[Literal["image", "text", "lexical"]] = Field(default_factory=list, description="Empty: all signals")
     rerank: bool | None = Field(None, description="Cross-encoder rerank; null: the engine decides (on when PDF pages lead)")
-    like: str | None = Field(None, max_length=200, description="Id of an indexed image item to use as the query image")
+    like: str | None = Field(None, max_length=200, description="More like this indexed item (its id): searched with its own "
+                             "vectors, never returned itself, its own kind first")
 
 
 class AskRequest(Body):

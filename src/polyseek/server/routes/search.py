@@ -14,8 +14,8 @@ from polyseek.search.query_syntax import parse_query_syntax
 from polyseek.server import bodies
 from polyseek.server.deps import SearchBody, StateDep, UploadsDep
 from polyseek.server.state import ServerState
-from polyseek.server.uploads import Upload, Uploads, one_image
-from polyseek.types import Modality, QueryPart
+from polyseek.server.uploads import Uploads, one_image
+from polyseek.types import QueryPart
 
 router = APIRouter(tags=["search"])
 
@@ -51,15 +51,6 @@ def query_parts(text: str | None, text_weight: float) -> list[QueryPart]:
             for weight, _kind, value in parse_query_syntax(text, is_image_file=no_server_files)]
 
 
-def like_image(state: ServerState, item_id: str):
-    """The file of an indexed image item, as a query image ("more like this")."""
-    item = state.engine.get(item_id)
-    if item.modality != Modality.IMAGE:
-        raise InvalidInputError(f"item {item_id!r} is a {item.modality.value}, not an image", hint="'like' takes image items")
-    path = state.policy.servable(item.path)
-    return state.decodes.decode(Upload("like", path.name, "", path.read_bytes()))
-
-
 @router.post("/api/search", summary="Search with text, an image, or both", response_model=None,
              responses={200: {"model": SearchResponse}, 503: {"description": "busy: retry after Retry-After seconds"}},
              openapi_extra=bodies.request_body(bodies.SearchRequest, {"image": "query image (JPEG, PNG, WebP, ...)"}))
@@ -71,14 +62,12 @@ def run_search(state: ServerState, body: bodies.SearchRequest, uploads: Uploads)
     started = time.perf_counter()
     parts = query_parts(body.text, body.text_weight)  # refuses bad text before an image is decoded
     image = one_image(uploads, state.decodes)
-    if body.like:
-        if image is not None:
-            raise InvalidInputError("give either an uploaded image or 'like', not both")
-        image = like_image(state, body.like)
-    if not parts and image is None:
+    if body.like and image is not None:
+        raise InvalidInputError("give either an uploaded image or 'like', not both")
+    if not parts and image is None and not body.like:
         raise InvalidInputError("nothing to search for", hint='send {"text": "..."} or an image part')
     filters = body.filters.to_filters() if body.filters else None
     engine = state.engine
     hits = engine.search(parts or None, image=image, k=body.k, filters=filters, instruction=body.instruction,
-                         image_weight=body.image_weight, spaces=body.signals, rerank=body.rerank)
+                         image_weight=body.image_weight, spaces=body.signals, rerank=body.rerank, like=body.like)
     return {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
