@@ -48,7 +48,8 @@ def test_a_bare_command_shows_its_help(args):
     assert "Usage:" in result.stdout and "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("verb", [["search", "cats"], ["ask", "what is it"], ["status"], ["delete", "x.jpg"]])
+@pytest.mark.parametrize("verb", [["search", "cats"], ["ask", "what is it"], ["status"], ["delete", "x.jpg"],
+                                  ["concept", "list"], ["concept", "show", "Rex"]])
 def test_a_store_that_holds_no_index_is_named_not_created(verb, tmp_path):
     typo = tmp_path / "my-indx"
     result = cli(*verb, "--store", str(typo))

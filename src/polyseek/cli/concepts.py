@@ -94,7 +94,7 @@ def edit(
 @concept_app.command("remove")
 def remove(name: str = typer.Argument(...), store: Optional[str] = StoreOption) -> None:
     """Forget a concept."""
-    engine = make_engine(store)
+    engine = make_engine(store, read_only=True)
     try:
         engine.concepts.remove(name)
         console.print(f"removed concept {name}", highlight=False)
@@ -105,7 +105,7 @@ def remove(name: str = typer.Argument(...), store: Optional[str] = StoreOption) 
 @concept_app.command("list")
 def list_(store: Optional[str] = StoreOption, as_json: bool = typer.Option(False, "--json")) -> None:
     """List concepts."""
-    engine = make_engine(store)
+    engine = make_engine(store, read_only=True)
     try:
         concepts = engine.concepts.list()
         if as_json:
@@ -122,7 +122,7 @@ def list_(store: Optional[str] = StoreOption, as_json: bool = typer.Option(False
 @concept_app.command("show")
 def show_one(name: str = typer.Argument(...), store: Optional[str] = StoreOption, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show one concept."""
-    engine = make_engine(store)
+    engine = make_engine(store, read_only=True)
     try:
         show(engine.concepts.get(name), as_json)
     finally:
@@ -132,7 +132,7 @@ def show_one(name: str = typer.Argument(...), store: Optional[str] = StoreOption
 @concept_app.command("export")
 def export(file: Path = typer.Argument(..., help="JSON file to write ('-' for stdout)."), store: Optional[str] = StoreOption) -> None:
     """Write every concept (with its reference embeddings) to a JSON file."""
-    engine = make_engine(store)
+    engine = make_engine(store, read_only=True)
     try:
         data = {"concepts": engine.concepts.export()}
     finally:
