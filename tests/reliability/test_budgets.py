@@ -176,6 +176,7 @@ def committed_pages(store: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~3 min on 2 quiet cores; 11 min at load average 33
 def test_kill_9_at_page_900_of_a_1000_page_pdf_resumes_there(tmp_path, engine_factory, monkeypatch):
     """The goal of issue 11: a 1,000-page PDF interrupted at page 900 resumes from there."""
     pages = int(os.environ.get("POLYSEEK_RESUME_PAGES", "1000"))

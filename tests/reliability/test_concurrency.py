@@ -205,6 +205,7 @@ def test_concurrent_writers_readers_and_kills_quick(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_concurrent_writers_readers_and_kills_many(tmp_path):
     count = int(os.environ.get("POLYSEEK_TORTURE_TRIALS", "8"))
     seed = int(os.environ.get("POLYSEEK_TORTURE_SEED", "2026"))
