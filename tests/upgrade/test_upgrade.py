@@ -188,3 +188,16 @@ def test_refuses_what_it_cannot_do(indexed, tmp_path):
     with pytest.raises(InvalidInputError, match="empty"):
         upgrade(empty, text_encoder=NEW)
     empty.close()
+
+
+def test_switch_in_an_engine_opened_with_the_old_encoder_by_name(indexed):
+    engine, _store = indexed  # opened with text_encoder="deterministic" asked for explicitly
+    upgrade(engine, text_encoder=NEW, sample=20)
+    result = backfill(engine, batch_files=20)
+    assert result["finalize"]["encoder"] == NEW
+    new = load_encoder(NEW)
+    vectors = text_vectors(engine, "text")
+    hits = engine.search("dog beach", k=5, spaces=["text"])
+    q = new.encode_queries(["dog beach"])[0]
+    for hit in hits:
+        assert hit.scores["text"] == pytest.approx(float(q @ vectors[hit.item.id]), abs=1e-4)

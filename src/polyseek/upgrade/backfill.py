@@ -171,6 +171,10 @@ def _reload(engine, space: str) -> None:
     cache = _spaces_cache(engine)
     if cache is not None:
         cache.pop(Signal(space), None)
+    # an engine opened with the old encoder asked for by name would load it again: it now asks for the new one
+    requested = getattr(getattr(engine, "spaces", None), "requested", None)
+    if isinstance(requested, dict) and requested.get(Signal(space)):
+        requested[Signal(space)] = (st.index_meta(engine.catalog)["spaces"][space]["encoder"])
     attach(engine)
 
 
