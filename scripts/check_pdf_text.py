@@ -32,7 +32,7 @@ def _units(page) -> list[int]:
 def check(path: Path, encoder, tokenizer) -> dict:
     """One PDF's pages through the boundary; ``encoder`` None stops after the tokenizer (no embedding)."""
     from polyseek.encoders.onnx_text import bert_inputs
-    from polyseek.ingest.pdf import clean_text, open_pdf, page_geometry, _text_layer
+    from polyseek.ingest.pdf import _text_layer, clean_text, open_pdf, page_geometry
 
     started = time.perf_counter()
     refused_raw, odd_pages, pages, texts = 0, 0, 0, []
