@@ -73,23 +73,44 @@ def test_indexing_only_missing_paths_fails_without_creating_a_store(tmp_path):
     assert not store.exists()
 
 
-def test_indexing_a_missing_path_into_an_existing_store_fails_too(collection, tmp_path):
-    store = tmp_path / "store"
-    ok = cli("index", str(collection), "--store", str(store), "--image-encoder", "deterministic",
-             "--text-encoder", "deterministic")
-    assert ok.returncode == 0, ok.stderr
-    result = cli("index", str(tmp_path / "nope"), "--store", str(store))
+@pytest.fixture(scope="module")
+def indexed_store(tmp_path_factory) -> str:
+    """A small index built in-process (the CLI's own code; a subprocess per test would cost seconds each)."""
+    from typer.testing import CliRunner
+
+    from polyseek.cli.app import app
+    from tests.conftest import make_images
+
+    root = tmp_path_factory.mktemp("usage")
+    make_images(root / "collection" / "photos")
+    (root / "collection" / "notes.md").write_text("# Dogs\nA dog's toy, a covid-19 note from 2020, a 2:30 pm meeting.\n")
+    store = str(root / "store")
+    result = CliRunner().invoke(app, ["index", str(root / "collection"), "--store", store, "--image-encoder",
+                                      "deterministic", "--text-encoder", "deterministic"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return store
+
+
+def test_indexing_a_missing_path_into_an_existing_store_fails_too(indexed_store, tmp_path):
+    result = cli("index", str(tmp_path / "nope"), "--store", indexed_store)
     assert result.returncode == 4 and "no such file or folder" in result.stderr.splitlines()[-1]
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("query", ["a dog's toy", "2:30 pm meeting", "covid-19 - 2020", '"unclosed'])
-def test_ordinary_text_is_searched(query, collection, tmp_path):
-    store = str(tmp_path / "store")
-    cli("index", str(collection), "--store", store, "--image-encoder", "deterministic", "--text-encoder", "deterministic")
-    result = cli("search", query, "--store", store, "--json")
+def test_ordinary_text_is_searched(query, indexed_store):
+    from typer.testing import CliRunner
+
+    from polyseek.cli.app import app
+
+    result = CliRunner().invoke(app, ["search", query, "--store", indexed_store, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert '"hits"' in result.stdout and "notes.md" in result.stdout
+
+
+def test_ordinary_text_in_a_real_process(indexed_store):
+    result = cli("search", "a dog's toy", "--store", indexed_store, "--json")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    assert '"hits"' in result.stdout
 
 
 def test_the_cli_leaves_hugging_face_online(monkeypatch, capsys):
