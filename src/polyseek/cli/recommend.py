@@ -101,7 +101,7 @@ def train_recommender(
     time_column: str = typer.Option("timestamp", "--time-column"),
     rating_column: str = typer.Option("rating", "--rating-column"),
     epochs: int = typer.Option(20, "--epochs", min=1, max=500),
-    dim: int = typer.Option(64, "--dim", min=8, max=512),
+    dim: int = typer.Option(48, "--dim", min=8, max=512),
     max_len: int = typer.Option(50, "--max-len", min=2, max=500, help="History length the model reads."),
     seed: int = typer.Option(0, "--seed"),
     store: Optional[str] = StoreOption,

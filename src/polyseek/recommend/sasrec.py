@@ -30,8 +30,8 @@ FORMAT = 1
 class TrainConfig:
     """Hyperparameters (defaults tuned on the MovieLens dev users, docs/recommend.md)."""
 
-    dim: int = 64
-    layers: int = 2
+    dim: int = 48
+    layers: int = 1
     heads: int = 2
     max_len: int = 50
     dropout: float = 0.2
@@ -40,7 +40,8 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     id_embeddings: bool = True
-    negatives: int = 1024  # shared uniform negatives per batch (sampled softmax); 0: full softmax over all items
+    negatives: int = 256  # shared uniform negatives per batch (sampled softmax); 0: full softmax over all items
+    reduce: int = 64  # frozen PCA of the image+text vectors to this many dimensions first (0: none): cheaper steps
     seed: int = 0
 
 
@@ -58,7 +59,11 @@ def build_model(feature_dim: int, n_items: int, config: TrainConfig):
     class SASRec(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.project = nn.Linear(feature_dim, config.dim)
+            reduced = config.reduce if 0 < config.reduce < feature_dim else feature_dim
+            # frozen: the top principal directions of the items' vectors, set once from the training items
+            self.register_buffer("basis", torch.eye(feature_dim)[:, :reduced].clone())
+            self.register_buffer("centre", torch.zeros(feature_dim))
+            self.project = nn.Linear(reduced, config.dim)
             self.ids = nn.Embedding(n_items + 1, config.dim, padding_idx=0)
             nn.init.zeros_(self.ids.weight)  # unseen items: content only
             self.positions = nn.Embedding(config.max_len, config.dim)
@@ -68,12 +73,18 @@ def build_model(feature_dim: int, n_items: int, config: TrainConfig):
             self.norm = nn.LayerNorm(config.dim)
             self.dropout = nn.Dropout(config.dropout)
 
-        def table(self, features, known):
-            """Item representations: content projection + id embedding (index 0: no id)."""
-            out = self.project(features)
+        def reduce(self, features):
+            return (features - self.centre) @ self.basis
+
+        def embed(self, reduced, known):
+            out = self.project(reduced)
             if config.id_embeddings:
                 out = out + self.ids(known)
             return out
+
+        def table(self, features, known):
+            """Item representations: content projection + id embedding (index 0: no id)."""
+            return self.embed(self.reduce(features), known)
 
         def forward(self, sequence_table, padding):
             """``sequence_table`` (B, L, dim) item representations, ``padding`` (B, L) True where empty."""
@@ -132,6 +143,19 @@ def _train(torch, features, sequences, config, on_epoch, progress, time_budget_s
     rng = np.random.default_rng(config.seed)
     n_items, feature_dim = features.shape
     model = build_model(feature_dim, n_items, config)
+    if 0 < config.reduce < feature_dim:
+        centred = torch.from_numpy(features.astype(np.float32))
+        centre = centred.mean(0)
+        centred = centred - centre
+        # principal directions from the covariance (torch on one thread: numpy's BLAS threads crawl on busy cores)
+        covariance = (centred.T @ centred).double()
+        covariance += 1e-6 * (float(covariance.diagonal().mean()) + 1.0) * torch.eye(feature_dim, dtype=torch.float64)
+        _, vectors = torch.linalg.eigh(covariance)  # ascending; the ridge keeps a rank-deficient matrix solvable
+        vectors = vectors.float()
+        kept = min(config.reduce, n_items)  # fewer when there are fewer items than dimensions
+        model.basis.zero_()
+        model.basis[:, :kept] = vectors.flip(1)[:, :kept]
+        model.centre.copy_(centre)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     inputs, targets = windows(sequences, config.max_len)
     feature_table = torch.from_numpy(np.vstack([np.zeros((1, feature_dim), np.float32), features.astype(np.float32)]))
@@ -139,6 +163,8 @@ def _train(torch, features, sequences, config, on_epoch, progress, time_budget_s
     log: dict[str, Any] = {"windows": int(len(inputs)), "epochs": [], "best_epoch": None}
     best_score, best_state = None, None
     started = time.perf_counter()
+    with torch.no_grad():
+        reduced_table = model.reduce(feature_table)  # frozen: once, not per step
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = rng.permutation(len(inputs))
@@ -147,7 +173,7 @@ def _train(torch, features, sequences, config, on_epoch, progress, time_budget_s
             batch = order[start:start + config.batch_size]
             x = torch.from_numpy(inputs[batch])
             y = torch.from_numpy(targets[batch])
-            table = model.table(feature_table, known)  # (N+1, dim); row 0 is padding
+            table = model.embed(reduced_table, known)  # (N+1, dim); row 0 is padding
             hidden = model(table[x], x == 0)
             loss = _loss(torch, hidden, table, y, n_items, config.negatives, rng)
             optimizer.zero_grad()
