@@ -23,6 +23,7 @@ def recommend(
     epochs: int = typer.Option(30, "--epochs", min=1, max=500, help="Most epochs of the sequential model (the best on dev users is kept)."),
     all_items: bool = typer.Option(False, "--all-items", help="Rank all films, also those without a poster (text only); default: the films with a poster."),
     train_minutes: Optional[float] = typer.Option(None, "--train-minutes", min=0.1, help="Stop training the sequential model after the epoch that passes this."),
+    negatives: int = typer.Option(256, "--negatives", min=0, help="Sampled negatives per batch when training the sequential model (0: full softmax)."),
     limit_users: Optional[int] = typer.Option(None, "--limit-users", min=2, help="Report on at most N test users (quick runs)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed"),
@@ -37,7 +38,7 @@ def recommend(
     with tempfile.TemporaryDirectory(prefix="polyseek-recommend-") as scratch, stage_progress(console) as progress:
         work = workdir.expanduser().absolute() if workdir else Path(scratch)
         report = run_recommend_eval(folder, work, dev_share=dev_share, seed=seed, resamples=resamples, epochs=epochs,
-                                    limit_users=limit_users, posters_only=not all_items,
+                                    limit_users=limit_users, posters_only=not all_items, negatives=negatives,
                                     time_budget_s=train_minutes * 60 if train_minutes else None, image_encoder=image_encoder, text_encoder=text_encoder,
                                     progress=progress)
     json_path, md_path = write_report(report, output, render=to_markdown)
