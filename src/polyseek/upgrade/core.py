@@ -159,7 +159,10 @@ def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | Non
                                     hint=f"it must map {new_name} into the {space} space's {value.dim}-d vectors")
         report = {"source": str(projection), "n_pairs": len(paired)}
         if paired:
-            report.update(heldout_fit(fitted, np.stack([new_vectors[i] for i in paired]), np.stack([old_vectors[i] for i in paired])))
+            new_m, old_m = np.stack([new_vectors[i] for i in paired]), np.stack([old_vectors[i] for i in paired])
+            report.update(heldout_fit(fitted, new_m, old_m))  # none of these pairs trained the ready map
+            fitted, gaps = calibrate_pairs(fitted, new_m, old_m)
+            report.update(gaps)
     else:
         if len(paired) < 8:
             raise InvalidInputError(f"only {len(paired)} items could be re-encoded to fit a projection", hint="index more files first")
@@ -215,15 +218,21 @@ def fit_from_pairs(new: np.ndarray, old: np.ndarray, *, holdout: float = 0.2, ri
     if n_held:
         report.update(fits[ridge])
     projection = fit_linear(new, old, ridge=ridge, source_name=source, target_name=target, side="items")
-    # scores of projected queries against old vectors, mapped onto native new-vs-new scores (item-to-item pairs)
+    projection, gaps = calibrate_pairs(projection, new, old, seed=seed)
+    report.update(gaps)
+    return projection, report
+
+
+def calibrate_pairs(projection: Projection, new: np.ndarray, old: np.ndarray, seed: int = 0) -> tuple[Projection, dict[str, Any]]:
+    """Map projected scores (projected new item vs old vectors) onto native ones (new vs new), item-to-item pairs."""
+    order = np.random.default_rng(seed).permutation(len(new))
     queries = order[: min(200, len(order))]
     projected = projection(new[queries]) @ normalize(old).T
     native = normalize(new[queries]) @ normalize(new).T
     projection = calibrate_scores(projection, projected, native)
     calibrated = projected * projection.config.score_scale + projection.config.score_shift
-    report["score_gap_mean_abs"] = round(float(np.abs(calibrated - native).mean()), 4)
-    report["score_gap_mean_abs_uncalibrated"] = round(float(np.abs(projected - native).mean()), 4)
-    return projection, report
+    return projection, {"score_gap_mean_abs": round(float(np.abs(calibrated - native).mean()), 4),
+                        "score_gap_mean_abs_uncalibrated": round(float(np.abs(projected - native).mean()), 4)}
 
 
 # ---- 2. queries: the space's query encoder now -----------------------------------------------------------
