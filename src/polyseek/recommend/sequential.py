@@ -13,6 +13,8 @@ from polyseek.recommend import sasrec
 from polyseek.recommend.base import SPACES, Pool, Profile, recommenders, unit, zscore
 from polyseek.recommend.history import History
 
+# the history profile and blend weight chosen on the MovieLens dev users (docs/recommend.md): the "hybrid"
+TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.5, "negative_weight": 0.0}
 _loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any]]] = {}
 _lock = threading.Lock()
 
@@ -42,7 +44,7 @@ class Sequential:
     name = "sequential"
 
     def __init__(self, model_dir: str | Path | None = None, model: Any = None, config: sasrec.TrainConfig | None = None,
-                 item_ids: list[str] | None = None, dims: dict[str, int] | None = None, content_weight: float = 0.0,
+                 item_ids: list[str] | None = None, dims: dict[str, int] | None = None, content_weight: float = 0.1,
                  content: dict[str, Any] | None = None) -> None:
         if model is None:
             if model_dir is None:
@@ -56,7 +58,7 @@ class Sequential:
         self.dims = dict(dims or {})
         # blend with the content profile of the history (standardised scores): helps items the model saw rarely
         self.content_weight = float(content_weight)
-        self.content = History(**(content or {})) if self.content_weight else None
+        self.content = History(**(content or TUNED_CONTENT)) if self.content_weight else None
 
     def score(self, profile: Profile, pool: Pool) -> np.ndarray:
         history = sorted((p for p in profile.items if p.weight > 0 or profile.from_history), key=lambda p: p.timestamp)
