@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.recommend._catalogue import RECORDS, write_catalogue
-
 from polyseek.ingest.catalogue import record_item_id
+from tests.recommend._catalogue import RECORDS, write_catalogue
 
 
 def _count_encoded(engine):
