@@ -11,7 +11,15 @@ import numpy as np
 
 from polyseek.errors import InvalidInputError, NotFoundError
 from polyseek.recommend.base import (
-    SPACES, Example, Interaction, Pool, Profile, ProfileItem, options_of, recommenders, unit,
+    SPACES,
+    Example,
+    Interaction,
+    Pool,
+    Profile,
+    ProfileItem,
+    options_of,
+    recommenders,
+    unit,
 )
 from polyseek.stores.base import matches
 from polyseek.types import Filters, Hit
