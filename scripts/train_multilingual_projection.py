@@ -1,17 +1,17 @@
 """Train the shipped projection multilingual-e5-small → bge-small (queries) on English captions only, and measure it.
 
-    .venv/bin/python scripts/train_multilingual_projection.py --pairs ../shared/train/flickr8k \\
-        --output src/polyseek/models/e5-to-bge
+    .venv/bin/python scripts/train_multilingual_projection.py --pairs ../shared/train/flickr8k --max-photos 2560 \
+        --ridge 3e-4,1e-4,3e-5 --output src/polyseek/models/e5-to-bge
 
-Fits ridge least squares ``bge_query(caption) ≈ e5_query(caption) @ W + b`` on the captions of the training photos
-(``--holdout`` photos held out, seed ``--seed``, the same split as ``polyseek align``). With ``--image-weight λ``
-the target also pulls towards the aligner's vector of the caption's photo (XBT-style: the map learns where the image
-side wants a caption to land): target = (bge + λ·image) / (1 + λ). With a holdout, it measures text→image recall on
-the held-out photos (two galleries of 506, as the aligner's tuning does) for English (bge itself and projected e5)
-and for the other languages of ``captions_multilingual.json`` (projected e5; ``--dev-captions`` captions per photo),
-over a grid of ridge values and image weights, picks the best mean recall@10 over zh and de (English must not drop
-more than 0.5 point under bge's), and writes the model folder refitted on every training photo with that choice.
-Caption embeddings are cached under ``--cache``.
+Fits ridge least squares ``bge_query(caption) ≈ e5_query(caption) @ W + b`` on English captions (``--captions-per-photo``
+of each of the first ``--max-photos`` photos) of the training photos; ``--holdout`` photos (seed ``--seed``, the split
+``polyseek align`` uses) are never trained on. With ``--image-weight λ`` the target also pulls towards the aligner's
+vector of the caption's photo (XBT-style): target = (bge + λ·image) / (1 + λ). On ``--dev-photos`` held-out photos (one
+gallery of 506) it measures text→image recall against the shipped aligner's photo vectors, for English (bge itself and
+projected e5) and ``--dev-langs`` of ``captions_multilingual.json`` (projected e5), over the ridge × image-weight grid;
+it picks the best mean R@10 of zh and de (English may not drop more than half a point under bge's, else every row is
+penalised alike), then the gate of the ``multilingual`` encoder the same way, and writes the model folder (the chosen
+map fitted on the training photos, config with the gate, metrics.json). Caption embeddings are cached under ``--cache``.
 """
 
 from __future__ import annotations
