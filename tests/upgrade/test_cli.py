@@ -55,3 +55,28 @@ def test_refusals_are_one_line(tmp_path):
         assert isinstance(result.exception, PolyseekError), result.output
         assert message in str(result.exception).lower() or message in result.output.lower(), (message, str(result.exception))
     assert issubclass(InvalidInputError, PolyseekError)
+
+
+def test_query_encoder_is_recorded_and_attached(tmp_path):
+    import numpy as np
+
+    from polyseek.encoders.base import load_encoder
+    from polyseek.upgrade import attach
+
+    make_notes(tmp_path / "notes", n=6)
+    store = str(tmp_path / "store")
+    engine = Engine(store, image_encoder="deterministic", text_encoder="deterministic")
+    engine.index([str(tmp_path / "notes")])
+    engine.close()
+    assert ok("upgrade", "--store", store, "--query-encoder", NEW) == {"query_encoder": NEW, "spaces": ["image", "text"]}
+    reopened = Engine(store)
+    attach(reopened)  # what Engine.__init__ does once wired
+    expected = load_encoder(NEW).encode_queries(["dog beach"])
+    assert np.allclose(reopened.encoder("text").encode_queries(["dog beach"]), expected)
+    assert reopened.encoder("text").encode_documents(["dog beach"]).tolist() == load_encoder("deterministic").encode_documents(["dog beach"]).tolist()
+    reopened.close()
+    assert ok("upgrade", "--store", store, "--query-encoder", "default")["query_encoder"] == "default"
+    again = Engine(store)
+    attach(again)
+    assert np.allclose(again.encoder("text").encode_queries(["dog beach"]), load_encoder("deterministic").encode_queries(["dog beach"]))
+    again.close()
