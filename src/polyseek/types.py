@@ -67,6 +67,16 @@ class Modality(str, Enum):
             ) from None
 
 
+def _locator_field(value: Any, name: str, *, integer: bool = False) -> Any:
+    """A locator number as stored: None, or a finite number (an integer for pages and lines)."""
+    if value is None:
+        return None
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+        raise InvalidInputError(f"a locator's {name} must be a finite {'integer' if integer else 'number'}, got {value!r}")
+    return value if integer else float(value)
+
+
 @dataclass(frozen=True)
 class Locator:
     """Where inside a file an item lives. Only the fields that apply are set.
@@ -99,15 +109,21 @@ class Locator:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Locator:
-        data = data or {}
+        """The inverse of :meth:`to_dict`; anything else (a damaged index, a hand-made request) is refused."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"a locator must be an object, got {type(data).__name__}")
         bbox = data.get("bbox")
+        if bbox is not None and (not isinstance(bbox, (list, tuple)) or len(bbox) not in (0, 4)):
+            raise InvalidInputError(f"a locator's bbox must be 4 numbers (x0, y0, x1, y1), got {bbox!r}")
         return cls(
-            page=data.get("page"),
-            bbox=tuple(float(v) for v in bbox) if bbox else None,  # type: ignore[arg-type]
-            start=data.get("start"),
-            end=data.get("end"),
-            line_start=data.get("line_start"),
-            line_end=data.get("line_end"),
+            page=_locator_field(data.get("page"), "page", integer=True),
+            bbox=tuple(_locator_field(v, "bbox") for v in bbox) if bbox else None,  # type: ignore[arg-type]
+            start=_locator_field(data.get("start"), "start"),
+            end=_locator_field(data.get("end"), "end"),
+            line_start=_locator_field(data.get("line_start"), "line_start", integer=True),
+            line_end=_locator_field(data.get("line_end"), "line_end", integer=True),
         )
 
     def key(self) -> str:
@@ -167,6 +183,20 @@ class Filters:
     modalities: tuple[Modality, ...] = ()
     date_from: float | None = None
     date_to: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.path_glob is not None and not isinstance(self.path_glob, str):
+            raise InvalidInputError(f"path_glob must be text such as '*/2024/*', got {type(self.path_glob).__name__}")
+        if not isinstance(self.file_types, (list, tuple)) or not all(isinstance(t, str) for t in self.file_types):
+            raise InvalidInputError(f"file_types must be a list of extensions such as ['jpg', 'pdf'], got {self.file_types!r}")
+        object.__setattr__(self, "file_types", tuple(self.file_types))
+        if not isinstance(self.modalities, (list, tuple)):
+            raise InvalidInputError(f"modalities must be a list such as ['image', 'page'], got {self.modalities!r}")
+        object.__setattr__(self, "modalities", tuple(Modality.parse(m) for m in self.modalities))
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise InvalidInputError(f"{name} must be a finite POSIX timestamp (seconds), got {value!r}")
 
     def is_empty(self) -> bool:
         return not (self.path_glob or self.file_types or self.modalities) and (

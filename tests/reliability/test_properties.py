@@ -176,7 +176,6 @@ TYPES_PATCH = ("Filters and Locator.from_dict must validate their fields: the pa
                "(owned by the lead) is in the issue-11 report; remove this mark when it lands")
 
 
-@pytest.mark.xfail(strict=True, reason=TYPES_PATCH)  # XFAILMARK
 @PROPERTY
 @given(st.sampled_from(["date_from", "date_to", "path_glob", "file_types"]), ODD_VALUES)
 def test_odd_filter_values_are_refused_when_made(stores, field_name, value):
@@ -211,7 +210,6 @@ VALID_LOCATORS = st.builds(
 )
 
 
-@pytest.mark.xfail(strict=True, reason=TYPES_PATCH)  # XFAILMARK
 @PROPERTY
 @given(LOCATOR_DICTS)
 def test_locator_from_any_json_is_a_locator_or_a_clear_refusal(data):
