@@ -25,8 +25,8 @@ from polyseek.stores.base import matches
 from polyseek.types import Filters, Hit
 
 MODEL_DIR = "recommender"  # beside the index: <store folder>/recommender
-SEARCH_DEPTH = 200  # candidates per search for content methods, on top of what is excluded
-SEARCHED_EXAMPLES = 8  # besides each space's profile centroid, the best-weighted examples search on their own
+SEARCH_DEPTH = 100  # candidates per search for content methods, on top of what is excluded
+SEARCHED_EXAMPLES = 4  # besides each space's profile centroid, the best-weighted examples search on their own
 
 
 def default_model_dir(engine: Any) -> Path | None:
@@ -66,12 +66,15 @@ def _as_history(values: Iterable[Any]) -> list[Interaction]:
     return out
 
 
-def resolve_ids(engine: Any, reference: str) -> list[str]:
-    """Item ids a reference names: an item id, ``CATALOGUE#RECORD``, or an indexed file (all its items)."""
+def resolve_ids(engine: Any, reference: str, known: set[str] | None = None) -> list[str]:
+    """Item ids a reference names: an item id, ``CATALOGUE#RECORD``, or an indexed file (all its items).
+
+    ``known``: ids already looked up in one batch (a history of many items costs one store read, not one each).
+    """
     from polyseek.ingest.catalogue import record_item_id
     from polyseek.types import item_id
 
-    if engine.store.get([reference]):
+    if (reference in known) if known is not None else bool(engine.store.get([reference])):
         return [reference]
     path_part, hash_mark, record = reference.rpartition("#")
     if hash_mark and path_part:
@@ -98,8 +101,9 @@ def build_profile(engine: Any, positive: Sequence[Example], negative: Sequence[E
     entries += [(e.item, -e.weight, 0.0, None) for e in negative]
     entries += [(h.item, 1.0, float(h.timestamp), h.rating) for h in history]
     resolved: list[tuple[list[str], float, float, float | None, str]] = []
+    known = {row.id for row in engine.store.get(list(dict.fromkeys(e[0] for e in entries)))}
     for reference, weight, timestamp, rating in entries:
-        resolved.append((resolve_ids(engine, reference), weight, timestamp, rating, reference))
+        resolved.append((resolve_ids(engine, reference, known), weight, timestamp, rating, reference))
     stored = _vectors(engine, [i for ids, *_ in resolved for i in ids])
     items: list[ProfileItem] = []
     for ids, weight, timestamp, rating, reference in resolved:
@@ -193,8 +197,9 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
     recommender = factory(**settings)
     profile = build_profile(engine, positive, negative, history)
     excluded: set[str] = set()
+    known = {row.id for row in engine.store.get([str(r) for r in exclude])} if exclude else set()
     for reference in exclude:
-        excluded.update(resolve_ids(engine, str(reference)) or [str(reference)])
+        excluded.update(resolve_ids(engine, str(reference), known) or [str(reference)])
     if exclude_seen or not history:
         excluded.update(profile.ids)  # the examples themselves never come back; a history's items by default
     if method == "sequential":
