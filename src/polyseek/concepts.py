@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,9 +133,11 @@ class ConceptMemory:
     reference images. Reached as ``engine.concepts``: ``engine.concepts.add("Rex", images=[...])``.
     """
 
-    def __init__(self, catalog: Catalog, image_encoder: Callable[[], Any]) -> None:
+    def __init__(self, catalog: Catalog, image_encoder: Callable[[], Any],
+                 writing: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         self.catalog = catalog
         self._image_encoder = image_encoder
+        self._writing = writing  # the store's writer lock: concept edits are writes like indexing
 
     # ---- storage ---------------------------------------------------------------------------------
     def _records(self) -> dict[str, dict[str, Any]]:
@@ -142,7 +145,8 @@ class ConceptMemory:
 
     def _write(self, records: dict[str, dict[str, Any]], remove: Iterable[str] = ()) -> None:
         """Write several concepts (and remove others) in one transaction: all land or none."""
-        self.catalog.write_concepts(records, remove=remove)
+        with self._writing():
+            self.catalog.write_concepts(records, remove=remove)
 
     def _embed(self, concept: Concept, known: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Reference embeddings of the concept's images; a missing or damaged new image is a clear error.

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from polyseek import upgrade as upgrades
 from polyseek.catalog import Catalog
 from polyseek.concepts import ConceptMemory
 from polyseek.config import SCHEMA_VERSION, resolve_store_uri
@@ -55,12 +56,14 @@ class Engine:
         self.spaces = Spaces(self.catalog, self.store_uri, {Signal.IMAGE: image_encoder, Signal.TEXT: text_encoder})
         self.spaces.check()
         self.config = config or SearchConfig()
-        self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE))
         self.indexer = Indexer(self.store, self.catalog, self.spaces.encode_chunks)
+        self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
                     CalibrationPolicy(backgrounds), MomentsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
+        if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix
+            upgrades.attach(self)
         self._write_lock = threading.Lock()
 
     # ---- encoders ---------------------------------------------------------------------------------
@@ -76,7 +79,7 @@ class Engine:
         """Index files and folders incrementally; returns what was added, updated, removed, unchanged, failed."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        with self._write_lock:
+        with self._write_lock, self.indexer.writing(on_progress):  # one writer per store, across processes
             self.spaces.ensure(self.store)
             return self.indexer.run(list(paths), on_progress=on_progress, remove_missing=remove_missing)
 
@@ -141,10 +144,16 @@ class Engine:
         """Like :meth:`ask`, as events: ``context``, then ``token`` pieces, then ``done`` (or ``error``)."""
         return ask_stream(self, question, **options)
 
+    def upgrade(self, **options: Any) -> Any:
+        """Start serving a space with a new encoder at once, through a projection; see :mod:`polyseek.upgrade`."""
+        with self.indexer.writing():
+            return upgrades.upgrade(self, **options)
+
     def status(self) -> dict[str, Any]:
         meta = self.catalog.get_meta("index") or {}
         files = self.catalog.files()
         return {
+            "upgrade": upgrades.status(self),
             "store": self.store_uri,
             "items": self.store.count(),
             "files": sum(1 for f in files.values() if f.status == "ok"),

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from polyseek.version import __version__
 from polyseek.catalog import Catalog
 from polyseek.config import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, SCHEMA_VERSION
 from polyseek.encoders.base import load_encoder
@@ -20,6 +19,7 @@ from polyseek.errors import IndexMismatchError
 from polyseek.ingest.base import Chunk
 from polyseek.stores.base import Store
 from polyseek.types import DENSE_SIGNALS, Signal
+from polyseek.version import __version__
 
 DEFAULTS = {Signal.IMAGE: DEFAULT_IMAGE_ENCODER, Signal.TEXT: DEFAULT_TEXT_ENCODER}
 FLAGS = {Signal.IMAGE: "--image-encoder", Signal.TEXT: "--text-encoder"}
@@ -72,6 +72,19 @@ class Spaces:
                 self._check_revision(space, encoder)
                 self._encoders[space] = encoder
             return self._encoders[space]
+
+    def install(self, space: Signal | str, encoder: Any) -> None:
+        """Serve ``space``'s queries with ``encoder`` from now on (an upgrade's projected query encoder)."""
+        with self._lock:
+            self._encoders[Signal(space)] = encoder
+
+    def reload(self, space: Signal | str, name: str | None = None) -> None:
+        """Forget ``space``'s loaded encoder (asked for by ``name`` from now on, when given): the next use loads
+        what the index now records, e.g. after an upgrade switched the space to a new model."""
+        with self._lock:
+            self._encoders.pop(Signal(space), None)
+            if name and self.requested.get(Signal(space)):
+                self.requested[Signal(space)] = name
 
     def _check_revision(self, space: Signal, encoder: Any) -> None:
         """Refuse an encoder whose weights differ from the ones the index was built with, under the same name."""

@@ -5,6 +5,7 @@ Also the multilingual caption evaluation behind ``polyseek eval captions --lang`
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -51,30 +52,32 @@ def upgrade(
     engine = make_engine(store, read_only=True)
     result: dict[str, Any] = {}
     try:
-        if query_encoder:
-            from polyseek.upgrade.core import set_query_encoder
+        writes = contextlib.nullcontext() if show else engine.indexer.writing()  # one writer per store
+        with writes:
+            if query_encoder:
+                from polyseek.upgrade.core import set_query_encoder
 
-            name = None if query_encoder == "default" else query_encoder
-            result = {"query_encoder": name or "default", "spaces": set_query_encoder(engine, name)}
-        elif show:
-            result = run_status(engine)
-        elif rollback:
-            result = run_rollback(engine, space)
-        else:
-            with stage_progress(console) as progress:
-                def on_progress(event: dict[str, Any]) -> None:
-                    if "items_done" in event:
-                        progress("backfill", event["items_done"], event["items_total"])
-                    else:
-                        progress("re-encoding a sample", event["done"], event["total"])
+                name = None if query_encoder == "default" else query_encoder
+                result = {"query_encoder": name or "default", "spaces": set_query_encoder(engine, name)}
+            elif show:
+                result = run_status(engine)
+            elif rollback:
+                result = run_rollback(engine, space)
+            else:
+                with stage_progress(console) as progress:
+                    def on_progress(event: dict[str, Any]) -> None:
+                        if "items_done" in event:
+                            progress("backfill", event["items_done"], event["items_total"])
+                        else:
+                            progress("re-encoding a sample", event["done"], event["total"])
 
-                if not resume:
-                    result["start"] = start(engine, image_encoder=image_encoder, text_encoder=text_encoder, sample=sample,
-                                            projection=projection, on_progress=on_progress)
-                    space = result["start"]["space"]
-                if backfill or resume:
-                    result["backfill"] = run_backfill(engine, space, batch_files=batch_files, throttle=throttle,
-                                                      max_seconds=max_seconds, on_progress=on_progress)
+                    if not resume:
+                        result["start"] = start(engine, image_encoder=image_encoder, text_encoder=text_encoder, sample=sample,
+                                                projection=projection, on_progress=on_progress)
+                        space = result["start"]["space"]
+                    if backfill or resume:
+                        result["backfill"] = run_backfill(engine, space, batch_files=batch_files, throttle=throttle,
+                                                          max_seconds=max_seconds, on_progress=on_progress)
     finally:
         engine.close()
     if as_json:

@@ -16,7 +16,7 @@ from polyseek.encoders.projection import (
            save_projection,
 )
 from polyseek.upgrade.backfill import backfill, finalize, rollback, status
-from polyseek.upgrade.core import attach, query_encoder, upgrade, use_query_encoder
+from polyseek.upgrade.core import attach, needs_attach, query_encoder, upgrade, use_query_encoder
 
-__all__ = ["Projection", "ProjectedQueryEncoder", "QuerySwap", "attach", "backfill", "finalize", "fit_linear", "load_projection",
+__all__ = ["Projection", "ProjectedQueryEncoder", "QuerySwap", "attach", "backfill", "needs_attach", "finalize", "fit_linear", "load_projection",
            "query_encoder", "rollback", "save_projection", "status", "upgrade", "use_query_encoder"]

@@ -165,16 +165,8 @@ def drop_space(engine, name: str) -> int:
 
 
 def _reload(engine, space: str) -> None:
-    from polyseek.types import Signal
-    from polyseek.upgrade.core import _spaces_cache
-
-    cache = _spaces_cache(engine)
-    if cache is not None:
-        cache.pop(Signal(space), None)
     # an engine opened with the old encoder asked for by name would load it again: it now asks for the new one
-    requested = getattr(getattr(engine, "spaces", None), "requested", None)
-    if isinstance(requested, dict) and requested.get(Signal(space)):
-        requested[Signal(space)] = (st.index_meta(engine.catalog)["spaces"][space]["encoder"])
+    engine.spaces.reload(space, st.index_meta(engine.catalog)["spaces"][space]["encoder"])
     attach(engine)
 
 

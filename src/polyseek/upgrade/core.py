@@ -265,24 +265,18 @@ def new_encoder(engine, value: st.UpgradeState) -> Any:
     return _new_encoders[key]
 
 
-def _spaces_cache(engine) -> dict | None:
-    spaces = getattr(engine, "spaces", None)
-    cache = getattr(spaces, "_encoders", None)
-    return cache if isinstance(cache, dict) else getattr(engine, "_encoders", None)
-
-
 def _loaded(engine, space: str) -> Any:
     encoder = engine.encoder(space)
     return encoder.base if isinstance(encoder, QuerySwap) else encoder
 
 
 def _install(engine, space: str, encoder: Any) -> None:
-    from polyseek.types import Signal
+    engine.spaces.install(space, encoder)
 
-    cache = _spaces_cache(engine)
-    if cache is None:  # pragma: no cover - an engine without a cache of encoders
-        raise InvalidInputError("this engine cannot swap its query encoder")
-    cache[Signal(space)] = encoder
+
+def needs_attach(catalog) -> bool:
+    """Whether an index's description asks for anything :func:`attach` installs (read without loading models)."""
+    return bool(st.states(catalog)) or bool((catalog.get_meta("index") or {}).get("query_encoder"))
 
 
 def attach(engine) -> None:
