@@ -7,6 +7,7 @@ is refused with a message saying how to fix it, so vectors of two models are nev
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -21,6 +22,7 @@ from polyseek.stores.base import Store
 from polyseek.types import DENSE_SIGNALS, Signal
 from polyseek.version import __version__
 
+log = logging.getLogger(__name__)
 DEFAULTS = {Signal.IMAGE: DEFAULT_IMAGE_ENCODER, Signal.TEXT: DEFAULT_TEXT_ENCODER}
 FLAGS = {Signal.IMAGE: "--image-encoder", Signal.TEXT: "--text-encoder"}
 
@@ -122,6 +124,15 @@ class Spaces:
         image = self.encoder(Signal.IMAGE)
         return getattr(image, "text_encoder_name", None) == self.encoder(Signal.TEXT).name
 
+    def _encodes(self, text: str) -> bool:
+        """Whether the text encoder takes this passage (a failing one is logged and left without vectors)."""
+        try:
+            self.encoder(Signal.TEXT).encode_documents([text])
+            return True
+        except Exception as exc:  # noqa: BLE001
+            log.warning("a passage could not be embedded and is kept for lexical search only: %s", exc)
+            return False
+
     def encode_chunks(self, chunks: list[Chunk]) -> dict[str, list[np.ndarray | None]]:
         """Vectors for each chunk by space: images → image space; text → text space (and image space if no image)."""
         out: dict[str, list[np.ndarray | None]] = {s.value: [None] * len(chunks) for s in DENSE_SIGNALS}
@@ -134,7 +145,14 @@ class Spaces:
                 chunks[i].image = None  # free the pixels as soon as they are embedded
         if text_at:
             texts = [chunks[i].text for i in text_at]
-            text_vectors = self.encoder(Signal.TEXT).encode_documents(texts)
+            try:
+                text_vectors = self.encoder(Signal.TEXT).encode_documents(texts)
+            except IndexMismatchError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad passage must not cost the whole file: find it, keep the rest
+                kept = [j for j, text in enumerate(texts) if self._encodes(text)]
+                text_at, texts = [text_at[j] for j in kept], [texts[j] for j in kept]
+                text_vectors = self.encoder(Signal.TEXT).encode_documents(texts) if texts else np.zeros((0, 1), np.float32)
             for i, vector in zip(text_at, text_vectors):
                 out[Signal.TEXT][i] = vector
             textonly = [j for j, i in enumerate(text_at) if out[Signal.IMAGE][i] is None]

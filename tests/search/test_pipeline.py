@@ -165,3 +165,23 @@ def test_a_composed_query_asks_for_pictures_not_notes_about_its_words(collection
     notes = engine.search("green", image=str(collection / "photos" / "red.jpg"), k=5,
                           filters=Filters(modalities=(Modality.TEXT,)))
     assert notes and notes[0].item.path.endswith("green.md")  # an explicit kind still wins
+
+
+def test_a_passage_the_text_encoder_refuses_costs_that_passage_only(tmp_path, engine_factory, monkeypatch):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "good.md").write_text("the lighthouse was built in 1902")
+    (notes / "mixed.md").write_text("harbour ferry timetable\n\n" + "POISON " * 10 + "\n\n" + "x " * 400 + "\n\nthe ferry leaves at noon")
+    engine = engine_factory()
+    encoder = engine.encoder("text")
+    original = encoder.encode_documents
+
+    def refusing(texts):
+        if any("POISON" in t for t in texts):
+            raise RuntimeError("tokenizer refused the input")
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "encode_documents", refusing)
+    summary = engine.index([notes])
+    assert not summary.failed and summary.added == 2
+    assert any("noon" in h.item.text for h in engine.search("ferry leaves at noon", k=3))
