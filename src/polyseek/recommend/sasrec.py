@@ -218,8 +218,15 @@ def _loss(torch, hidden, table, targets, n_items: int, negatives: int, rng):
     return torch.nn.functional.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long))
 
 
-def score_all(model: Any, history_features: np.ndarray, history_known: np.ndarray, pool_features: np.ndarray,
-              pool_known: np.ndarray, max_len: int) -> np.ndarray:
+def item_table(model: Any, features: np.ndarray, known: np.ndarray) -> Any:
+    """Item representations of a pool (computed once per pool and reused across requests)."""
+    torch = _torch()
+    with torch.no_grad():
+        return model.table(torch.from_numpy(features.astype(np.float32)), torch.from_numpy(known))
+
+
+def score_all(model: Any, history_features: np.ndarray, history_known: np.ndarray, pool_features: np.ndarray | None,
+              pool_known: np.ndarray | None, max_len: int, table: Any = None) -> np.ndarray:
     """Scores of every pool item after a history (rows of features oldest first; ``known``: model item numbers)."""
     torch = _torch()
     with torch.no_grad():
@@ -230,7 +237,8 @@ def score_all(model: Any, history_features: np.ndarray, history_known: np.ndarra
         padding = torch.zeros(1, max_len, dtype=torch.bool)
         padding[0, :pad] = True
         hidden = model(seq, padding)[0, -1]
-        table = model.table(torch.from_numpy(pool_features.astype(np.float32)), torch.from_numpy(pool_known))
+        if table is None:
+            table = model.table(torch.from_numpy(pool_features.astype(np.float32)), torch.from_numpy(pool_known))
         return (table @ hidden).numpy()
 
 

@@ -17,6 +17,7 @@ from polyseek.recommend.history import History
 TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.5, "negative_weight": 0.0}
 _loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any]]] = {}
 _lock = threading.Lock()
+_tables: dict[tuple[int, int, int, int], tuple[Pool, Any]] = {}  # (model, pool) -> item table
 
 
 def features_of(pool: Pool, dims: dict[str, int]) -> np.ndarray:
@@ -69,9 +70,18 @@ class Sequential:
             for p in history
         ])
         history_known = np.array([self.number.get(p.id, 0) for p in history], dtype=np.int64)
-        pool_known = np.array([self.number.get(i, 0) for i in pool.ids], dtype=np.int64)
-        scores = sasrec.score_all(self.model, history_features, history_known, features_of(pool, self.dims), pool_known,
-                                  self.config.max_len)
+        # the weights' in-place version counters: a model still training (the evaluation's epochs) is not stale
+        key = (id(self.model), sum(p._version for p in self.model.parameters()), id(pool), len(pool))
+        cached = _tables.get(key)
+        if cached is None or cached[0] is not pool:  # the pool's item table, once per model and pool
+            pool_known = np.array([self.number.get(i, 0) for i in pool.ids], dtype=np.int64)
+            cached = (pool, sasrec.item_table(self.model, features_of(pool, self.dims), pool_known))
+            with _lock:
+                if len(_tables) >= 4:
+                    _tables.clear()
+                _tables[key] = cached
+        scores = sasrec.score_all(self.model, history_features, history_known, None, None, self.config.max_len,
+                                  table=cached[1])
         if self.content is None:
             return scores
         return zscore(scores) + self.content_weight * self.content.score(profile, pool)
