@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS partial (key TEXT PRIMARY KEY, hash TEXT, items INTEGER, resume TEXT, updated_at REAL);
 CREATE TABLE IF NOT EXISTS concepts (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL);
+CREATE TABLE IF NOT EXISTS upgrade_done (space TEXT NOT NULL, key TEXT NOT NULL, items INTEGER, done_at REAL,
+                                         PRIMARY KEY (space, key));
 """
 
 
@@ -144,6 +146,20 @@ class Catalog:
     def put_concept(self, name: str, value: dict[str, Any]) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO concepts VALUES (?, ?, ?)", (name, json.dumps(value), time.time()))
+
+    # an upgrade's backfill journal: files whose items already hold the new model's vectors (polyseek.upgrade)
+    def mark_upgraded(self, space: str, items: dict[str, int]) -> None:
+        now = time.time()
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO upgrade_done VALUES (?, ?, ?, ?)",
+                                [(space, key, count, now) for key, count in items.items()])
+
+    def upgraded(self, space: str) -> dict[str, int]:
+        return {key: count for key, count in self.db.execute("SELECT key, items FROM upgrade_done WHERE space = ?", (space,))}
+
+    def clear_upgraded(self, space: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM upgrade_done WHERE space = ?", (space,))
 
     def has_concepts(self) -> bool:
         return self.db.execute("SELECT 1 FROM concepts LIMIT 1").fetchone() is not None

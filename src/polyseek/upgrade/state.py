@@ -22,10 +22,6 @@ from polyseek.encoders.projection import Projection, ProjectionConfig
 from polyseek.errors import InvalidInputError
 
 PHASES = ("backfill", "switching")
-JOURNAL = """
-CREATE TABLE IF NOT EXISTS upgrade_done (space TEXT NOT NULL, key TEXT NOT NULL, items INTEGER, done_at REAL,
-                                         PRIMARY KEY (space, key));
-"""
 
 
 @dataclass(frozen=True)
@@ -119,29 +115,18 @@ def get_projection(catalog, space: str) -> Projection | None:
                       tensors.get("hidden_in"), tensors.get("hidden_bias"), tensors.get("hidden_out"))
 
 
-# ---- the backfill journal ------------------------------------------------------------------------------
-def _journal(catalog):
-    catalog.db.executescript(JOURNAL)
-    return catalog.db
-
-
+# ---- the backfill journal (SQL in polyseek.catalog) -------------------------------------------------------
 def mark_done(catalog, space: str, items: dict[str, int]) -> None:
     """Record files whose items hold new vectors (after the store write: a crash in between redoes them)."""
-    db = _journal(catalog)
-    now = time.time()
-    with db:
-        db.executemany("INSERT OR REPLACE INTO upgrade_done VALUES (?, ?, ?, ?)", [(space, k, n, now) for k, n in items.items()])
+    catalog.mark_upgraded(space, items)
 
 
 def done_files(catalog, space: str) -> dict[str, int]:
-    db = _journal(catalog)
-    return {k: n for k, n in db.execute("SELECT key, items FROM upgrade_done WHERE space = ?", (space,))}
+    return catalog.upgraded(space)
 
 
 def clear_journal(catalog, space: str) -> None:
-    db = _journal(catalog)
-    with db:
-        db.execute("DELETE FROM upgrade_done WHERE space = ?", (space,))
+    catalog.clear_upgraded(space)
 
 
 def describe(value: UpgradeState, done: dict[str, int]) -> dict[str, Any]:
