@@ -28,7 +28,6 @@ COMMAND_MODULES = [
     "polyseek.cli.concepts",
     "polyseek.cli.serve",
     "polyseek.cli.recommend",
-    "polyseek.cli.recommend",
     "polyseek.cli.mcp",
     "polyseek.cli.watch",
     "polyseek.cli.upgrade",
@@ -66,9 +65,9 @@ def _usage_line(exc: Exception) -> str:
     return f"error: {message} (see: {command} --help)"
 
 
-def _usage_errors() -> tuple[type[BaseException], ...]:
+def _usage_errors() -> tuple[type[Exception], ...]:
     """typer 0.29 raises its own vendored click exceptions; a plain click may be installed beside it."""
-    kinds: list[type[BaseException]] = [typer.TyperException]
+    kinds: list[type[Exception]] = [typer.TyperException]
     try:
         import click
 
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except _usage_errors() as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # "polyseek" or "polyseek concepts" alone: the help
-            typer.echo(exc.format_message())
+            typer.echo(exc.format_message() if hasattr(exc, "format_message") else str(exc))
             sys.exit(0)
         typer.echo(_usage_line(exc), err=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
