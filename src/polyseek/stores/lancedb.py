@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,10 @@ from polyseek.errors import StoreError
 from polyseek.stores.base import Row, check_vector, dumps, stores
 from polyseek.stores.filters import LANCE, compile_filters, sql_quote
 from polyseek.types import Filters
+
+if TYPE_CHECKING:
+    from lancedb.query import LanceVectorQueryBuilder
+    from lancedb.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +77,7 @@ class LanceStore:
         except OSError as exc:
             raise StoreError(f"cannot open store folder {self.path}: {exc}") from exc
         self.spaces: dict[str, int] = {}
-        self.table = None
+        self.table: Table | None = None
         self._flat_cache: dict[str, tuple] = {}
         self._looked_for_table = time.monotonic()
         if TABLE in self._table_names():
@@ -90,7 +95,7 @@ class LanceStore:
             self.spaces = self._spaces_of(self.table.schema)
         self._looked_for_table = time.monotonic()
 
-    def _current(self):
+    def _current(self) -> Table | None:
         """The table for a read, or None while the store is empty (re-checked now and then: another process may
         create it); its vector spaces follow the schema as another process extends it."""
         if self.table is None and time.monotonic() - self._looked_for_table > READ_CONSISTENCY_SECONDS:
@@ -139,7 +144,7 @@ class LanceStore:
             self.table = self.db.open_table(TABLE)
             self.spaces = self._spaces_of(self.table.schema)
 
-    def _require_table(self):
+    def _require_table(self) -> Table:
         if self.table is None:
             raise StoreError(f"store {self.uri} is empty", hint="index something first: polyseek index PATH")
         return self.table
@@ -194,10 +199,11 @@ class LanceStore:
 
         Below ``ANN_MIN_ROWS`` an exact numpy scan beats Lance's flat scan by about 3x, and its ANN index at 100k, on 2 cores.
         """
-        version = self.table.version
+        table = self._require_table()
+        version = table.version
         cached = self._flat_cache.get(space)
         if cached is None or cached[0] != version:
-            data = (self.table.search().where(f"has_{space} = true")
+            data = (table.search().where(f"has_{space} = true")
                     .select(["id", "ext", "modality", "date", f"vec_{space}"]).limit(ANN_MIN_ROWS).to_arrow())
             matrix = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, self.spaces[space])
             columns = {name: np.asarray(data.column(name).to_pylist()) for name in ("id", "ext", "modality")}
@@ -232,18 +238,22 @@ class LanceStore:
         return [(str(ids[i]), float(scores[i])) for i in order]
 
     def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self._current() is None or space not in self.spaces:
+        table = self._current()
+        if table is None or space not in self.spaces:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if (filters is None or not filters.path_glob) and self.table.count_rows() < ANN_MIN_ROWS:
+        if (filters is None or not filters.path_glob) and table.count_rows() < ANN_MIN_ROWS:
             return self._flat_search(space, query, k, filters)
         compiled = compile_filters(filters, LANCE, space)
         limit = k if compiled.post_glob is None else max(4 * k, 64)
         while True:
+            # a vector query gives a vector builder; Table.search's annotation only promises the base class
+            vector_query = cast("LanceVectorQueryBuilder", table.search(query, vector_column_name=f"vec_{space}"))
+            if compiled.expression is not None:  # always, in fact: a space adds its "has a vector" clause
+                vector_query = vector_query.where(compiled.expression, prefilter=True)
             builder = (
-                self.table.search(query, vector_column_name=f"vec_{space}")
+                vector_query
                 .distance_type("dot")
-                .where(compiled.expression, prefilter=True)
                 .nprobes(NPROBES)
                 .refine_factor(REFINE_FACTOR)
                 .select(["id", "path", "_distance"])
@@ -266,12 +276,13 @@ class LanceStore:
     def _has_fts(self) -> bool:
         try:
             return any("text" in (getattr(ix, "columns", None) or []) and "fts" in str(getattr(ix, "index_type", "")).lower()
-                       or getattr(ix, "name", "") == "text_idx" for ix in self.table.list_indices())
+                       or getattr(ix, "name", "") == "text_idx" for ix in self._require_table().list_indices())
         except Exception:  # noqa: BLE001
             return False
 
     def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self._current() is None or not text.strip():
+        table = self._current()
+        if table is None or not text.strip():
             return []
         if not self._has_fts():  # built by writers (optimize); a search never writes, so none yet means no hits
             log.debug("no full-text index yet in %s", self.uri)
@@ -279,7 +290,7 @@ class LanceStore:
         compiled = compile_filters(filters, LANCE)
         try:
             limit = k if compiled.post_glob is None else max(8 * k, 256)
-            builder = self.table.search(text, query_type="fts", fts_columns="text").select(["id", "path", "_score"]).limit(limit)
+            builder = table.search(text, query_type="fts", fts_columns="text").select(["id", "path", "_score"]).limit(limit)
             if compiled.expression:
                 builder = builder.where(compiled.expression, prefilter=True)
             result = builder.to_arrow()
@@ -303,7 +314,8 @@ class LanceStore:
                                         lower_case=True, stem=True, remove_stop_words=True, ascii_folding=True)
 
     def get(self, ids: Sequence[str]) -> list[Row]:
-        if self._current() is None or not ids:
+        table = self._current()
+        if table is None or not ids:
             return []
         found: dict[str, Row] = {}
         columns = [f.name for f in BASE_FIELDS]
@@ -311,7 +323,7 @@ class LanceStore:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
-            for rec in self.table.search().where(where).select(columns).limit(len(chunk)).to_list():
+            for rec in table.search().where(where).select(columns).limit(len(chunk)).to_list():
                 found[rec["id"]] = Row(
                     id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
                     locator=json.loads(rec["locator"] or "{}"), text=rec["text"] or "",
@@ -320,21 +332,23 @@ class LanceStore:
         return [found[i] for i in ids if i in found]
 
     def get_vectors(self, space: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if self._current() is None or space not in self.spaces or not ids:
+        table = self._current()
+        if table is None or space not in self.spaces or not ids:
             return {}
-        out = {}
+        out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             where = f"has_{space} = true AND id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
-            result = self.table.search().where(where).select(["id", f"vec_{space}"]).limit(len(chunk)).to_arrow()
+            result = table.search().where(where).select(["id", f"vec_{space}"]).limit(len(chunk)).to_arrow()
             vectors = result.column(f"vec_{space}").to_pylist()
             for row_id, vector in zip(result.column("id").to_pylist(), vectors):
                 out[row_id] = np.asarray(vector, dtype=np.float32)
         return out
 
     def count(self) -> int:
-        return 0 if self._current() is None else self.table.count_rows()
+        table = self._current()
+        return 0 if table is None else table.count_rows()
 
     def optimize(self) -> None:
         """Compact fragments, refresh the BM25 index, build the ANN index once the table is large."""
