@@ -190,6 +190,15 @@ def test_refuses_what_it_cannot_do(indexed, tmp_path):
     empty.close()
 
 
+def test_an_empty_encoder_name_is_refused_for_its_own_space(indexed):
+    engine, _store = indexed  # "" used to fall through to the text space with no encoder name at all
+    with pytest.raises(InvalidInputError, match="no new image encoder named"):
+        upgrade(engine, image_encoder="")
+    with pytest.raises(InvalidInputError, match="no new text encoder named"):
+        upgrade(engine, text_encoder="")
+    assert st.state(engine.catalog, "text") is None and st.state(engine.catalog, "image") is None
+
+
 def test_switch_in_an_engine_opened_with_the_old_encoder_by_name(indexed):
     engine, _store = indexed  # opened with text_encoder="deterministic" asked for explicitly
     upgrade(engine, text_encoder=NEW, sample=20)

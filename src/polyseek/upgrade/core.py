@@ -112,7 +112,10 @@ def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | Non
     """
     if (image_encoder is None) == (text_encoder is None):
         raise InvalidInputError("upgrade one space at a time", hint="give --image-encoder NEW or --text-encoder NEW")
-    space, new_name = ("image", image_encoder) if image_encoder else ("text", text_encoder)
+    space = "image" if image_encoder is not None else "text"
+    new_name = image_encoder if image_encoder is not None else text_encoder
+    if not new_name:  # "" is not an encoder (and used to fall through to the text space)
+        raise InvalidInputError(f"no new {space} encoder named", hint=f"give --{space}-encoder NEW")
     meta = st.index_meta(engine.catalog)
     if st.state(engine.catalog, space) is not None:
         raise InvalidInputError(f"the {space} space is already being upgraded",
