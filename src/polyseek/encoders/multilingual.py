@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from polyseek.encoders.base import check_texts, encoders, normalize
 from polyseek.errors import EncoderError
+
+if TYPE_CHECKING:
+    from polyseek.encoders.projection import ProjectedQueryEncoder
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
@@ -91,6 +95,11 @@ def e5_multilingual_bge(folder: str = ""):
     """Queries in any language through multilingual-e5-small, projected into ``bge-small-onnx``'s space by the
     shipped projection (``polyseek/models/e5-to-bge``, or a folder written by ``scripts/train_e5_to_bge.py``);
     documents through bge itself. Vectors are bge's: it serves an index built with bge or the aligner."""
+    return _projected_e5(folder)
+
+
+def _projected_e5(folder: str = "") -> ProjectedQueryEncoder:
+    """:func:`e5_multilingual_bge`'s encoder, typed as what it is (the registry only knows text encoders)."""
     from polyseek.encoders.base import load_encoder
     from polyseek.encoders.projection import ProjectedQueryEncoder, load_projection, shipped_projection_dir
 
@@ -107,7 +116,7 @@ def multilingual(folder: str = ""):
     Vectors are bge's, so it serves an index built with bge-small-onnx or the aligner. See docs/multilingual.md."""
     from polyseek.encoders.projection import GatedQueryEncoder
 
-    projected = e5_multilingual_bge(folder)
+    projected = _projected_e5(folder)
     gate = projected.projection.config.notes.get("gate") or {}
     return GatedQueryEncoder(projected.documents, projected, agree=float(gate.get("agree", 0.7)),
                              weight=float(gate.get("weight", 1.0)), name=f"multilingual:{folder}" if folder else "multilingual")

@@ -60,7 +60,7 @@ def _repair(tokenizer, item: str | tuple[str, str]) -> str | tuple[str, str]:
     parts = item if isinstance(item, tuple) else (item,)
     for fix in (clean_text, lambda t: clean_text(t).encode("ascii", "ignore").decode("ascii"), lambda t: ""):
         fixed = tuple(fix(p) for p in parts)
-        candidate = fixed if isinstance(item, tuple) else fixed[0]
+        candidate: str | tuple[str, str] = (fixed[0], fixed[1]) if isinstance(item, tuple) else fixed[0]
         if _tokenizes(tokenizer, candidate):
             if fix is not clean_text:
                 log.warning("text encoder: a passage the tokenizer refuses was reduced to %s: %r",

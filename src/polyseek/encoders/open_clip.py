@@ -68,13 +68,14 @@ def _stand_in_modules() -> dict[str, types.ModuleType]:
         module.__spec__ = importlib.machinery.ModuleSpec(name, loader=None)
         module.__path__ = []  # a package, so its submodules resolve from sys.modules
         modules[name] = module
-    modules["torchvision.ops.misc"].FrozenBatchNorm2d = type("FrozenBatchNorm2d", (_Unavailable,), {})
+    setattr(modules["torchvision.ops.misc"], "FrozenBatchNorm2d", type("FrozenBatchNorm2d", (_Unavailable,), {}))
     transforms = modules["torchvision.transforms"]
     for cls in ("Normalize", "Compose", "RandomResizedCrop", "ToTensor", "Resize", "CenterCrop", "ColorJitter",
                 "Grayscale"):
         setattr(transforms, cls, type(cls, (_Unavailable,), {}))
     # evaluated in default arguments at import time, so it must be a real enum
-    transforms.InterpolationMode = enum.Enum("InterpolationMode", "NEAREST BILINEAR BICUBIC BOX HAMMING LANCZOS")
+    InterpolationMode = enum.Enum("InterpolationMode", "NEAREST BILINEAR BICUBIC BOX HAMMING LANCZOS")
+    setattr(transforms, "InterpolationMode", InterpolationMode)
     functional = modules["torchvision.transforms.functional"]
     for fn in ("resize", "get_dimensions", "pad", "crop", "to_tensor", "center_crop", "normalize"):
         setattr(functional, fn, _unavailable_function)
@@ -141,7 +142,7 @@ def import_open_clip() -> types.ModuleType:
             return importlib.import_module("open_clip")
         with _torchvision_stand_in():
             module = importlib.import_module("open_clip")
-        module.polyseek_torchvision_stand_in = True
+        setattr(module, "polyseek_torchvision_stand_in", True)
         return module
     except ImportError as exc:  # e.g. ftfy missing: open_clip's tokenizer imports it
         for name in [n for n in sys.modules if n == "open_clip" or n.startswith("open_clip.")]:

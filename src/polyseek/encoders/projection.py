@@ -74,7 +74,7 @@ class Projection:
 
     def tensors(self) -> dict[str, np.ndarray]:
         out = {"weight": self.weight, "bias": self.bias}
-        if self.hidden_in is not None:
+        if self.hidden_in is not None and self.hidden_bias is not None and self.hidden_out is not None:
             out.update(hidden_in=self.hidden_in, hidden_bias=self.hidden_bias, hidden_out=self.hidden_out)
         return out
 

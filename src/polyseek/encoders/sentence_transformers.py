@@ -42,7 +42,10 @@ class SentenceTransformerEncoder:
             raise EncoderError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
         self.name = name or f"sentence-transformers:{model}"
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise EncoderError(f"sentence-transformers model {model!r} does not state its embedding dimension")
+        self.dim = int(dim)
         self.batch_size = batch_size
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
