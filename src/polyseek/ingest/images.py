@@ -122,7 +122,7 @@ class ImageIngestor:
         with Image.open(path) as original:
             size = original.size
         date = exif_date(path)
-        metadata = {"width": size[0], "height": size[1]}
+        metadata: dict[str, Any] = {"width": size[0], "height": size[1]}
         if date is not None:
             metadata["taken"] = datetime.fromtimestamp(date).isoformat()
         yield Chunk(modality=Modality.IMAGE, image=image, metadata=metadata, date=date)

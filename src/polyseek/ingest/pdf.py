@@ -285,7 +285,8 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
             # pictures with (almost) no words of their own: text set as an image, a chart exported as a picture
             mute = [i for i, r in enumerate(regions) if r.kind == "figure" and len(r.text) < r.box.area / 2000
                     and r.box.area >= 0.02 * geometry.width * geometry.height][:MAX_FIGURE_OCR]
-            ocr_image = ocr_scale = None
+            ocr_image: Image.Image | None = None
+            ocr_scale = 1.0
             if can_ocr and (scanned or mute):
                 ocr_scale = scale_for(geometry, OCR_SIDE, OCR_MAX_SCALE)
                 ocr_image = render(page, geometry, ocr_scale, name, number)
@@ -300,15 +301,15 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
                 # words, not lines, make the regions: a table row is one OCR line, its cells only show as gaps
                 regions = build_regions(words, images, paths, geometry.width, geometry.height)
             else:
-                extra = []
+                extra: list[str] = []
                 for i in mute:
                     box = regions[i].box
                     crop = ocr_image.crop((int(box.x0 * ocr_scale), int(box.y0 * ocr_scale),
                                            int(box.x1 * ocr_scale) + 1, int(box.y1 * ocr_scale) + 1))
-                    words = " ".join(r.text for r in ocr_module.ocr_lines(crop, scale=ocr_scale))
-                    if words.strip():
-                        regions[i] = Region(regions[i].kind, box, f"{regions[i].text} {words}".strip())
-                        extra.append(words)
+                    figure_text = " ".join(r.text for r in ocr_module.ocr_lines(crop, scale=ocr_scale))
+                    if figure_text.strip():
+                        regions[i] = Region(regions[i].kind, box, f"{regions[i].text} {figure_text}".strip())
+                        extra.append(figure_text)
                 if extra:
                     text = text.rstrip() + "\n" + "\n".join(extra)
             used_ocr = True
@@ -342,9 +343,9 @@ def pdf_date(document: Any) -> float | None:
     match = re.match(r"D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?", raw_value or "")
     if not match:
         return None
-    parts = [int(p) if p else d for p, d in zip(match.groups(), (0, 1, 1, 0, 0, 0))]
+    year, month, day, hour, minute, second = (int(p) if p else d for p, d in zip(match.groups(), (0, 1, 1, 0, 0, 0)))
     try:
-        value = datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
+        value = datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
     except ValueError:
         return None
     return value if 0 < value < datetime.now(UTC).timestamp() + 86_400 else None
