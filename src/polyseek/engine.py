@@ -21,6 +21,7 @@ from polyseek.errors import NotFoundError
 from polyseek.indexer import Indexer, ProgressCallback
 from polyseek.rag.base import Answer
 from polyseek.rag.pipeline import ask, ask_stream
+from polyseek.recommend import recommend
 from polyseek.search.calibration import ModalityBackgrounds
 from polyseek.search.config import SearchConfig
 from polyseek.search.context import SearchContext
@@ -35,7 +36,7 @@ from polyseek.search.query import build_query
 from polyseek.search.rows import RowCache
 from polyseek.spaces import Spaces
 from polyseek.stores.base import Store, open_store
-from polyseek.types import Filters, Hit, IndexSummary, Item, Query, Signal, item_id
+from polyseek.types import Filters, Hit, IndexSummary, Item, Query, Signal
 from polyseek.version import __version__
 
 
@@ -133,7 +134,7 @@ class Engine:
         record = self.catalog.file(path)
         if record is None:
             raise NotFoundError(f"file not indexed: {path}")
-        return [row.to_item() for row in self.store.get([item_id(record.key, i) for i in range(record.items)])]
+        return [row.to_item() for row in self.store.get(self.indexer.file_item_ids(record))]
 
     # ---- grounded answers (polyseek.rag) ------------------------------------------------------------
     def ask(self, question: str, **options: Any) -> Answer:
@@ -143,6 +144,11 @@ class Engine:
     def ask_stream(self, question: str, **options: Any):
         """Like :meth:`ask`, as events: ``context``, then ``token`` pieces, then ``done`` (or ``error``)."""
         return ask_stream(self, question, **options)
+
+    def recommend(self, **options: Any) -> list[Hit]:
+        """More like these examples (and unlike others), or what comes next after a history; see
+        :func:`polyseek.recommend.recommend` for the options (``positive``, ``negative``, ``history``, ``method``, ``k``...)."""
+        return recommend(self, **options)
 
     def upgrade(self, **options: Any) -> Any:
         """Start serving a space with a new encoder at once, through a projection; see :mod:`polyseek.upgrade`."""

@@ -334,6 +334,14 @@ class Indexer:
         failed = [{**entry, "path": shown(entry["path"])} for entry in failed]
         return IndexSummary(failed=tuple(failed), seconds=time.perf_counter() - started, **counts)
 
+    def file_item_ids(self, record: FileRecord) -> list[str]:
+        """The ids of an indexed file's items, in file order: numbered, unless its ingestor names them itself."""
+        try:
+            named = getattr(ingestor_for(Path(record.key)), "item_ids", None)
+        except PolyseekError:
+            named = None
+        return named(Path(record.key)) if named else [item_id(record.key, index) for index in range(record.items)]
+
     def delete(self, targets: Sequence[str], on_progress: ProgressCallback | None = None) -> int:
         """Remove files (by path; a folder removes everything under it) or single items (by id), with the same
         journal as indexing, under the writer lock. Returns the number of items removed."""
@@ -430,7 +438,7 @@ class Indexer:
             path, record, _kind = entry
             rows = []
             for index, chunk in enumerate(result):
-                row_vectors = {space: values[position] for space, values in vectors.items() if values[position] is not None}
+                row_vectors = {space: vector for space, values in vectors.items() if (vector := values[position]) is not None}
                 position += 1
                 rows.append(Row(
                     id=chunk.item_id or item_id(record.key, index), doc=record.key, path=record.key, modality=chunk.modality.value,
@@ -488,7 +496,7 @@ class Indexer:
             while batch:
                 vectors = self.encode(batch)
                 for offset, chunk in enumerate(batch):
-                    row_vectors = {space: values[offset] for space, values in vectors.items() if values[offset] is not None}
+                    row_vectors = {space: vector for space, values in vectors.items() if (vector := values[offset]) is not None}
                     rows.append(Row(
                         id=chunk.item_id or item_id(record.key, position), doc=record.key, path=record.key,
                         modality=chunk.modality.value, locator=chunk.locator.to_dict(), text=chunk.text,

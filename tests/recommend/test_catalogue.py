@@ -135,3 +135,17 @@ def test_csv_without_id_column_fails_the_file_with_one_line(tmp_path, engine_fac
     summary = engine.index([path])
     assert summary.items == 0
     assert len(summary.failed) == 1 and "no 'id' column" in summary.failed[0]["reason"]
+
+
+def test_a_catalogue_file_lists_its_items(tmp_path, engine_factory):
+    """Records carry their own ids (not numbered): listing a catalogue file's items finds them all."""
+    from PIL import Image
+
+    (tmp_path / "a.png").write_bytes(b"")
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(tmp_path / "a.png")
+    catalogue = tmp_path / "films.jsonl"
+    catalogue.write_text('{"id": "f1", "image": "a.png", "text": "a red film"}\n{"id": "f2", "text": "a quiet film"}\n')
+    engine = engine_factory()
+    engine.index([str(catalogue)])
+    items = engine.file_items(str(catalogue))
+    assert [i.text for i in items] and len(items) == 2

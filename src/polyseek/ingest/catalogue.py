@@ -159,6 +159,10 @@ class CatalogueIngestor:
     name = "catalogue"
     extensions = frozenset({"jsonl", "csv"})
 
+    def item_ids(self, path: Path) -> list[str]:
+        """This file's item ids in file order (records carry their own ids: they are not numbered)."""
+        return catalogue_item_ids(str(path))
+
     def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]:
         from polyseek.ingest.images import open_image
 
