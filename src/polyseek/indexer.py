@@ -28,7 +28,7 @@ from polyseek.ingest.base import Chunk, ingestor_for, supported_extensions
 from polyseek.ingest.catalogue import ReuseRecordVectors, take_problems
 from polyseek.locking import lock_for
 from polyseek.stores.base import Row, Store
-from polyseek.types import IndexSummary, item_id  # noqa: F401 - item_id re-exported for callers
+from polyseek.types import IndexSummary, Modality, item_id  # noqa: F401 - item_id re-exported for callers
 
 log = logging.getLogger(__name__)
 FLUSH_ROWS = 256
@@ -557,9 +557,9 @@ class _Stream:
 def _unit_start(chunk: Chunk, position: int) -> dict | None | bool:
     """False for a chunk that continues a unit (a PDF region after its page); else the resume point before it:
     a dict for an ingestor that can start there (``{"page": index, "item": position}``), None to skip items."""
-    if chunk.modality.value == "region":
+    if chunk.modality == Modality.REGION:
         return False
-    if chunk.modality.value == "page" and chunk.locator.page:
+    if chunk.modality == Modality.PAGE and chunk.locator.page:
         return {"page": chunk.locator.page - 1, "item": position}
     return None
 

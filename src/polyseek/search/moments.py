@@ -22,14 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from polyseek.types import Hit, Locator
+from polyseek.types import Hit, Locator, Modality, Signal
 
-MOMENT_MODALITIES = frozenset({"video_moment", "audio_segment"})
+MOMENT_MODALITIES = frozenset({Modality.VIDEO_MOMENT.value, Modality.AUDIO_SEGMENT.value})  # as rows store them
 MAX_GAP = 1.0  # seconds between two moments that still count as adjacent (speech segments leave pauses)
 TOLERANCE = 0.25  # fraction of a signal's spread a neighbour may score below the head and still join
 STRONG = 0.5  # a head counts a signal when its score is within this fraction of the spread from the top
 MIN_WINDOW = 30  # fused candidates looked at for merging, at least
-LEXICAL = "lexical"  # the BM25 signal: non-matching texts score 0
+LEXICAL = Signal.LEXICAL  # the BM25 signal: non-matching texts score 0
 EVIDENCE_FROM = 1.0  # z below this is what unrelated items score: it counts nothing (chosen on the dev split)
 
 
@@ -98,8 +98,8 @@ def _close_enough(head: str, candidate: str, stats: Mapping[Any, tuple[dict[str,
 
 def _evidence(row: Any, signal: str) -> bool:
     """Whether a moment carries the content a signal looks at: a keyframe (image space) or words (text, lexical)."""
-    if signal == "image":
-        return row.modality == "video_moment" and "keyframe_time" in (row.metadata or {})
+    if signal == Signal.IMAGE:
+        return row.modality == Modality.VIDEO_MOMENT.value and "keyframe_time" in (row.metadata or {})
     return bool((row.text or "").strip())
 
 
