@@ -27,6 +27,7 @@ from polyseek.types import Filters, Hit, Modality
 
 console = Console(stderr=True)
 NO_WAIT_HELP = "Fail at once if another polyseek is writing to this store, instead of waiting for it."
+MODALITY_NAMES = ", ".join(m.value for m in Modality)  # module level: mypy cannot see a comprehension's name in a default
 
 
 def index(
@@ -83,7 +84,7 @@ def search(
     text_encoder: Optional[str] = TextEncoderOption,
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*/2024/*'."),
     file_type: list[str] = typer.Option([], "--type", "-t", help="Only these file types (extensions), repeatable."),
-    modality: list[str] = typer.Option([], "--modality", "-m", help="Only these modalities: " + ", ".join(m.value for m in Modality)),
+    modality: list[str] = typer.Option([], "--modality", "-m", help="Only these modalities: " + MODALITY_NAMES),
     after: Optional[str] = typer.Option(None, "--after", help="Only items dated on/after (YYYY-MM-DD)."),
     before: Optional[str] = typer.Option(None, "--before", help="Only items dated on/before (YYYY-MM-DD)."),
     instruction: Optional[str] = typer.Option(None, "--instruction", help="Instruction prepended to text queries."),
