@@ -213,13 +213,14 @@ def load_mbeir(queries: str | Path, pool: str | Path, *, qrels: str | Path | Non
         if not qid:
             raise InvalidInputError(f"{queries_path}: a query has no 'qid'")
         modality = _mbeir_modality(record.get("query_modality"), f"{queries_path} query {qid}")
-        text = str(record.get("query_txt") or "").strip() or None
-        image = root / str(record["query_img_path"]) if "image" in modality and record.get("query_img_path") else None
-        if image is not None and not image.is_file():
-            raise InvalidInputError(f"{queries_path} query {qid}: image {image} not found", hint="set --image-root")
-        if text is None and image is None:
+        query_text = str(record.get("query_txt") or "").strip() or None
+        query_image = (root / str(record["query_img_path"])
+                       if "image" in modality and record.get("query_img_path") else None)
+        if query_image is not None and not query_image.is_file():
+            raise InvalidInputError(f"{queries_path} query {qid}: image {query_image} not found", hint="set --image-root")
+        if query_text is None and query_image is None:
             raise InvalidInputError(f"{queries_path} query {qid}: neither query_txt nor query_img_path")
-        eval_queries.append(EvalQuery(id=qid, text=text, image=image))
+        eval_queries.append(EvalQuery(id=qid, text=query_text, image=query_image))
         if file_qrels is not None:
             task_qrels[qid] = file_qrels.get(qid, {})
         else:

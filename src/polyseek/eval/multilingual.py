@@ -69,7 +69,8 @@ def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: in
             counts["n_captions_en"] = len(queries)
             continue
         key = language_key(lang, available)
-        queries, qrels = [], {}
+        found: list[EvalQuery] = []
+        qrels: dict[str, dict[str, int]] = {}
         for image_id, entry in multilingual.items():
             if image_id not in image_ids or not isinstance(entry, dict):
                 continue
@@ -77,13 +78,13 @@ def load_captions_lang(folder: str | Path, langs: list[str], *, limit_images: in
                 if not isinstance(caption, str) or not caption.strip():
                     continue
                 qid = f"{image_id}#{key}#{n}"
-                queries.append(EvalQuery(id=qid, text=caption.strip()))
+                found.append(EvalQuery(id=qid, text=caption.strip()))
                 qrels[qid] = {image_id: 1}
-        if not queries:
+        if not found:
             raise InvalidInputError(f"no {key!r} caption for any image of {root}")
-        tasks.append(Task(task_name(lang, several), tuple(queries), qrels, (Modality.IMAGE,),
+        tasks.append(Task(task_name(lang, several), tuple(found), qrels, (Modality.IMAGE,),
                           f"the caption's own image (exactly one); captions: {key}"))
-        counts[f"n_captions_{lang}"] = len(queries)
+        counts[f"n_captions_{lang}"] = len(found)
     counts["n_captions"] = sum(len(t.queries) for t in tasks)
     return Dataset(name=root.name, kind="captions", path=str(root.absolute()), candidates=tuple(Candidate(c.id, c.modality, image=c.image) for c in images),
                    tasks=tuple(tasks), counts=counts, notes=(f"text→image only, languages: {', '.join(langs)}"

@@ -104,11 +104,11 @@ def load_questions(folder: str | Path, *, split: str = "all", limit: int | None 
 
 
 def _facets(record: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    out = []
+    out: list[tuple[str, tuple[str, ...]]] = []
     for name in FACETS:
         value = record.get(name)
-        values = value if isinstance(value, list) else [value]
-        values = tuple(dict.fromkeys(str(v).strip() for v in values if v is not None and str(v).strip()))
+        raw = value if isinstance(value, list) else [value]
+        values = tuple(dict.fromkeys(str(v).strip() for v in raw if v is not None and str(v).strip()))
         if values:
             out.append((name, values))
     return tuple(out)

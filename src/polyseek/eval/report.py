@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyseek.errors import InvalidInputError
+
+ReportT = TypeVar("ReportT", bound=Mapping[str, Any])  # a renderer may ask for the report's own type (a dict)
 
 TABLE_COLUMNS = [
     ("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"), ("ndcg@10", "nDCG@10"),
@@ -71,8 +73,8 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: Mapping[str, Any], output: str | Path, markdown: str | Path | None = None,
-                 render: Callable[[Mapping[str, Any]], str] | None = None) -> tuple[Path, Path]:
+def write_report(report: ReportT, output: str | Path, markdown: str | Path | None = None,
+                 render: Callable[[ReportT], str] | None = None) -> tuple[Path, Path]:
     """Write ``output`` (JSON) and the markdown summary (default: same name with ``.md``); returns both paths.
 
     ``render`` turns the report into markdown (default: :func:`to_markdown`, the retrieval tasks' table).
