@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mcp_types import ImageContent, TextContent
+from mcp_types import ContentBlock, ImageContent, TextContent
 
 from polyseek.errors import PolyseekError
 from polyseek.server.media import ImageCache, encode_image, file_fingerprint
@@ -91,9 +91,9 @@ class Thumbnails:
         return ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mime_type="image/jpeg")
 
 
-def hits_content(hits: list[Hit], thumbnails: Thumbnails | None, max_thumbnails: int) -> list[TextContent | ImageContent]:
+def hits_content(hits: list[Hit], thumbnails: Thumbnails | None, max_thumbnails: int) -> list[ContentBlock]:
     """One text block per hit, each followed by its thumbnail (for the first ``max_thumbnails`` pictured hits)."""
-    blocks: list[TextContent | ImageContent] = []
+    blocks: list[ContentBlock] = []
     if not hits:
         return [TextContent(type="text", text="no results")]
     shown = 0

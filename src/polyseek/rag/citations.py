@@ -62,10 +62,10 @@ def attribute(text: str, blocks: Sequence[ContextBlock]) -> str:
         if support >= MIN_SUPPORT:
             stripped = sentence.rstrip()
             if ends_with_abbreviation(stripped):  # "in the U.S." → "in the U.S. [1]." (the stop is the abbreviation's)
-                body, end = stripped, "."
+                body, stop = stripped, "."
             else:
-                body, end = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
-            out.append(f"{body} [{number}]{end}" + sentence[len(stripped):])
+                body, stop = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
+            out.append(f"{body} [{number}]{stop}" + sentence[len(stripped):])
         else:
             out.append(sentence)
     out.append(text[last:])

@@ -53,7 +53,9 @@ def split_passages(text: str, max_chars: int = PASSAGE_CHARS) -> list[str]:
     text = text.strip()
     if not text:
         return []
-    passages, current, size = [], [], 0
+    passages: list[str] = []
+    current: list[str] = []
+    size = 0
     for begin, end in split_sentences(text):
         sentence = " ".join(text[begin:end].split())
         if current and size + len(sentence) > max_chars:
@@ -89,7 +91,8 @@ class Candidate:
         if not self.passages:
             return ""
         order = np.argsort(-np.asarray(self.passage_scores)) if self.passage_scores else range(len(self.passages))
-        chosen, size = [], 0
+        chosen: list[int] = []
+        size = 0
         for index in order:
             if chosen and size + len(self.passages[index]) > max_chars:
                 break

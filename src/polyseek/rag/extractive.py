@@ -46,7 +46,8 @@ def best_sentences(question: str, blocks: Sequence[ContextBlock], reranker=None,
     scores = sigmoid(np.asarray(reranker.score(question, [s for _, s in pool]), dtype=np.float64))
     order = sorted(range(len(pool)), key=lambda i: (-scores[i], i))
     best = float(scores[order[0]])
-    chosen, seen = [], set()
+    chosen: list[tuple[float, int, str]] = []
+    seen: set[str] = set()
     for i in order:
         number, sentence = pool[i]
         if len(chosen) >= max_sentences or (chosen and scores[i] < RELATIVE * best):
