@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from polyseek.version import __version__
 from polyseek.errors import PolyseekError  # noqa: E402
 from polyseek.types import Filters, Hit, Item, Locator, Modality, Query, QueryPart  # noqa: E402
+from polyseek.version import __version__
 
 
 def __getattr__(name: str):

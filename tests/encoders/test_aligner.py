@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from tests.encoders.encoder_contract import assert_encoder_contract, sample_images
 
 from polyseek.encoders import load_encoder
 from polyseek.encoders.aligner import AlignerEncoder, default_model_dir
 from polyseek.errors import EncoderError
+from tests.encoders.encoder_contract import assert_encoder_contract, sample_images
 
 
 @pytest.fixture(scope="module")

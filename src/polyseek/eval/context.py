@@ -112,10 +112,10 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """Index ``folder/documents`` (incrementally into ``store``), then score every policy on every question."""
     from polyseek.eval.pages import load_questions
+    from polyseek.eval.runner import index_timed
     from polyseek.rag.base import ContextBlock
     from polyseek.rag.context import score_candidates
     from polyseek.rag.extractive import ExtractiveAnswerer, load_cross_encoder
-    from polyseek.eval.runner import index_timed
     from polyseek.rag.pipeline import BLOCK_CHARS
 
     documents, questions = load_questions(folder, split=split, limit=limit)

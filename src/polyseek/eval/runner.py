@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyseek.version import __version__
+from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import Candidate, Dataset, Task
 from polyseek.eval.metrics import DEFINITIONS, Evaluation, evaluate, rank
-from polyseek.engine import Engine
 from polyseek.types import Filters, QueryPart, Signal
+from polyseek.version import __version__
 
 MAX_K = 10_000  # the most a Query may ask for
 DEFAULT_DEPTH = 100  # results asked per query: covers every @k metric (the deepest is mAP@50)

@@ -30,9 +30,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 
 from polyseek.errors import InvalidInputError, StoreError, StoreURIError, require
+from polyseek.stores.base import Row, check_vector, dumps, stores
 from polyseek.stores.filters import MILVUS, compile_filters
 from polyseek.stores.filters import milvus_quote as quote
-from polyseek.stores.base import Row, check_vector, dumps, stores
 from polyseek.stores.memory import STOP_WORDS, bm25_scores, tokenize
 from polyseek.types import Filters
 
