@@ -158,8 +158,9 @@ class Engine:
     def status(self) -> dict[str, Any]:
         meta = self.catalog.get_meta("index") or {}
         files = self.catalog.files()
+        upgrading = upgrades.status(self)  # shown only while a space is being upgraded
         return {
-            "upgrade": upgrades.status(self),
+            **({"upgrade": upgrading} if upgrading else {}),
             "store": self.store_uri,
             "items": self.store.count(),
             "files": sum(1 for f in files.values() if f.status == "ok"),
