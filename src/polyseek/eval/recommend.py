@@ -233,7 +233,7 @@ def mean_ndcg(per_user: Mapping[str, tuple[float, float, int]]) -> float:
 
 
 # ---- the run ----------------------------------------------------------------------------------------------
-HISTORY_GRID = [
+HISTORY_GRID: list[dict[str, Any]] = [
     {"half_life": h, "best_share": b, "image_weight": w, "negative_weight": n}
     for h in (3.0, 10.0, 30.0, 1e9) for b in (0.0, 0.3) for w in (0.5, 1.0) for n in (0.0, 0.3)
 ]

@@ -21,6 +21,7 @@ from polyseek.recommend.base import (
     recommenders,
     unit,
 )
+from polyseek.recommend.sequential import Sequential
 from polyseek.stores.base import matches
 from polyseek.types import Filters, Hit
 
@@ -202,7 +203,7 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
         excluded.update(resolve_ids(engine, str(reference), known) or [str(reference)])
     if exclude_seen or not history:
         excluded.update(profile.ids)  # the examples themselves never come back; a history's items by default
-    if method == "sequential":
+    if isinstance(recommender, Sequential):
         pool = model_pool(engine, recommender.item_ids, recommender.dims)
     else:
         pool = content_pool(engine, profile, filters, SEARCH_DEPTH + len(excluded) + k)

@@ -55,8 +55,9 @@ def build_model(feature_dim: int, n_items: int, config: TrainConfig):
     """The network (torch is imported only when a sequential model is used)."""
     torch = _torch()
     nn = torch.nn
+    module: Any = nn.Module  # a base class known only at run time (torch is imported lazily)
 
-    class SASRec(nn.Module):
+    class SASRec(module):
         def __init__(self) -> None:
             super().__init__()
             reduced = config.reduce if 0 < config.reduce < feature_dim else feature_dim
@@ -238,6 +239,8 @@ def score_all(model: Any, history_features: np.ndarray, history_known: np.ndarra
         padding[0, :pad] = True
         hidden = model(seq, padding)[0, -1]
         if table is None:
+            if pool_features is None or pool_known is None:
+                raise InvalidInputError("scoring a pool needs its features, or a table made from them")
             table = model.table(torch.from_numpy(pool_features.astype(np.float32)), torch.from_numpy(pool_known))
         return (table @ hidden).numpy()
 

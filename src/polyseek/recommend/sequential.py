@@ -69,7 +69,7 @@ class Sequential:
             np.concatenate([unit(p.vectors[s]) if s in p.vectors else np.zeros(self.dims[s], np.float32) for s in SPACES])
             for p in history
         ])
-        history_known = np.array([self.number.get(p.id, 0) for p in history], dtype=np.int64)
+        history_known = np.array([self.number.get(p.id or "", 0) for p in history], dtype=np.int64)
         # the weights' in-place version counters: a model still training (the evaluation's epochs) is not stale
         key = (id(self.model), sum(p._version for p in self.model.parameters()), id(pool), len(pool))
         cached = _tables.get(key)
