@@ -96,12 +96,38 @@ class ModalityBackgrounds:
         return Background(np.stack([vectors[i] for i in ids if i in vectors]).astype(np.float32))
 
 
+def standardise(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Mapping[str, Background],
+                score: Scorer) -> tuple[list[tuple[str, float]], tuple[float, float]]:
+    """Merge per-kind candidate lists into one of z-scores, each against its own kind's background.
+
+    ``groups``: ``{kind: [(id, score)]}``; ``score`` scores a matrix of stored vectors the way the candidates were
+    scored. A kind's mean and spread are shrunk towards the pooled background by ``PRIOR_COUNT`` pseudo-items,
+    so a kind of three items gets no wild spread. Kinds without a background are standardised against the pool.
+    Returns the merged list, best first, and the pooled background's (mean, spread).
+    """
+    sampled = {g: score(b.vectors) for g, b in backgrounds.items()}
+    if not sampled:
+        return sorted(((i, s) for ranked in groups.values() for i, s in ranked), key=lambda kv: (-kv[1], kv[0])), (0.0, 1.0)
+    pooled = np.concatenate(list(sampled.values()))
+    ref_mean, ref_var = float(pooled.mean()), float(pooled.var())
+    stats: dict[str, tuple[float, float]] = {}
+    for group, values in sampled.items():
+        n = len(values)
+        mean = (n * float(values.mean()) + PRIOR_COUNT * ref_mean) / (n + PRIOR_COUNT)
+        var = (n * float(values.var()) + PRIOR_COUNT * ref_var) / (n + PRIOR_COUNT)
+        stats[group] = (mean, var ** 0.5 or 1e-6)
+    reference = (ref_mean, ref_var ** 0.5 or 1e-6)
+    merged: dict[str, float] = {}
+    for group, ranked in groups.items():
+        mean, std = stats.get(group, reference)
+        for item_id, value in ranked:
+            merged[item_id] = max(merged.get(item_id, float("-inf")), (float(value) - mean) / std)
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])), reference
+
+
 def calibrate(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Mapping[str, Background],
               score: Scorer) -> list[tuple[str, float]]:
-    """Merge per-kind candidate lists into one, each score standardised against its kind's background.
-
-    ``groups``: ``{kind: [(id, score)]}``; ``score`` scores a matrix of stored vectors the way the candidates
-    were scored. Kinds without a background keep their scores.
+    """:func:`standardise`, mapped back onto the space's pooled scale so scores stay cosine-like.
 
     >>> rng = np.random.default_rng(1)
     >>> photos = Background(rng.normal(0.1, 0.05, size=(50, 1)).astype(np.float32))
@@ -110,23 +136,5 @@ def calibrate(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Ma
     ...                          {"image": photos, "audio": memos}, lambda m: m[:, 0])]
     ['dog', 'memo']
     """
-    sampled = {g: score(b.vectors) for g, b in backgrounds.items()}
-    stats: dict[str, tuple[float, float]] = {}
-    if sampled:
-        pooled = np.concatenate(list(sampled.values()))
-        ref_mean, ref_var = float(pooled.mean()), float(pooled.var())
-        ref_std = ref_var ** 0.5 or 1e-6
-        for group, values in sampled.items():
-            # shrunk towards the pooled background by PRIOR_COUNT pseudo-items: small kinds get no wild spread
-            n = len(values)
-            mean = (n * float(values.mean()) + PRIOR_COUNT * ref_mean) / (n + PRIOR_COUNT)
-            var = (n * float(values.var()) + PRIOR_COUNT * ref_var) / (n + PRIOR_COUNT)
-            stats[group] = (mean, var ** 0.5 or 1e-6)
-    merged: dict[str, float] = {}
-    for group, ranked in groups.items():
-        for item_id, value in ranked:
-            if group in stats:
-                mean, std = stats[group]
-                value = ref_mean + ref_std * (value - mean) / std
-            merged[item_id] = max(merged.get(item_id, float("-inf")), float(value))
-    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    merged, (mean, std) = standardise(groups, backgrounds, score)
+    return [(item_id, mean + std * z) for item_id, z in merged]

@@ -41,6 +41,7 @@ class SearchContext:
     lists: dict[Signal, Ranked] = field(default_factory=dict)  # per-signal candidates
     ineligible: dict[Signal, set[str]] = field(default_factory=dict)  # items a signal must not rank
     excluded: set[str] = field(default_factory=set)  # items that are never results (the query's own item)
+    fusion: str | None = None  # a policy's choice of fusion for this query (default: SearchConfig.fusion)
     fused: Ranked = field(default_factory=list)
     results: list[Any] | None = None  # polyseek.search.aggregate.Aggregated, once pooled
     rerank_wanted: bool = False  # a policy asks for the reranker (e.g. PDF pages lead)

@@ -67,4 +67,42 @@ def zscore(
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-FUSERS = {"rrf": rrf, "zscore": zscore}
+def evidence(
+    lists: Mapping[Any, Sequence[tuple[str, float]]],
+    weights: Mapping[Any, float] | None = None,
+    eligible: Callable[[str, str], bool] | None = None,
+) -> list[tuple[str, float]]:
+    """Weighted mean of standardised evidence over the signals an item could match (mixed collections).
+
+    Dense lists arrive as z-scores against each kind's background (``polyseek.search.calibration``), so a photo
+    ranked first in the image space counts only as far as it truly stands out; BM25 is standardised over its
+    own list. An eligible item a list did not return gets that list's floor. Unlike rank fusion, the best
+    photo for a question about a PDF page no longer ties the best page just by being first in its list.
+    """
+    weights = dict(weights or {})
+    values: dict[Any, dict[str, float]] = {}
+    floors: dict[Any, float] = {}
+    for signal, ranked in lists.items():
+        scores = {i: float(s) for i, s in ranked}
+        if signal == "lexical" and scores:
+            array = np.array(list(scores.values()))
+            mean, std = float(array.mean()), float(array.std()) or 1.0
+            scores = {i: (s - mean) / std for i, s in scores.items()}
+            floors[signal] = (0.0 - mean) / std  # BM25 gives a text without the words 0
+        else:
+            floors[signal] = min(scores.values()) if scores else 0.0
+        values[signal] = scores
+    fused = {}
+    for item_id in {i for ranked in lists.values() for i, _ in ranked}:
+        num = den = 0.0
+        for signal, scores in values.items():
+            if item_id not in scores and eligible is not None and not eligible(item_id, signal):
+                continue
+            weight = weights.get(signal, 1.0)
+            num += weight * scores.get(item_id, floors[signal])
+            den += weight
+        fused[item_id] = num / den if den else 0.0
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+FUSERS = {"rrf": rrf, "zscore": zscore, "evidence": evidence}

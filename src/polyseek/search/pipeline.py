@@ -116,7 +116,7 @@ def fuse(ctx: SearchContext) -> None:
     if len(lists) == 1:  # one signal: keep its own scores, they are meaningful to users
         ctx.fused = list(next(iter(lists.values())))
     else:
-        ctx.fused = FUSERS[ctx.config.fusion](lists, ctx.weights, eligible)
+        ctx.fused = FUSERS[ctx.fusion or ctx.config.fusion](lists, ctx.weights, eligible)
     if ctx.excluded:
         ctx.fused = [(i, s) for i, s in ctx.fused if i not in ctx.excluded]
 

@@ -3,18 +3,21 @@
 Without this, one index of photos, PDFs, recordings and notes ranks kinds, not matches (an image query
 returned a voice memo and PDF pages before similar photos). For every dense space with more than one kind
 of item, this policy makes sure each kind has its own top candidates in the list (so no kind can crowd the
-others out) and merges them by calibrated score (:mod:`polyseek.search.calibration`). An index of one kind
-is left exactly as it was. A query restricted by ``--modality`` searches only those kinds.
+others out), standardises each kind's scores against its own background (:mod:`polyseek.search.calibration`)
+and has the signals fused by that evidence (``fusion.evidence``) instead of by rank: the best photo for a
+question about a PDF page then counts only as far as it truly stands out. An index of one kind is left exactly
+as it was. A query restricted by ``--modality`` to one kind is too.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
-from polyseek.search.calibration import GROUP_OF, GROUPS, ModalityBackgrounds, calibrate
+from polyseek.search.calibration import GROUP_OF, GROUPS, ModalityBackgrounds, standardise
 from polyseek.search.context import SearchContext
 from polyseek.search.policies.base import BasePolicy
-from polyseek.types import DENSE_SIGNALS
+from polyseek.types import DENSE_SIGNALS, Signal
 
 
 class CalibrationPolicy(BasePolicy):
@@ -29,6 +32,7 @@ class CalibrationPolicy(BasePolicy):
         query = ctx.query
         depth = ctx.config.depth(query.k)
         wanted = {m.value for m in query.filters.modalities}
+        standardised: dict[Signal, list[tuple[str, float]]] = {}
         for space in DENSE_SIGNALS:
             vector = ctx.vectors.get(space)
             if vector is None or space not in ctx.lists:
@@ -36,7 +40,7 @@ class CalibrationPolicy(BasePolicy):
             backgrounds = self.backgrounds.get(space.value, len(vector))
             kinds = [g for g in backgrounds if not wanted or wanted & {m.value for m in GROUPS[g]}]
             if len(kinds) < 2:
-                continue  # one kind in play: raw scores already compare like with like
+                continue  # one kind in play in this space: raw scores compare like with like
             rows = ctx.rows.by_id([i for i, _ in ctx.lists[space]])
             per_kind: dict[str, list[tuple[str, float]]] = {g: [] for g in kinds}
             for item_id, score in ctx.lists[space]:
@@ -47,4 +51,26 @@ class CalibrationPolicy(BasePolicy):
                     modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
                     own = ctx.rows.search(space.value, vector, depth, replace(query.filters, modalities=modalities))
                     per_kind[group] = ctx.rescore(space, own)
-            ctx.lists[space] = calibrate(per_kind, backgrounds, lambda m: ctx.score(space, m))[: depth * 2]
+            merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
+            standardised[space] = merged[: depth * 2]
+        if not standardised:
+            return
+        # several kinds compete: every dense list becomes evidence in the same unit, and fusion weighs evidence
+        for space in DENSE_SIGNALS:
+            if space in ctx.lists and space not in standardised:
+                standardised[space] = self._own_kind(ctx, space)
+        ctx.lists.update({s: ranked for s, ranked in standardised.items() if ranked})
+        ctx.fusion = "evidence"
+
+    def _own_kind(self, ctx: SearchContext, space: Signal) -> list[tuple[str, float]]:
+        """A space that holds one kind here, standardised against that kind's background."""
+        vector = ctx.vectors[space]
+        rows = ctx.rows.by_id([i for i, _ in ctx.lists[space]])
+        per_kind: dict[str, list[tuple[str, float]]] = {}
+        for item_id, score in ctx.lists[space]:
+            group = GROUP_OF.get(rows[item_id].modality, "other") if item_id in rows else "other"
+            per_kind.setdefault(group, []).append((item_id, score))
+        backgrounds = {g: b for g in per_kind if g in GROUPS
+                       and (b := self.backgrounds.group(space.value, len(vector), g)) is not None}
+        merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
+        return merged
