@@ -21,11 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import write  # noqa: E402
-
 from PIL import Image  # noqa: E402
 
 from polyseek.engine import Engine  # noqa: E402
-from polyseek.watch import Watcher, WatchBatch  # noqa: E402
+from polyseek.watch import WatchBatch, Watcher  # noqa: E402
 
 
 def photo(path: Path, seed: int) -> float:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,10 @@ def load_pairs(folder: str | Path) -> Pairs:
     if not path.is_file():
         raise InvalidInputError(f"no pairs file at {path}",
                                 hint='expected a folder with pairs.jsonl: one {"image": "images/x.jpg", "captions": [...]} per line')
-    images, captions, owner, splits = [], [], [], []
+    images: list[str] = []
+    captions: list[str] = []
+    owner: list[int] = []
+    splits: list[str] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -105,7 +109,8 @@ def compute_chunk(names: list[str], backbone: str, flip: bool, batch_size: int =
 
 def save_chunk(path: Path, chunk: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(path.stem + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **{k: v.astype(np.float16) for k, v in chunk.items()})
+    arrays: dict[str, Any] = {k: v.astype(np.float16) for k, v in chunk.items()}
+    np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
 

@@ -159,7 +159,8 @@ def onnx_backbone(name: str):
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (dummy,), buffer, input_names=["pixels"], output_names=list(POOLS),
+            # torch's stubs name only paths, but export writes to any binary file object
+            torch.onnx.export(module, (dummy,), buffer, input_names=["pixels"], output_names=list(POOLS),  # type: ignore[arg-type]
                               dynamic_axes={"pixels": {0: "n"}, **{p: {0: "n"} for p in POOLS}}, opset_version=17,
                               dynamo=False)
         try:

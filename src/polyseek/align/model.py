@@ -83,6 +83,8 @@ class ImageTower:
             return normalize(x @ self.linear[0] + self.linear[1])
         import torch
 
+        if self.projector is None:
+            raise EncoderError("this aligner model has neither linear weights nor a projector network")
         with torch.inference_mode():
             return normalize(self.projector(torch.from_numpy(x)).numpy())
 

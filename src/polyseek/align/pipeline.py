@@ -146,10 +146,11 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
         stats = feature_stats(training_view(features, renders and renders["views"]["orig"]), config.features)
         tensors.update(stats)
         x_train = assemble(training_view(features, renders and renders["views"]["orig"]), config.features, stats)
-        x_flip = (assemble(training_view(flipped, renders and renders["views"]["flip"]), config.features, stats)
-                  if flipped is not None and options.flip_augment else None)
+        mirrored = (assemble(training_view(flipped, renders and renders["views"]["flip"]), config.features, stats)
+                    if flipped is not None and options.flip_augment else None)
+        x_flip: np.ndarray | list[np.ndarray] | None = mirrored
         if small:  # every view drawn equally often: original, mirrored, shrunk, shrunk and mirrored
-            x_flip = [v for v in [x_flip] if v is not None] + [
+            x_flip = [v for v in [mirrored] if v is not None] + [
                 assemble(training_view(view, renders and renders["views"]["small"][i]), config.features, stats)
                 for i, view in enumerate(small)]
         train_queries, train_docs = queries[caption_train], docs[caption_train]

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyseek.version import __version__
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import load_captions
 from polyseek.eval.metrics import evaluate
@@ -44,6 +43,7 @@ from polyseek.eval.pages import load_questions, mean_metrics, page_metrics
 from polyseek.eval.pages import split_of as page_split
 from polyseek.eval.runner import index_timed
 from polyseek.types import Filters, Modality, QueryPart
+from polyseek.version import __version__
 
 ProgressFn = Callable[[str, int, int], None]
 SPLITS = ("all", "dev", "test")
@@ -294,7 +294,9 @@ def _page_keys(hits: Sequence[Any]) -> list[Any]:
 
 def _photo_queries(engine, photos: list[Path], k: int, config: Any, progress: ProgressFn | None) -> dict[str, Any]:
     """Each photo as an image query over the whole pool: modalities of the top 5 hits other than itself."""
-    shares, self_first, counts = [], 0, {}
+    shares: list[float] = []
+    self_first = 0
+    counts: dict[str, int] = {}
     per_query = {}
     for done, photo in enumerate(photos, 1):
         hits = _search(engine, None, photo, k + 1, Filters(), config)
