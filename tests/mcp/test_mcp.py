@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.integrations._readme import snippet
+from tests.mcp._loop import run_async
 
 pytest.importorskip("mcp")
 
@@ -110,7 +111,7 @@ def test_stdio_with_the_readme_client_config(store: Path, collection: Path):
             with pytest.raises(Exception, match="not an indexed file"):
                 await client.read_resource(secret.as_uri())
 
-    asyncio.run(session())
+    run_async(session())
 
 
 def free_port() -> int:
@@ -158,7 +159,7 @@ def test_streamable_http_with_a_token(store: Path, collection: Path):
                     assert {"search", "ask", "get_item"} <= {t.name for t in (await client.list_tools()).tools}
                     await check_image_search(client, collection)
 
-        asyncio.run(session())
+        run_async(session())
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -207,7 +208,7 @@ def test_stdio_with_a_watched_folder_shows_new_files(tmp_path: Path):
             result = await client.call_tool("search", {"image": str(added), "k": 1})
             assert result.structured_content["hits"][0]["path"] == str(added)
 
-    asyncio.run(session())
+    run_async(session())
 
 
 async def _contains(client: Client, uris, wanted: set[str]) -> bool:

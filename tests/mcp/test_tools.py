@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 from pathlib import Path
@@ -12,6 +11,7 @@ from PIL import Image
 
 from tests.conftest import make_images
 from tests.ingest._pdf import report_page, text_page, write_pdf
+from tests.mcp._loop import run_async
 
 pytest.importorskip("mcp")
 
@@ -35,7 +35,7 @@ def run(server, calls):
         async with Client(server) as client:
             return await calls(client)
 
-    return asyncio.run(session())
+    return run_async(session())
 
 
 def test_a_page_hit_carries_its_page_locator_and_a_render(server):

@@ -97,6 +97,8 @@ def serve(
                             timeout_graceful_shutdown=3)
     try:
         uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:  # Ctrl+C after a graceful shutdown (uvicorn re-raises it): a normal stop
+        pass
     finally:
         withdraw(announced)
         if watcher is not None:  # the engine closes after the watcher's last batch, not under it
