@@ -43,19 +43,26 @@ def embed_images(ctx: SearchContext) -> None:
         ctx.image_vectors = ctx.encoders.encoder(Signal.IMAGE).encode_images(images)
 
 
+def query_texts(ctx: SearchContext) -> list[str]:
+    """The query's text parts as the encoders read them: policies' rewrites applied, the instruction in front."""
+    prefix = f"{ctx.query.instruction.strip()} " if ctx.query.instruction else ""
+    out = []
+    for part in ctx.query.parts:
+        if part.text:
+            text = part.text
+            for rewrite in ctx.text_rewrites:
+                text = rewrite(text)
+            out.append(prefix + text)
+    return out
+
+
 def embed_text(ctx: SearchContext) -> None:
     """One vector per dense space: the weighted sum of the parts' embeddings (composed retrieval)."""
     query = ctx.query
     image_encoder = ctx.encoders.encoder(Signal.IMAGE)
     texts = [p for p in query.parts if p.text]
     images = [p for p in query.parts if p.image is not None]
-    prefix = f"{query.instruction.strip()} " if query.instruction else ""
-    text_queries = []
-    for part in texts:
-        text = part.text or ""
-        for rewrite in ctx.text_rewrites:
-            text = rewrite(text)
-        text_queries.append(prefix + text)
+    text_queries = query_texts(ctx)
     total = np.zeros(image_encoder.dim, dtype=np.float32)
     shared = None
     if texts:

@@ -15,6 +15,7 @@ import numpy as np
 
 from polyseek.encoders.base import normalize
 from polyseek.search.context import SearchContext
+from polyseek.search.pipeline import query_texts
 from polyseek.search.policies.base import BasePolicy
 from polyseek.types import Signal
 from polyseek.upgrade import state as st
@@ -24,17 +25,10 @@ def native_query_vector(ctx: SearchContext, encoder: Any, space: str) -> np.ndar
     """The query in the new model's own space: its text parts (rewritten as the pipeline did) and, for the image
     space, its images, weighted like the pipeline's composed query."""
     query = ctx.query
-    prefix = f"{query.instruction.strip()} " if query.instruction else ""
     texts = [p for p in query.parts if p.text]
     total = np.zeros(int(encoder.dim), dtype=np.float32)
     if texts:
-        rewritten = []
-        for part in texts:
-            text = part.text or ""
-            for rewrite in ctx.text_rewrites:
-                text = rewrite(text)
-            rewritten.append(prefix + text)
-        total += sum(p.weight * v for p, v in zip(texts, encoder.encode_queries(rewritten)))
+        total += sum(p.weight * v for p, v in zip(texts, encoder.encode_queries(query_texts(ctx))))
     images = [p for p in query.parts if p.image is not None]
     if images and space == "image":
         total += sum(p.weight * v for p, v in zip(images, encoder.encode_images([p.image for p in images])))

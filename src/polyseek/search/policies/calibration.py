@@ -44,11 +44,7 @@ class CalibrationPolicy(BasePolicy):
             kinds = [g for g in backgrounds if not wanted or wanted & {m.value for m in GROUPS[g]}]
             if len(kinds) < 2:
                 continue  # one kind in play in this space: raw scores compare like with like
-            rows = ctx.rows.by_id([i for i, _ in ctx.lists[space]])
-            per_kind: dict[str, list[tuple[str, float]]] = {g: [] for g in kinds}
-            for item_id, score in ctx.lists[space]:
-                group = GROUP_OF.get(rows[item_id].modality, "other") if item_id in rows else "other"
-                per_kind.setdefault(group, []).append((item_id, score))
+            per_kind: dict[str, list[tuple[str, float]]] = {g: [] for g in kinds} | by_kind(ctx, space)
             for group in kinds:
                 if len(per_kind[group]) < depth:  # crowded out of the shared list: fetch this kind's own top
                     modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
@@ -68,12 +64,18 @@ class CalibrationPolicy(BasePolicy):
     def _own_kind(self, ctx: SearchContext, space: Signal) -> list[tuple[str, float]]:
         """A space that holds one kind here, standardised against that kind's background."""
         vector = ctx.vectors[space]
-        rows = ctx.rows.by_id([i for i, _ in ctx.lists[space]])
-        per_kind: dict[str, list[tuple[str, float]]] = {}
-        for item_id, score in ctx.lists[space]:
-            group = GROUP_OF.get(rows[item_id].modality, "other") if item_id in rows else "other"
-            per_kind.setdefault(group, []).append((item_id, score))
+        per_kind = by_kind(ctx, space)
         backgrounds = {g: b for g in per_kind if g in GROUPS
                        and (b := self.backgrounds.group(space.value, len(vector), g)) is not None}
         merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
         return merged
+
+
+def by_kind(ctx: SearchContext, space: Signal) -> dict[str, list[tuple[str, float]]]:
+    """A space's candidates split by kind of item (``calibration.GROUPS``), each list in its original order."""
+    rows = ctx.rows.by_id([i for i, _ in ctx.lists[space]])
+    out: dict[str, list[tuple[str, float]]] = {}
+    for item_id, score in ctx.lists[space]:
+        group = GROUP_OF.get(rows[item_id].modality, "other") if item_id in rows else "other"
+        out.setdefault(group, []).append((item_id, score))
+    return out
