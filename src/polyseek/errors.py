@@ -169,11 +169,10 @@ class NotAvailableError(PolyseekError):
 class MissingDependencyError(NotAvailableError, ImportError):
     code = "missing_dependency"
 
-    def __init__(self, module: str, extra: str) -> None:
-        super().__init__(
-            f"this feature needs the Python package {module!r}",
-            hint=f"install it with: pip install 'polyseek[{extra}]'",
-        )
+    def __init__(self, module: str, extra: str | None = None) -> None:
+        """``extra`` names the optional extra that installs ``module``; None for a core dependency gone missing."""
+        install = f"pip install 'polyseek[{extra}]'" if extra else f"pip install --force-reinstall polyseek  # polyseek depends on {module}"
+        super().__init__(f"this feature needs the Python package {module!r}", hint=f"install it with: {install}")
 
 
 class NotFoundError(PolyseekError, KeyError):

@@ -62,6 +62,20 @@ def test_unknown_whisper_model_fails_with_a_hint(monkeypatch):
         load_whisper("no-such-whisper-size")
 
 
+def test_a_missing_core_media_package_names_a_real_install_command(monkeypatch):
+    """It named a 'media' extra that polyseek does not have; av is a core dependency."""
+    import sys
+
+    from polyseek.errors import MissingDependencyError
+    from polyseek.ingest.audio import import_av
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
+    with pytest.raises(MissingDependencyError) as caught:
+        import_av()
+    assert "'av'" in str(caught.value) and "[media]" not in caught.value.hint
+    assert "pip install --force-reinstall polyseek" in caught.value.hint
+
+
 # ---- recognition on real speech ---------------------------------------------------------------------------------
 @needs_espeak
 @pytest.mark.parametrize("suffix", [".wav", ".mp3"])

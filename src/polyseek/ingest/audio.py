@@ -42,7 +42,7 @@ def import_av() -> Any:
     try:
         import av
     except ImportError as exc:
-        raise MissingDependencyError("av", "media") from exc
+        raise MissingDependencyError("av") from exc
     return av
 
 

