@@ -340,7 +340,8 @@ class Indexer:
             named = getattr(ingestor_for(Path(record.key)), "item_ids", None)
         except PolyseekError:
             named = None
-        return named(Path(record.key)) if named else [item_id(record.key, index) for index in range(record.items)]
+        ids = named(Path(record.key)) if named else None
+        return ids if ids is not None else [item_id(record.key, index) for index in range(record.items)]
 
     def delete(self, targets: Sequence[str], on_progress: ProgressCallback | None = None) -> int:
         """Remove files (by path; a folder removes everything under it) or single items (by id), with the same

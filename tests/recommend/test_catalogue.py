@@ -128,13 +128,21 @@ def test_csv_catalogue_with_header(tmp_path, engine_factory):
     assert reasons[1].startswith("line 5:")
 
 
-def test_csv_without_id_column_fails_the_file_with_one_line(tmp_path, engine_factory):
-    path = tmp_path / "data.csv"
-    path.write_text("name,value\nx,1\n")
+def test_a_table_that_is_not_a_catalogue_is_indexed_as_text(tmp_path, engine_factory):
+    """A data export or a log in a notes folder was refused ("no 'id' column"); it is searchable text now."""
+    expenses = tmp_path / "expenses.csv"
+    expenses.write_text("date,what,amount\n2024-03-01,train to Lyon,42.50\n2024-03-02,\"hotel, two nights\",180\n")
+    log = tmp_path / "events.jsonl"
+    log.write_text('{"when": "09:30", "event": "standup"}\n\n{"when": "14:00", "event": "dentist"}\n')
     engine = engine_factory(tmp_path / "store")
-    summary = engine.index([path])
-    assert summary.items == 0
-    assert len(summary.failed) == 1 and "no 'id' column" in summary.failed[0]["reason"]
+    summary = engine.index([expenses, log])
+    assert summary.added == 2 and not summary.failed
+    (table,) = engine.file_items(str(expenses))
+    assert table.modality == "text" and "what: hotel, two nights; amount: 180" in table.text
+    assert (table.locator.line_start, table.locator.line_end) == (2, 3)
+    (events,) = engine.file_items(str(log))
+    assert '"event": "dentist"' in events.text and events.locator.line_end == 3
+    assert engine.index([expenses, log]).unchanged == 2
 
 
 def test_a_catalogue_file_lists_its_items(tmp_path, engine_factory):

@@ -159,13 +159,17 @@ class CatalogueIngestor:
     name = "catalogue"
     extensions = frozenset({"jsonl", "csv"})
 
-    def item_ids(self, path: Path) -> list[str]:
-        """This file's item ids in file order (records carry their own ids: they are not numbered)."""
-        return catalogue_item_ids(str(path))
+    def item_ids(self, path: Path) -> list[str] | None:
+        """This file's item ids in file order (records carry their own ids: they are not numbered); None for a
+        table that is not a catalogue (its passages are numbered like any text file's)."""
+        return catalogue_item_ids(str(path)) if is_catalogue(path) else None
 
     def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]:
         from polyseek.ingest.images import open_image
 
+        if not is_catalogue(path):  # a data export or a log in a notes folder: searchable as text, not refused
+            yield from table_passages(path)
+            return
         with _problems_lock:
             _problems.pop(str(path), None)
         doc_key = str(path)
@@ -273,6 +277,61 @@ class ReuseRecordVectors:
             if vectors:
                 out[i] = vectors
         return out
+
+
+def is_catalogue(path: Path) -> bool:
+    """Whether a ``.csv``/``.jsonl`` file is a catalogue: a CSV header with an ``id`` column, or JSON lines whose
+    first record is an object with an ``id``. Anything else with these extensions is indexed as text."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(65_536)
+    except OSError:
+        return True  # let the catalogue reader raise its own clear error
+    if b"\x00" in raw[:8192]:
+        return True  # binary: the catalogue reader says so
+    head = raw.decode("utf-8-sig", errors="replace")
+    lines = [line for line in head.splitlines() if line.strip()]
+    if not lines:
+        return True
+    if path.suffix.lower() == ".csv":
+        header = next(csv.reader([lines[0]]), [])
+        return "id" in [name.strip() for name in header]
+    try:
+        first = json.loads(lines[0])
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return isinstance(first, dict) and "id" in first
+
+
+def table_passages(path: Path) -> Iterator[Chunk]:
+    """A CSV or JSON-lines file that is not a catalogue, as text passages: each CSV row reads
+    ``column: value; …`` (so a cell is found with its header), JSON lines as written; lines keep their numbers."""
+    from polyseek.ingest.text import PASSAGE_CHARS, read_text
+
+    text = read_text(path)
+    rows: list[tuple[int, str]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = [name.strip() for name in next(reader, [])]
+        for row in reader:
+            cells = [f"{name}: {value.strip()}" if name else value.strip()
+                     for name, value in zip(header + [""] * max(0, len(row) - len(header)), row) if value.strip()]
+            if cells:
+                rows.append((reader.line_num, "; ".join(cells)))
+        if header and not rows:
+            rows.append((1, "; ".join(header)))
+    else:
+        rows = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    start = 0
+    while start < len(rows):
+        stop, size = start, 0
+        while stop < len(rows) and (stop == start or size + len(rows[stop][1]) <= PASSAGE_CHARS):
+            size += len(rows[stop][1]) + 1
+            stop += 1
+        body = "\n".join(line for _number, line in rows[start:stop])[: PASSAGE_CHARS * 2]
+        yield Chunk(modality=Modality.TEXT, locator=Locator(line_start=rows[start][0], line_end=rows[stop - 1][0]),
+                    text=body)
+        start = stop
 
 
 def catalogue_item_ids(doc_key: str) -> list[str]:
