@@ -33,38 +33,18 @@ from _report import write  # noqa: E402
 from generate import generate  # noqa: E402
 
 from polyseek.engine import Engine  # noqa: E402
+from polyseek.eval.moments import first_correct, moment_ious, moment_queries  # noqa: E402
 from polyseek.search.config import SearchConfig  # noqa: E402
 
 MODES = {"visual": ("image",), "speech": ("text", "lexical"), "fused": ()}
-IOU = 0.5
-
-
-def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
-
-
-def queries(manifest: dict, root: Path) -> list[dict]:
-    """One caption query per shot, one spoken query per narrated shot; the target is the shot's span."""
-    out = []
-    for video in manifest["videos"]:
-        path = str((root / video["file"]).absolute())
-        for number, shot in enumerate(video["shots"]):
-            base = {"path": path, "span": (shot["start"], shot["end"]), "narrated": bool(shot["narration"])}
-            out.append({**base, "id": f"{video['file']}#{number}", "kind": "caption", "text": shot["query"]})
-            if shot["narration"]:
-                out.append({**base, "id": f"{video['file']}#{number}/spoken", "kind": "spoken", "text": shot["narration"]})
-    return out
 
 
 def score(engine: Engine, items: list[dict], spaces: tuple[str, ...], k: int = 5) -> dict:
     per_query = []
     for query in items:
         hits = engine.search([query["text"]], k=k, spaces=spaces)  # a list: captions are not query syntax
-        ious = [iou((h.item.locator.start or 0.0, h.item.locator.end or 0.0), query["span"])
-                if h.item.path == query["path"] and h.item.locator.start is not None else 0.0 for h in hits]
-        first = next((r for r, value in enumerate(ious, 1) if value >= IOU), None)
+        ious = moment_ious(hits, query["path"], query["span"])
+        first = first_correct(ious)
         per_query.append({"id": query["id"], "rank": first, "top_iou": ious[0] if ious else 0.0,
                           "top": hits[0].item.locator.to_dict() if hits else None,
                           "top_path": Path(hits[0].item.path).name if hits else None})
@@ -102,7 +82,7 @@ def run(data: Path, workdir: Path, split: str, seed: int, minutes: float, narrat
         (store / "indexing.json").write_text(json.dumps(indexing))
     elif (store / "indexing.json").exists():
         indexing = json.loads((store / "indexing.json").read_text())
-    items = queries(manifest, media)
+    items = moment_queries(manifest, media)
     captions = [q for q in items if q["kind"] == "caption"]
     spoken = [q for q in items if q["kind"] == "spoken"]
     narrated = [q for q in captions if q["narrated"]]
