@@ -94,12 +94,13 @@ def render_preview(engine: Any, item: Item, max_side: int = 800, outline: tuple[
         if item.modality in (Modality.PAGE, Modality.REGION) and locator.page is not None:
             box = outline or (locator.bbox if item.modality == Modality.REGION or locator.bbox else None)
             return render_pdf_page(item.path, int(locator.page), max_side, box)
-        if item.modality == Modality.IMAGE:
+        if item.modality == Modality.IMAGE or (item.modality == Modality.REGION and locator.bbox is not None):
             from polyseek.ingest.images import open_image
 
             image = open_image(Path(item.path))
             image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
-            return image
+            box = outline or (locator.bbox if item.modality == Modality.REGION else None)  # an image tile: its box
+            return outline_image(image, box, item.path) if box is not None else image
         if item.modality in (Modality.VIDEO_MOMENT, Modality.AUDIO_SEGMENT) and locator.start is not None:
             frame = _keyframe(item.path, moment_time(item))
             if frame is not None:
@@ -113,6 +114,18 @@ def render_preview(engine: Any, item: Item, max_side: int = 800, outline: tuple[
     except OSError as exc:
         return placeholder([name, locator.describe(), f"cannot read the file: {exc.strerror or exc}"], max_side)
     return placeholder([name, locator.describe(), " ".join(item.text.split())[:120]], max_side)
+
+
+def outline_image(image: Image.Image, box: tuple[float, float, float, float], path: str | Path) -> Image.Image:
+    """``image`` (a reduced picture of the file at ``path``) with ``box``, in the file's upright full-size pixels, drawn."""
+    from polyseek.ingest.tiles import oriented_size
+
+    width, height = oriented_size(path)
+    sx, sy = image.width / width, image.height / height
+    x0, y0, x1, y1 = box
+    line = max(2, round(max(image.size) / 200))
+    ImageDraw.Draw(image).rectangle((x0 * sx, y0 * sy, x1 * sx - 1, y1 * sy - 1), outline=OUTLINE, width=line)
+    return image
 
 
 def moment_time(item: Item) -> float:

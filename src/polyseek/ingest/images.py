@@ -12,6 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from polyseek.errors import CorruptFileError, FileTooLargeError
 from polyseek.ingest.base import Chunk, ProgressFn, ingestors
+from polyseek.ingest.tiles import current as tile_settings
+from polyseek.ingest.tiles import oriented_size, tile_chunks
 from polyseek.types import Modality
 
 MAX_PIXELS = 80_000_000  # a 20,000 x 20,000 image is refused before it is decoded
@@ -54,8 +56,9 @@ def shrink(image: Image.Image, side: int = DECODE_SIDE) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def open_image(path: Path | Any, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_DECODE_BYTES) -> Image.Image:
-    """Open and decode an image reduced to at most about :data:`DECODE_SIDE` pixels a side (JPEGs are decoded at
+def open_image(path: Path | Any, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_DECODE_BYTES,
+               side: int = DECODE_SIDE) -> Image.Image:
+    """Open and decode an image reduced to at most about ``side`` pixels a side (JPEGs are decoded at
     that scale; others whole, then reduced), refusing bombs, images over the decoding memory budget,
     truncation and non-images with a clear reason."""
     name = getattr(path, "name", str(path))
@@ -70,7 +73,7 @@ def open_image(path: Path | Any, max_pixels: int = MAX_PIXELS, max_bytes: int = 
                         hint="resize it, or raise the limit",
                     )
                 image.seek(0)
-                image.draft("RGB", (DECODE_SIDE, DECODE_SIDE))  # JPEG: decoded at reduced scale (1/2 to 1/8)
+                image.draft("RGB", (side, side))  # JPEG: decoded at reduced scale (1/2 to 1/8)
                 needed = decode_bytes(image.size, image.mode)
                 if needed > max_bytes:
                     raise FileTooLargeError(
@@ -80,7 +83,7 @@ def open_image(path: Path | Any, max_pixels: int = MAX_PIXELS, max_bytes: int = 
                         hint="save it smaller or as JPEG",
                     )
                 image.load()
-                transposed = ImageOps.exif_transpose(shrink(image)) if image.format != "GIF" else shrink(image)
+                transposed = ImageOps.exif_transpose(shrink(image, side)) if image.format != "GIF" else shrink(image, side)
                 loaded = transposed if transposed.mode == "RGB" else transposed.convert("RGB")
                 loaded.load()
                 return loaded
@@ -126,3 +129,7 @@ class ImageIngestor:
         if date is not None:
             metadata["taken"] = datetime.fromtimestamp(date).isoformat()
         yield Chunk(modality=Modality.IMAGE, image=image, metadata=metadata, date=date)
+        tiles = tile_settings()  # a large image is also indexed as overlapping tiles (polyseek.ingest.tiles)
+        if tiles.applies(size):
+            upright = oriented_size(path)
+            yield from tile_chunks(open_image(path, side=tiles.decode_side), upright, tiles, parent_item=0, date=date)

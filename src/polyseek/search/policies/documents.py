@@ -25,7 +25,8 @@ class DocumentsPolicy(BasePolicy):
         if Signal.IMAGE not in lists or len(lists) < 2 or Signal.IMAGE in ctx.config.document_signals:
             return
         candidates = list(dict.fromkeys(i for ranked in lists.values() for i, _ in ranked))
-        documents = {row.id for row in ctx.rows.get(candidates) if Modality(row.modality).is_document}
+        documents = {row.id for row in ctx.rows.get(candidates)  # image tiles are regions without a page: not here
+                     if Modality(row.modality).is_document and row.locator.get("page") is not None}
         if not documents:
             return
         ctx.ineligible.setdefault(Signal.IMAGE, set()).update(documents)
