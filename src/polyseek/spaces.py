@@ -25,6 +25,7 @@ from polyseek.version import __version__
 log = logging.getLogger(__name__)
 DEFAULTS = {Signal.IMAGE: DEFAULT_IMAGE_ENCODER, Signal.TEXT: DEFAULT_TEXT_ENCODER}
 FLAGS = {Signal.IMAGE: "--image-encoder", Signal.TEXT: "--text-encoder"}
+TEXT_BATCH = 8  # passages of similar length per encoder call: a region's 30 word pieces are not padded to a page's 256
 
 
 class Spaces:
@@ -133,6 +134,19 @@ class Spaces:
             log.warning("a passage could not be embedded and is kept for lexical search only: %s", exc)
             return False
 
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        """Text vectors for ``texts``: each distinct text once, in batches of similar length (shortest first)."""
+        encoder = self.encoder(Signal.TEXT)
+        unique = list(dict.fromkeys(texts))
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+        parts: list[np.ndarray] = []
+        for start in range(0, len(order), TEXT_BATCH):
+            parts.append(encoder.encode_documents([unique[i] for i in order[start:start + TEXT_BATCH]]))
+        vectors = np.empty((len(unique), int(encoder.dim)), dtype=np.float32)
+        vectors[order] = np.concatenate(parts)
+        slot = {text: i for i, text in enumerate(unique)}
+        return vectors[[slot[text] for text in texts]]
+
     def encode_chunks(self, chunks: list[Chunk]) -> dict[str, list[np.ndarray | None]]:
         """Vectors for each chunk by space: images → image space; text → text space (and image space if no image)."""
         out: dict[str, list[np.ndarray | None]] = {s.value: [None] * len(chunks) for s in DENSE_SIGNALS}
@@ -146,7 +160,7 @@ class Spaces:
         if text_at:
             texts = [chunks[i].text for i in text_at]
             try:
-                text_vectors = self.encoder(Signal.TEXT).encode_documents(texts)
+                text_vectors = self._encode_passages(texts)
             except IndexMismatchError:
                 raise
             except Exception:  # noqa: BLE001 - one bad passage must not cost the whole file: find it, keep the rest

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -220,26 +221,37 @@ def _text_layer(page: Any, geometry: PageGeometry) -> tuple[str, list[Run]]:
 
 
 def _graphics(page: Any, geometry: PageGeometry) -> tuple[list[Box], list[Box]]:
-    """Boxes of pictures and of vector paths. Form XObjects count as one picture or a bundle of paths."""
+    """Boxes of pictures and of vector paths. Form XObjects count as one picture or a bundle of paths.
+
+    Walks the page's top-level objects through PDFium's C API directly: a filing's page can hold 10,000
+    vector paths, and a Python wrapper object per path cost as much as the walk itself.
+    """
+    import ctypes
+
     import pypdfium2.raw as pdfium_c
 
     images: list[Box] = []
     paths: list[Box] = []
-    for obj in page.get_objects(max_depth=0):
-        kind = obj.type
-        if kind not in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM,
-                        pdfium_c.FPDF_PAGEOBJ_SHADING):
+    raw = page.raw
+    count = pdfium_c.FPDFPage_CountObjects(raw)
+    wanted = (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM,
+              pdfium_c.FPDF_PAGEOBJ_SHADING)
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    for index in range(max(0, count)):
+        obj = pdfium_c.FPDFPage_GetObject(raw, index)
+        if not obj:
             continue
-        try:
-            box = geometry.to_display(*obj.get_bounds())
-        except Exception:  # noqa: BLE001 - an object PDFium cannot place is skipped
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind not in wanted:
             continue
+        if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+            continue  # an object PDFium cannot place is skipped
+        box = geometry.to_display(left.value, bottom.value, right.value, top.value)
         if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images.append(box)
         elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
-            count = pdfium_c.FPDFFormObj_CountObjects(obj)
             # a form holding many objects is a drawing (charts are often exported this way)
-            (images if count >= 6 else paths).append(box)
+            (images if pdfium_c.FPDFFormObj_CountObjects(obj) >= 6 else paths).append(box)
         else:
             paths.append(box)
         if len(paths) > 20_000:
@@ -260,15 +272,25 @@ def _crop(render_image: Any, scale: float, box: Box):
     return crop
 
 
-def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageContent:
+def read_page(document: Any, index: int, name: str, ocr: bool = True,
+              timings: dict[str, float] | None = None) -> PageContent:
     """Text, regions and renders of one page (0-based ``index``); the caller drops the renders after use.
 
     Scanned pages are read by OCR; so are pictures with no text of their own (titles and charts
-    exported as images), whose words then join the page text.
+    exported as images), whose words then join the page text. ``timings``, when given, accumulates the
+    seconds spent per stage (text layer, graphics, render, layout, ocr, crops) for benchmarks.
     """
     from PIL import Image
 
     from polyseek.ingest import ocr as ocr_module
+
+    marks = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        if timings is not None:
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + now - marks[0]
+            marks[0] = now
 
     number = index + 1
     can_ocr = ocr and ocr_module.ocr_available()
@@ -277,11 +299,15 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
         try:
             geometry = page_geometry(page, name, number)
             text, runs = _text_layer(page, geometry)
+            lap("text layer")
             images, paths = _graphics(page, geometry)
+            lap("graphics")
             crop_scale = scale_for(geometry, CROP_RENDER_SIDE)
             big = render(page, geometry, crop_scale, name, number)
+            lap("render")
             scanned = sum(1 for c in text if not c.isspace()) < MIN_TEXT_CHARS
             regions = [] if scanned else build_regions(runs, images, paths, geometry.width, geometry.height)
+            lap("layout")
             # pictures with (almost) no words of their own: text set as an image, a chart exported as a picture
             mute = [i for i, r in enumerate(regions) if r.kind == "figure" and len(r.text) < r.box.area / 2000
                     and r.box.area >= 0.02 * geometry.width * geometry.height][:MAX_FIGURE_OCR]
@@ -322,6 +348,7 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
     elif scanned and ocr:
         ocr_module.warn_unavailable_once()
         log.info("%s: page %d has no text layer and Tesseract is not installed; indexed by its image only", name, number)
+    lap("ocr")
     page_area = geometry.width * geometry.height
     # a picture without words is kept only when it is big enough to be worth finding by its look
     regions = [Region(r.kind, r.box, clean_text(r.text)) for r in regions
@@ -330,7 +357,9 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True) -> PageCon
     page_image = big.copy()
     page_image.thumbnail((PAGE_IMAGE_SIDE, PAGE_IMAGE_SIDE), Image.Resampling.BICUBIC)
     big.close()
-    return PageContent(number, geometry, clean_text(text), regions, page_image, crops, used_ocr)
+    text = clean_text(text)
+    lap("crops")
+    return PageContent(number, geometry, text, regions, page_image, crops, used_ocr)
 
 
 def pdf_date(document: Any) -> float | None:
