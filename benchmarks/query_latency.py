@@ -8,11 +8,17 @@ pages (both spaces and text), 20 % notes (both spaces and text). Queries are rea
 text side and bge-small, images through the aligner. Rows: one per (method, items) with p50/p95 in ms, recall@10
 of the image space against exact search, and the RAM the dense spaces hold per item. Warm: encoders are loaded
 and one query is run before timing. ``--timings`` adds the per-stage breakdown of Engine.search.
+
+``--vector-sizes 10000 100000 1000000`` adds one space of synthetic vectors at each size through the store alone
+(exact, and the quantised shortlist used from 150k rows) beside numpy brute force, FAISS HNSW and IVF-PQ, usearch
+and hnswlib (``benchmarks/ann_baselines.py``; builds cached under ``--cache``, 1.5 GB per million vectors). Each
+method's knob is swept; its row is the fastest setting with recall@10 >= 0.95 (every setting is in the JSON).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -23,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
+import ann_baselines  # noqa: E402
 from _report import write  # noqa: E402
 
 from polyseek.engine import Engine  # noqa: E402
@@ -125,7 +132,10 @@ def run(size: int, queries: int, rng, timings: bool) -> tuple[list[dict], dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10000, 100000])
+    parser.add_argument("--vector-sizes", type=int, nargs="*", default=[], help="store and ANN baselines on one space")
+    parser.add_argument("--vector-queries", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/perf"), help="cached vectors and baseline indexes")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--timings", action="store_true", help="record the per-stage p50 of the text queries")
     parser.add_argument("--out", default="benchmarks/results")
@@ -136,8 +146,14 @@ def main() -> None:
         size_rows, info = run(size, args.queries, rng, args.timings)
         rows += size_rows
         details[str(size)] = info
-    write("query_latency", {"sizes": args.sizes, "queries": args.queries, "details": details}, rows,
-          ["method", "items", "p50_ms", "p95_ms", "recall@10", "ram_bytes_per_item"], args.out)
+    for size in args.vector_sizes:
+        size_rows, info = ann_baselines.run(size, args.vector_queries, args.cache, log=lambda m: print(m, flush=True))
+        rows += size_rows
+        details[f"vectors-{size}"] = info
+    details["load_average"] = os.getloadavg()
+    write("query_latency", {"sizes": args.sizes, "vector_sizes": args.vector_sizes, "queries": args.queries,
+                            "details": details}, rows,
+          ["method", "items", "p50_ms", "p95_ms", "recall@10", "ram_bytes_per_item", "build_s", "setting"], args.out)
 
 
 if __name__ == "__main__":

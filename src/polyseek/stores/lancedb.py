@@ -15,8 +15,10 @@ import numpy as np
 import pyarrow as pa
 
 from polyseek.errors import StoreError
+from polyseek.stores import shortlist
 from polyseek.stores.base import Row, check_vector, dumps, stores
 from polyseek.stores.filters import LANCE, compile_filters, sql_quote
+from polyseek.stores.shortlist import Shortlists
 from polyseek.types import Filters
 
 if TYPE_CHECKING:
@@ -35,6 +37,12 @@ ANN_MIN_ROWS = 150_000
 ROWS_PER_PARTITION = 1024
 NPROBES = 20
 REFINE_FACTOR = 4  # re-score 4k candidates with full-precision vectors: SQ codes blur near ties
+# From this many rows optimize() also writes a quantised shortlist per space (polyseek.stores.shortlist: int8
+# PCA-prefix codes in RAM, ~140 bytes per row, float32 vectors memory-mapped for the exact rescoring), and
+# searches use it while it matches the table's version; a write makes it stale until the next optimize(), and
+# Lance's own index answers meanwhile. At 1M rows: benchmarks/query_latency.py --sizes 1000000.
+SHORTLIST_MIN_ROWS = ANN_MIN_ROWS
+SHORTLIST_FOLDER = "_shortlists"
 # A reader re-checks the table's latest version at most this often, so a running server sees another
 # process's writes within about a second; the check reads one small manifest listing.
 READ_CONSISTENCY_SECONDS = 0.5
@@ -79,6 +87,7 @@ class LanceStore:
         self.spaces: dict[str, int] = {}
         self.table: Table | None = None
         self._flat_cache: dict[str, tuple] = {}
+        self.shortlists = Shortlists(self.path / SHORTLIST_FOLDER)
         self._looked_for_table = time.monotonic()
         if TABLE in self._table_names():
             self.table = self.db.open_table(TABLE)
@@ -242,8 +251,13 @@ class LanceStore:
         if table is None or space not in self.spaces:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if (filters is None or not filters.path_glob) and table.count_rows() < ANN_MIN_ROWS:
-            return self._flat_search(space, query, k, filters)
+        if filters is None or not filters.path_glob:
+            rows = table.count_rows()
+            if rows < ANN_MIN_ROWS:
+                return self._flat_search(space, query, k, filters)
+            shortlist = self.shortlists.get(space, table.version) if rows >= SHORTLIST_MIN_ROWS else None
+            if shortlist is not None:
+                return shortlist.search(query, k, filters)
         compiled = compile_filters(filters, LANCE, space)
         limit = k if compiled.post_glob is None else max(4 * k, 64)
         while True:
@@ -378,6 +392,31 @@ class LanceStore:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", DeprecationWarning)
                         self.table.create_scalar_index(f"has_{space}", index_type="BITMAP")
+        self.build_shortlists()
+
+    def build_shortlists(self) -> dict[str, shortlist.Built]:
+        """Write each space's quantised shortlist for the table as it is now (a writer's step; drops them below
+        :data:`SHORTLIST_MIN_ROWS`). Run last in :meth:`optimize`: it records the table version it describes."""
+        built: dict[str, shortlist.Built] = {}
+        if self.table is None:
+            return built
+        rows = self.table.count_rows()
+        version = self.table.version
+        for space, dim in self.spaces.items():
+            if rows < SHORTLIST_MIN_ROWS:
+                self.shortlists.drop(space)
+                continue
+            data = (self.table.search().where(f"has_{space} = true")
+                    .select(["id", "ext", "modality", "date", f"vec_{space}"]).limit(rows).to_arrow())
+            if data.num_rows == 0:
+                self.shortlists.drop(space)
+                continue
+            vectors = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, dim)
+            built[space] = shortlist.build(self.shortlists.folder(space), vectors, data.column("id").to_pylist(),
+                                           data.column("modality").to_pylist(), data.column("ext").to_pylist(),
+                                           data.column("date").to_numpy(), version)
+            log.info("shortlist of %s: %s", space, built[space])
+        return built
 
     def close(self) -> None:
         self.table = None

@@ -1,0 +1,238 @@
+"""Quantised shortlist index for a large space: IVF lists of int8 PCA-prefix codes in RAM, full vectors on disk.
+
+A search scores the query against ``lists`` centroids, gathers the rows of the ``nprobe`` nearest lists,
+scores them with int8 codes of the first ``prefix`` PCA dimensions (RAM: ``prefix`` bytes per row), keeps the
+best ``rescore`` and re-scores those exactly with the float32 vectors, which stay in a memory-mapped file (the
+page cache holds what queries touch; the process owns none of it). The PCA rotation is what makes a prefix
+informative for any embedding (inner products are unchanged by a rotation, so the rescoring is exact); a
+Matryoshka-trained model needs no rotation, but none of the text encoders polyseek ships is one.
+
+Filters on modality, file type and date are checked on small per-row columns kept in RAM: a filter that keeps a
+share ``f`` of the rows probes ``nprobe / f`` lists, and one that keeps at most :data:`EXACT_FILTERED_ROWS` rows is
+scanned exactly. Files live in one folder per space, written to a temporary folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from polyseek.types import Filters
+
+FORMAT = 1
+PREFIX = 128  # int8 PCA dimensions kept in RAM per row (of 384): recall, RAM and speed measured in benchmarks/
+ROWS_PER_LIST = 1000
+NPROBE = 24
+RESCORE = 160  # rows re-scored at full precision per query (at least 10 per result asked)
+EXACT_FILTERED_ROWS = 20_000
+SAMPLE_ROWS = 65_536  # rows that fit the rotation, the code scales and the centroids
+KMEANS_ITERATIONS = 8
+ASSIGN_BATCH = 16_384
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a build wrote (for the caller's log and the benchmarks)."""
+
+    rows: int
+    lists: int
+    prefix: int
+    ram_bytes: int
+    disk_bytes: int
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _kmeans(sample: np.ndarray, lists: int, rng: np.random.Generator) -> np.ndarray:
+    """Spherical k-means (inner product, unit centroids) on a sample."""
+    centroids = sample[rng.choice(len(sample), size=lists, replace=False)].copy()
+    for _ in range(KMEANS_ITERATIONS):
+        assign = np.concatenate([np.argmax(sample[s : s + ASSIGN_BATCH] @ centroids.T, axis=1)
+                                 for s in range(0, len(sample), ASSIGN_BATCH)])
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assign, sample)
+        empty = np.bincount(assign, minlength=lists) == 0
+        sums[empty] = sample[rng.choice(len(sample), size=int(empty.sum()))]  # re-seed an empty list
+        centroids = _normalise_rows(sums).astype(np.float32)
+    return centroids
+
+
+def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str], ext: list[str],
+          date: np.ndarray, version: int, *, prefix: int = PREFIX, seed: int = 0) -> Built:
+    """Write the shortlist of one space (``vectors``: (n, d) float32 unit rows, in the order of ``ids``)."""
+    n, dim = vectors.shape
+    prefix = min(prefix, dim)
+    rng = np.random.default_rng(seed)
+    lists = max(1, min(n // ROWS_PER_LIST, 65_535))
+    sample = vectors[np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))].astype(np.float32)
+    mean = sample.mean(0)
+    eigvals, eigvecs = np.linalg.eigh(np.cov((sample - mean).T))
+    rotation = eigvecs[:, np.argsort(-eigvals)[:prefix]].astype(np.float32)  # (dim, prefix), by variance
+    projected = (sample - mean) @ rotation
+    scale = (np.maximum(np.quantile(np.abs(projected), 0.999, axis=0), 1e-6) / 127.0).astype(np.float32)
+    centroids = _kmeans(sample, lists, rng) if lists > 1 else _normalise_rows(mean[None, :]).astype(np.float32)
+    del sample, projected
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    codes = np.empty((n, prefix), dtype=np.int8)
+    assign = np.empty(n, dtype=np.int32)
+    full = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
+    for s in range(0, n, ASSIGN_BATCH):
+        block = np.asarray(vectors[s : s + ASSIGN_BATCH], dtype=np.float32)
+        full[s : s + len(block)] = block
+        codes[s : s + len(block)] = np.clip(np.rint(((block - mean) @ rotation) / scale), -127, 127)
+        assign[s : s + len(block)] = np.argmax(block @ centroids.T, axis=1)
+    full.flush()
+    del full
+    order = np.argsort(assign, kind="stable").astype(np.int32)
+    offsets = np.searchsorted(assign[order], np.arange(lists + 1)).astype(np.int64)
+    modalities, modality_codes = np.unique(np.asarray(modality, dtype=object).astype(str), return_inverse=True)
+    exts, ext_codes = np.unique(np.asarray(ext, dtype=object).astype(str), return_inverse=True)
+    np.save(tmp / "ids.npy", np.array([i.encode("utf-8") for i in ids], dtype=bytes))
+    arrays = {"codes": codes, "order": order, "offsets": offsets, "centroids": centroids, "mean": mean.astype(np.float32),
+              "rotation": rotation, "scale": scale, "modality": modality_codes.astype(np.uint16),
+              "ext": ext_codes.astype(np.uint16), "date": np.asarray(date, dtype=np.float64)}
+    for name, array in arrays.items():
+        np.save(tmp / f"{name}.npy", array)
+    meta = {"format": FORMAT, "version": int(version), "rows": n, "dim": dim, "prefix": prefix, "lists": lists,
+            "modalities": modalities.tolist(), "exts": exts.tolist()}
+    (tmp / "meta.json").write_text(json.dumps(meta))  # written last: a folder without it is not a shortlist
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    ram = sum(a.nbytes for k, a in arrays.items() if k in ("codes", "order", "modality", "ext", "date"))
+    disk = sum(p.stat().st_size for p in folder.iterdir())
+    return Built(rows=n, lists=lists, prefix=prefix, ram_bytes=ram, disk_bytes=disk)
+
+
+class Shortlist:
+    """A built shortlist opened for search (codes and filter columns in RAM, vectors and ids memory-mapped)."""
+
+    def __init__(self, folder: Path) -> None:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"shortlist format {meta.get('format')} in {folder}, expected {FORMAT}")
+        self.folder = folder
+        self.version: int = meta["version"]
+        self.rows: int = meta["rows"]
+        self.modalities: list[str] = meta["modalities"]
+        self.exts: list[str] = meta["exts"]
+        load = lambda name: np.load(folder / f"{name}.npy")  # noqa: E731
+        self.codes, self.order, self.offsets = load("codes"), load("order"), load("offsets")
+        self.centroids, self.mean, self.rotation, self.scale = load("centroids"), load("mean"), load("rotation"), load("scale")
+        self.modality, self.ext, self.date = load("modality"), load("ext"), load("date")
+        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        self.ids = np.load(folder / "ids.npy", mmap_mode="r")
+
+    @property
+    def ram_bytes(self) -> int:
+        """Bytes this shortlist holds in RAM (the memory-mapped vectors and ids are not counted: page cache)."""
+        return sum(a.nbytes for a in (self.codes, self.order, self.offsets, self.centroids, self.rotation,
+                                      self.modality, self.ext, self.date))
+
+    def _mask(self, filters: Filters) -> np.ndarray | None:
+        """Rows that pass the filters (None: no filter applies here)."""
+        mask: np.ndarray | None = None
+
+        def both(part: np.ndarray) -> None:
+            nonlocal mask
+            mask = part if mask is None else mask & part
+
+        if filters.modalities:
+            wanted = [self.modalities.index(m.value) for m in filters.modalities if m.value in self.modalities]
+            both(np.isin(self.modality, wanted))
+        if filters.file_types:
+            wanted = [self.exts.index(e) for e in filters.file_types if e in self.exts]
+            both(np.isin(self.ext, wanted))
+        if filters.date_from is not None:
+            both(self.date >= filters.date_from)
+        if filters.date_to is not None:
+            both(self.date <= filters.date_to)
+        return mask
+
+    def search(self, query: np.ndarray, k: int, filters: Filters | None = None, *, nprobe: int | None = None,
+               rescore: int | None = None) -> list[tuple[str, float]]:
+        """Best ``k`` rows by inner product: ``[(id, score)]`` with exact scores, best first (path globs: not here).
+        ``nprobe`` and ``rescore`` default to :data:`NPROBE` and :data:`RESCORE`."""
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        nprobe = NPROBE if nprobe is None else nprobe
+        rescore = RESCORE if rescore is None else rescore
+        mask = self._mask(filters) if filters is not None and not filters.is_empty() else None
+        lists = len(self.offsets) - 1
+        if mask is not None:
+            matching = int(mask.sum())
+            if matching == 0:
+                return []
+            if matching <= EXACT_FILTERED_ROWS:  # few rows left: score them all at full precision
+                rows = np.flatnonzero(mask)
+                return self._exact(rows, query, k)
+            nprobe = math.ceil(nprobe * self.rows / matching)
+        nprobe = min(lists, nprobe)
+        near = np.argpartition(-(self.centroids @ query), nprobe - 1)[:nprobe] if nprobe < lists else np.arange(lists)
+        rows = np.concatenate([self.order[self.offsets[c] : self.offsets[c + 1]] for c in near])
+        if mask is not None:
+            rows = rows[mask[rows]]
+        if not len(rows):
+            return []
+        weights = (query @ self.rotation) * self.scale
+        approx = self.codes[rows].astype(np.float32) @ weights
+        keep = max(rescore, 10 * k)
+        if len(rows) > keep:
+            rows = rows[np.argpartition(-approx, keep - 1)[:keep]]
+        return self._exact(rows, query, k)
+
+    def _exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        rows = np.sort(rows)  # ascending offsets: the memory map reads forward
+        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+        take = min(k, len(rows))
+        top = np.argpartition(-scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+        found = [(self.ids[rows[i]].decode("utf-8"), float(scores[i])) for i in top]
+        return sorted(found, key=lambda pair: (-round(pair[1], 6), pair[0]))
+
+
+class Shortlists:
+    """The shortlists of a store folder, one per space, opened lazily and dropped when their version is stale."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._open: dict[str, Shortlist] = {}
+        self._lock = threading.Lock()
+
+    def folder(self, space: str) -> Path:
+        return self.root / space
+
+    def get(self, space: str, version: int) -> Shortlist | None:
+        """The space's shortlist if it was built for exactly this table version, else None."""
+        current = self._open.get(space)
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            current = self._open.get(space)
+            if current is not None and current.version == version:
+                return current
+            meta = self.folder(space) / "meta.json"
+            try:
+                if json.loads(meta.read_text()).get("version") != version:
+                    return None
+                current = Shortlist(self.folder(space))
+            except (OSError, ValueError, KeyError):
+                return None
+            self._open[space] = current
+            return current
+
+    def drop(self, space: str) -> None:
+        with self._lock:
+            self._open.pop(space, None)
+        shutil.rmtree(self.folder(space), ignore_errors=True)

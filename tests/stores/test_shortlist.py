@@ -1,0 +1,126 @@
+"""The quantised shortlist of a large LanceDB space: used when fresh, recall against exact, filters, staleness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import polyseek.stores.lancedb as lance_module
+import polyseek.stores.shortlist as shortlist_module
+from polyseek.stores import Row, open_store
+from polyseek.types import Filters, Modality
+from tests.stores.test_contract import StoreContract
+
+DIM = 32
+KINDS = (("image", "jpg"), ("page", "pdf"), ("text", "md"))
+
+
+class TestLanceShortlistPath(StoreContract):
+    """Every contract check with the shortlist answering vector searches (tiny tables: one list, all re-scored)."""
+
+    @pytest.fixture(autouse=True)
+    def small_thresholds(self, monkeypatch):
+        monkeypatch.setattr(lance_module, "ANN_MIN_ROWS", 0)
+        monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 0)
+
+    def make_store(self, tmp_path):
+        return open_store(tmp_path / "lance")
+
+
+@pytest.fixture
+def large(tmp_path, monkeypatch):
+    """3,000 clustered rows in two spaces, with thresholds scaled down so optimize() writes shortlists."""
+    monkeypatch.setattr(lance_module, "ANN_MIN_ROWS", 1000)
+    monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 1000)
+    monkeypatch.setattr(lance_module, "ROWS_PER_PARTITION", 512)
+    monkeypatch.setattr(shortlist_module, "ROWS_PER_LIST", 100)
+    monkeypatch.setattr(shortlist_module, "NPROBE", 6)
+    monkeypatch.setattr(shortlist_module, "EXACT_FILTERED_ROWS", 150)
+    monkeypatch.setattr(shortlist_module, "PREFIX", 16)
+    rng = np.random.default_rng(3)
+    n = 3000
+    centres = rng.normal(size=(40, DIM)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, n)] + rng.normal(scale=0.3, size=(n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    other = vectors[:, ::-1].copy()
+    rows = []
+    for i in range(n):
+        modality, ext = KINDS[i % 3] if i % 50 else ("audio_segment", "mp3")  # 60 audio rows: a selective filter
+        rows.append(Row(id=f"r{i:05d}", doc=f"/d/{i}", path=f"/d/{i}.{ext}", modality=modality, date=float(i),
+                        vectors={"image": vectors[i], "text": other[i]}))
+    store = open_store(tmp_path / "big")
+    store.create({"image": DIM, "text": DIM})
+    for s in range(0, n, 1000):
+        store.upsert(rows[s : s + 1000])
+    store.optimize()
+    yield store, vectors, rows
+    store.close()
+
+
+def exact(vectors: np.ndarray, rows: list[Row], q: np.ndarray, k: int, keep=lambda row: True) -> list[str]:
+    scores = vectors @ q
+    order = sorted((i for i in range(len(rows)) if keep(rows[i])), key=lambda i: -scores[i])
+    return [rows[i].id for i in order[:k]]
+
+
+def test_optimize_writes_and_search_uses_the_shortlist(large):
+    store, vectors, rows = large
+    assert (store.path / lance_module.SHORTLIST_FOLDER / "image" / "meta.json").exists()
+    rng = np.random.default_rng(9)
+    recalls = []
+    for j in rng.choice(len(rows), 30, replace=False):
+        q = vectors[j] + rng.normal(scale=0.2, size=DIM).astype(np.float32)
+        q /= np.linalg.norm(q)
+        got = store.search("image", q, 10)
+        recalls.append(len({i for i, _ in got} & set(exact(vectors, rows, q, 10))) / 10)
+        by_id = {r.id: k for k, r in enumerate(rows)}
+        for row_id, score in got:  # scores are exact inner products, best first
+            assert score == pytest.approx(float(vectors[by_id[row_id]] @ q), abs=1e-5)
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+    assert "image" in store.shortlists._open  # the answer came from the shortlist, not Lance's index
+    assert np.mean(recalls) >= 0.9
+
+
+def test_filters_through_the_shortlist_only_return_matching_rows(large):
+    store, vectors, rows = large
+    rng = np.random.default_rng(5)
+    cases = [
+        (Filters(modalities=(Modality.PAGE,)), lambda r: r.modality == "page"),  # a third: more lists probed
+        (Filters(modalities=(Modality.AUDIO_SEGMENT,)), lambda r: r.modality == "audio_segment"),  # 60 rows: exact scan
+        (Filters(file_types=("jpg", "md"), date_from=500.0, date_to=2500.0),
+         lambda r: r.ext in ("jpg", "md") and 500 <= r.date <= 2500),
+        (Filters(file_types=("docx",)), lambda r: False),
+    ]
+    for filters, keep in cases:
+        recalls = []
+        for j in rng.choice(len(rows), 10, replace=False):
+            q = vectors[j]
+            got = [i for i, _ in store.search("image", q, 10, filters)]
+            by_id = {r.id: r for r in rows}
+            assert all(keep(by_id[i]) for i in got)
+            want = exact(vectors, rows, q, 10, keep)
+            assert len(got) == len(want)
+            recalls.append(len(set(got) & set(want)) / len(want) if want else 1.0)
+            if filters.modalities == (Modality.AUDIO_SEGMENT,):
+                assert got == want  # the selective filter is answered exactly
+        assert np.mean(recalls) >= 0.9, filters
+
+
+def test_a_write_makes_the_shortlist_stale_until_optimize(large):
+    store, vectors, rows = large
+    q = -vectors[0]  # far from everything stored
+    store.upsert([Row(id="new", doc="/d/new", path="/d/new.jpg", modality="image", vectors={"image": q, "text": q})])
+    assert store.search("image", q, 1)[0][0] == "new"  # the stale shortlist is not used: Lance answers
+    store.delete(ids=["r00001"])
+    assert "r00001" not in {i for i, _ in store.search("image", vectors[1], 5)}
+    store.optimize()
+    store.shortlists._open.clear()
+    assert store.search("image", q, 1)[0][0] == "new"
+    assert "r00001" not in {i for i, _ in store.search("image", vectors[1], 5)}
+    assert "image" in store.shortlists._open
+
+
+def test_path_globs_still_go_through_lance(large):
+    store, vectors, rows = large
+    got = store.search("image", vectors[7], 5, Filters(path_glob="/d/7.*"))
+    assert [i for i, _ in got] == ["r00007"]
