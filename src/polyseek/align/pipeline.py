@@ -25,6 +25,7 @@ Progress = Callable[[str, int, int, dict], None]
 BRIDGE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 BRIDGE_TEMPERATURES = (0.5, 1.0, 2.0)
 TEXT_ENCODERS = ("bge-small-onnx", "minilm")
+PREFIX_DIMS = (64, 128, 256)  # leading dimensions always measured on the holdout (metrics.json: holdout_prefixes)
 
 
 @dataclass
@@ -101,6 +102,9 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
     if unknown or not options.features:
         raise InvalidInputError(f"unknown feature(s) {unknown}", hint="accepted: " + ", ".join(POOLS))
     backbone_spec(options.backbone)
+    if any(d <= 0 for d in options.train.matryoshka):
+        raise InvalidInputError(f"--matryoshka dimensions must be positive, got {list(options.train.matryoshka)}",
+                                hint="e.g. --matryoshka 64,128,256")
     report = (lambda stage, done, total: progress(stage, done, total, {})) if progress else None
     pairs = load_pairs(options.pairs)
     cache = Path(options.cache) if options.cache else None
@@ -117,6 +121,10 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
         queries = docs
     else:
         queries = normalize(text_embeddings(pairs.captions, options.text_encoder, "query", cache, report))
+    too_long = [d for d in options.train.matryoshka if d >= queries.shape[1]]
+    if too_long:
+        raise InvalidInputError(f"--matryoshka dimensions {too_long} are not below the text encoder's {queries.shape[1]}",
+                                hint="e.g. --matryoshka 64,128,256")
     train_ids, hold_ids = _split(len(pairs), options.holdout, options.train.seed)
     caption_train = np.isin(pairs.owner, train_ids)
     caption_hold = np.isin(pairs.owner, hold_ids)
@@ -186,6 +194,12 @@ def run_align(options: AlignOptions, progress: Progress | None = None) -> dict[s
             metrics["holdout_fusion_grid"] = table
             if projected is not None:
                 metrics["holdout_fused"] = table[f"w={weight},t={temperature}"]
+        if projected is not None:  # leading dimensions alone, as a Matryoshka shortlist would use them
+            fused = (normalize((1 - weight) * projected + weight * bridge_vectors(hold["logits"], tensors["bridge.labels"], temperature))
+                     if options.bridge else projected)
+            metrics["holdout_prefixes"] = {
+                str(d): folded_recall(normalize(fused[:, :d]), normalize(hq[:, :d]), normalize(hd[:, :d]), ho)
+                for d in sorted(set(PREFIX_DIMS) | set(options.train.matryoshka)) if d < fused.shape[1]}
     if options.modality_check and len(hold_ids) >= 2 and options.projector:
         metrics["holdout_modality"] = _modality_check(options, pairs, cache, report, projector, config, stats,
                                                       tensors, hold, flipped, hold_ids, weight, temperature,

@@ -10,6 +10,7 @@ import numpy as np
 
 from polyseek.align.model import assemble, build_projector
 from polyseek.encoders.base import normalize
+from polyseek.errors import InvalidInputError
 
 Log = Callable[[str, int, int, dict], None]  # (stage, done, total, figures)
 
@@ -31,6 +32,19 @@ class TrainOptions:
     hard_captions: int = 2  # extra wrong images per image whose captions join the image->text negatives
     false_negative_cos: float = 0.9  # images whose mean captions are this close count as the same content, never negatives
     seed: int = 0
+    # Matryoshka loss (Kusupati et al. 2022): the same contrastive loss on these leading dimensions of the image
+    # vector (renormalised) against the same leading dimensions of the frozen text vectors, averaged with the
+    # full-dimension loss, so prefixes of the image vector keep their ranking. (): the full dimension only.
+    matryoshka: tuple[int, ...] = ()
+
+
+def parse_dims(text: str) -> tuple[int, ...]:
+    """``"64,128,256"`` -> (64, 128, 256): the prefix sizes of ``--matryoshka`` ("" -> none)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InvalidInputError(f"--matryoshka takes positive whole numbers separated by commas, got {text!r}",
+                                hint="e.g. --matryoshka 64,128,256")
+    return tuple(sorted({int(p) for p in parts}))
 
 
 def _caption_lists(owner: np.ndarray, n_images: int) -> list[np.ndarray]:
@@ -111,6 +125,11 @@ def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarra
         x_flip = torch.from_numpy(other_views)
     tq_all = torch.from_numpy(query_vectors)
     td_all = torch.from_numpy(doc_vectors)
+    full_dim = query_vectors.shape[1]
+    # (dims, text queries, text documents) per level: prefixes renormalised once, the full vectors as they are
+    levels = [(full_dim, tq_all, td_all)] + [
+        (d, F.normalize(tq_all[:, :d], dim=1), F.normalize(td_all[:, :d], dim=1))
+        for d in sorted(set(options.matryoshka)) if 0 < d < full_dim]
     projector = build_projector(inputs.shape[1], query_vectors.shape[1], options.hidden, options.dropout)
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1.0 / options.temperature)))
     params = [{"params": [p for p in projector.parameters() if p.ndim > 1], "weight_decay": options.weight_decay},
@@ -146,19 +165,10 @@ def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarra
             elif views is not None:
                 x = views[torch.from_numpy(rng.integers(0, len(views), len(ids))), torch.from_numpy(ids)]
             x = F.dropout(x, options.input_dropout, training=True)
-            u = F.normalize(projector(x), dim=1)
+            projected = projector(x)
             cap_ids = np.concatenate([captions[i] for i in ids])
             cap_owner = torch.from_numpy(np.concatenate([[j] * len(captions[i]) for j, i in enumerate(ids)]))
             scale = log_scale.exp().clamp(max=100.0)
-            # text -> image: each caption picks its image among the batch's images
-            t2i_logits = scale * tq_all[cap_ids] @ u.T
-            if groups is None:
-                loss_t2i = F.cross_entropy(t2i_logits, cap_owner)
-            else:  # several positives per caption (its image's group): multi-positive InfoNCE
-                batch_groups = torch.from_numpy(groups[ids])
-                shared = batch_groups[cap_owner][:, None] == batch_groups[None, :]
-                loss_t2i = (torch.logsumexp(t2i_logits, 1) - torch.logsumexp(t2i_logits.masked_fill(~shared, float("-inf")), 1)).mean()
-            # image -> text: each image against the batch's captions (+ hard ones), own captions positive
             neg_ids = cap_ids
             neg_owner = ids[cap_owner.numpy()]
             if hard_i2t is not None and options.hard_captions:
@@ -166,15 +176,28 @@ def train_projector(inputs: np.ndarray, other_views: np.ndarray | list[np.ndarra
                 extra = np.concatenate([captions[i] for i in extra_images])
                 neg_ids = np.concatenate([cap_ids, extra])
                 neg_owner = np.concatenate([neg_owner, np.concatenate([[i] * len(captions[i]) for i in extra_images])])
-            i2t_logits = scale * u @ td_all[neg_ids].T
             if groups is None:
                 positive = torch.from_numpy(neg_owner[None, :] == ids[:, None])
             else:
                 positive = torch.from_numpy(groups[neg_owner][None, :] == groups[ids][:, None])
-            negatives_lse = torch.logsumexp(i2t_logits.masked_fill(positive, float("-inf")), dim=1, keepdim=True)
-            per_positive = torch.logaddexp(i2t_logits, negatives_lse) - i2t_logits
-            loss_i2t = per_positive[positive].mean()
-            loss = 0.5 * (loss_t2i + loss_i2t)
+            losses = []
+            for dims, tq_level, td_level in levels:
+                u = F.normalize(projected[:, :dims], dim=1)
+                # text -> image: each caption picks its image among the batch's images
+                t2i_logits = scale * tq_level[cap_ids] @ u.T
+                if groups is None:
+                    loss_t2i = F.cross_entropy(t2i_logits, cap_owner)
+                else:  # several positives per caption (its image's group): multi-positive InfoNCE
+                    batch_groups = torch.from_numpy(groups[ids])
+                    shared = batch_groups[cap_owner][:, None] == batch_groups[None, :]
+                    loss_t2i = (torch.logsumexp(t2i_logits, 1) - torch.logsumexp(t2i_logits.masked_fill(~shared, float("-inf")), 1)).mean()
+                # image -> text: each image against the batch's captions (+ hard ones), own captions positive
+                i2t_logits = scale * u @ td_level[neg_ids].T
+                negatives_lse = torch.logsumexp(i2t_logits.masked_fill(positive, float("-inf")), dim=1, keepdim=True)
+                per_positive = torch.logaddexp(i2t_logits, negatives_lse) - i2t_logits
+                loss_i2t = per_positive[positive].mean()
+                losses.append(0.5 * (loss_t2i + loss_i2t))
+            loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -229,4 +252,4 @@ def options_dict(options: TrainOptions) -> dict:
     return asdict(options)
 
 
-__all__ = ["TrainOptions", "assemble", "mine_hard_negatives", "project", "projector_tensors", "train_projector"]
+__all__ = ["TrainOptions", "assemble", "parse_dims", "mine_hard_negatives", "project", "projector_tensors", "train_projector"]

@@ -38,6 +38,7 @@ def align(
     negatives: int = typer.Option(0, "--negatives", min=0, help="Train with N synthetic renders of pages, tables, charts and slides as modality-aware negatives (0: photos only)."),
     modality_check: int = typer.Option(0, "--modality-check", min=0, help="Measure holdout photos against N renders of another seed (photo share of neighbours)."),
     cache: Optional[Path] = typer.Option(Path(".cache/align"), "--cache", help="Where extracted features and caption embeddings are cached."),
+    matryoshka: str = typer.Option("", "--matryoshka", help="Also train these leading dimensions to rank alone (Matryoshka loss), e.g. 64,128,256."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch threads (0: torch's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
 ) -> None:
@@ -46,7 +47,7 @@ def align(
     Reproduce the shipped default: polyseek align --pairs ../shared/train/flickr8k --output my-aligner
     """
     from polyseek.align.pipeline import AlignOptions, run_align
-    from polyseek.align.train import TrainOptions
+    from polyseek.align.train import TrainOptions, parse_dims
 
     if threads:
         import torch
@@ -59,7 +60,7 @@ def align(
         bridge_temperature=bridge_temperature,
         cache=str(cache) if cache else None, negatives=negatives, modality_check=modality_check,
         train=TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden, hard_negatives=hard_negatives, seed=seed,
-                           input_dropout=input_dropout),
+                           input_dropout=input_dropout, matryoshka=parse_dims(matryoshka)),
     )
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn(), TextColumn("{task.fields[detail]}")]
