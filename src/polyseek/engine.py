@@ -31,6 +31,7 @@ from polyseek.search.policies.composed import ComposedPolicy
 from polyseek.search.policies.concepts import ConceptsPolicy
 from polyseek.search.policies.documents import DocumentsPolicy
 from polyseek.search.policies.exclusion import ExclusionPolicy
+from polyseek.search.policies.kind_prior import KindPriorPolicy
 from polyseek.search.policies.moments import MomentsPolicy
 from polyseek.search.policies.tiles import TilesPolicy
 from polyseek.search.query import build_query
@@ -62,7 +63,7 @@ class Engine:
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
-                    TilesPolicy(), CalibrationPolicy(backgrounds), MomentsPolicy(), DocumentsPolicy()]
+                    TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), MomentsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix
             upgrades.attach(self)

@@ -6,6 +6,7 @@ plumbing and bookkeeping, never quality.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from polyseek.cli.app import app
 from polyseek.eval.moments import first_correct, iou, moment_ious, moment_queries
-from polyseek.eval.universal import UniversalOptions, run_universal, split_of_photo
+from polyseek.eval.universal import UniversalOptions, run_universal, split_of_photo, to_markdown
 from polyseek.types import Hit, Item, Locator, Modality
 from tests.ingest._pdf import PageSpec, write_pdf
 
@@ -108,6 +109,27 @@ def test_dev_and_test_split_the_queries(pool):
         else:
             assert "no query in split" in counts[split]
     assert counts["all"] == 8
+
+
+def test_each_split_is_reported_and_the_own_pool_can_be_left_out(pool):
+    options = UniversalOptions(captions=pool["captions"], pages=(pool["pages"],), image_queries=0)
+    report = run_universal(options, store="memory://", image_encoder="deterministic", text_encoder="deterministic")
+    for name, task in report["tasks"].items():
+        rows = report["per_query"][name]["universal"]
+        by_split = report["by_split"][name]
+        assert sum(entry["n_queries"] for entry in by_split.values()) == task["n_queries"]
+        for split, entry in by_split.items():
+            members = [r for r in rows.values() if r["split"] == split]
+            metric = "recall@10" if name == "captions" else "hit@10"
+            assert entry["universal"][metric] == pytest.approx(sum(r[metric] for r in members) / len(members), abs=1e-6)
+            assert entry["modality_top1"] == pytest.approx(sum(r["top1_on_target"] for r in members) / len(members), abs=1e-6)
+        # the mean over splits, weighted by their queries, is the task's figure
+        total = sum(e["universal"]["recall@1"] * e["n_queries"] for e in by_split.values()) / task["n_queries"]
+        assert total == pytest.approx(task["universal"]["recall@1"], abs=1e-5)
+    universal_only = run_universal(dataclasses.replace(options, own=False), store="memory://", image_encoder="deterministic",
+                                   text_encoder="deterministic")
+    assert all("own" not in task and "universal" in task for task in universal_only["tasks"].values())
+    assert "| – |" in to_markdown(universal_only)
 
 
 @pytest.mark.parametrize("extra, message", [([], "nothing to evaluate"), (["--captions", "MISSING"], "is not a folder"),

@@ -26,6 +26,9 @@ def universal(
     max_distractors: Optional[int] = typer.Option(None, "--max-distractors", min=1, help="Per distractor folder: only the first N files."),
     image_queries: Optional[int] = typer.Option(None, "--image-queries", min=0, help="Photo queries: the first N photos of the split (default: all; 0: none)."),
     k: int = typer.Option(10, "--k", min=10, max=1000, help="Results asked per query."),
+    own: bool = typer.Option(True, "--own/--no-own", help="Also run each task on its own items (--no-own: the whole pool only)."),
+    calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Standardise each kind's scores before kinds are fused."),
+    kind_prior: float = typer.Option(1.0, "--kind-prior", min=0.0, help="Weight of the query-side kind prior, as a multiple of the fitted one (0: off)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the index here (a re-run re-indexes nothing). Default: a temporary folder."),
     image_encoder: Optional[str] = ImageEncoderOption,
     text_encoder: Optional[str] = TextEncoderOption,
@@ -35,13 +38,15 @@ def universal(
     """Universal retrieval: one index of every set; each task's gap between its own pool and the whole pool."""
     from polyseek.eval.report import write_report
     from polyseek.eval.universal import UniversalOptions, run_universal, to_markdown
+    from polyseek.search.config import SearchConfig
 
     options = UniversalOptions(captions=captions, pages=tuple(pages), moments=moments, distractors=tuple(distractors),
                                split=split, limit=limit, max_pages=max_pages, max_queries=max_queries,
-                               max_distractors=max_distractors, image_queries=image_queries, k=k)
+                               max_distractors=max_distractors, image_queries=image_queries, k=k, own=own)
+    config = None if calibrate and kind_prior == 1.0 else SearchConfig(calibrate=calibrate, kind_prior=kind_prior)
     with stage_progress(console) as progress:
         report = run_universal(options, workdir=workdir, image_encoder=image_encoder, text_encoder=text_encoder,
-                               progress=progress)
+                               config=config, progress=progress)
     json_path, md_path = write_report(report, output, markdown, render=to_markdown)
     summary = {"output": str(json_path), "markdown": str(md_path),
                **{key: report[key] for key in ("tasks", "modality_top1")},
@@ -50,7 +55,7 @@ def universal(
         print_json(summary)
         return
     for name, data in report["tasks"].items():
-        console.print(f"{name} ({data['n_queries']} queries): own " + ", ".join(f"{m} {v:.3f}" for m, v in data["own"].items())
+        console.print(f"{name} ({data['n_queries']} queries): own " + ", ".join(f"{m} {v:.3f}" for m, v in data.get("own", {}).items())
                       + " | universal " + ", ".join(f"{m} {v:.3f}" for m, v in data["universal"].items())
                       + f" | top-1 modality {report['modality_top1'][name]:.3f}", highlight=False)
     share = report["image_queries"].get("photo_share_top5")

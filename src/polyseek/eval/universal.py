@@ -97,6 +97,7 @@ class UniversalOptions:
     max_distractors: int | None = None  # per distractor folder: the first N files in path order
     image_queries: int | None = None  # photo queries: the first N photos of the split (default all)
     k: int = 10
+    own: bool = True  # also run each task on its own items (False: the universal pool only, e.g. a second config)
 
     def check(self) -> None:
         if self.split not in SPLITS:
@@ -239,7 +240,8 @@ def _score_task(engine, task: _Task, queries: list[dict], k: int, scope: str, co
     page_rows: list[dict[str, float]] = []
     for done, query in enumerate(queries, 1):
         hits = _search(engine, query["text"], None, k, filters, config)
-        on_target += bool(hits) and _modality(hits[0]) in targets
+        hit_target = bool(hits) and _modality(hits[0]) in targets
+        on_target += hit_target
         top = [f"{_modality(h).value}:{Path(h.item.path).name}" for h in hits[:3]]
         if task.kind == "captions":
             # engine order is the ranking: strictly decreasing scores keep it exactly (ties included)
@@ -257,14 +259,16 @@ def _score_task(engine, task: _Task, queries: list[dict], k: int, scope: str, co
             row = {"recall@1": float(rank == 1), "recall@5": float(rank is not None and rank <= 5),
                    "mean_iou": ious[0] if ious else 0.0}
             moment_rows.append(row)
-            per_query[query["id"]] = {"split": query["split"], "kind": query["kind"], "rank": rank, "top": top}
+            per_query[query["id"]] = {"split": query["split"], "kind": query["kind"], "rank": rank, "top": top,
+                                      **{m: float(v) for m, v in row.items()}}
+        per_query[query["id"]]["top1_on_target"] = hit_target
         if progress:
             progress(f"{task.name} ({scope})", done, len(queries))
     if task.kind == "captions":
         evaluation = evaluate(run, qrels, depth=k)
         metrics = {m: round(evaluation.metrics[m], 6) for m in CAPTION_METRICS}
         for qid, result in evaluation.per_query.items():
-            per_query[qid].update({m: result.metrics[m] for m in ("recall@1", "recall@5", "recall@10")},
+            per_query[qid].update({m: result.metrics[m] for m in CAPTION_METRICS},
                                   first_relevant_rank=result.first_relevant_rank)
     elif task.kind == "pages":
         metrics = mean_metrics(page_rows)
@@ -362,6 +366,7 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
         report_tasks: dict[str, Any] = {}
         modality_top1: dict[str, float] = {}
         per_query: dict[str, Any] = {}
+        by_split: dict[str, Any] = {}
         started = time.perf_counter()
         for task in tasks:
             queries = [q for q in task.queries if _in_split(options.split, q["split"])]
@@ -369,11 +374,16 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
                 queries = queries[: options.max_queries]
             if not queries:
                 raise InvalidInputError(f"{task.name}: no query in split {options.split!r}")
-            own, own_rows, _ = _score_task(engine, task, queries, options.k, "own", config, progress)
-            universal, universal_rows, top1 = _score_task(engine, task, queries, options.k, "universal", config, progress)
-            report_tasks[task.name] = {"own": own, "universal": universal, "n_queries": len(queries)}
+            entry: dict[str, Any] = {}
+            rows: dict[str, Any] = {}
+            if options.own:
+                entry["own"], rows["own"], _ = _score_task(engine, task, queries, options.k, "own", config, progress)
+            entry["universal"], rows["universal"], top1 = _score_task(engine, task, queries, options.k, "universal",
+                                                                     config, progress)
+            report_tasks[task.name] = {**entry, "n_queries": len(queries)}
             modality_top1[task.name] = round(top1, 6)
-            per_query[task.name] = {"own": own_rows, "universal": universal_rows}
+            per_query[task.name] = rows
+            by_split[task.name] = split_metrics(rows)
         image_queries = _photo_queries(engine, photos, options.k, config, progress) if photos else {"photo_share_top5": None, "n_queries": 0}
         per_query["image_queries"] = image_queries.pop("per_query", {})
         search_seconds = time.perf_counter() - started
@@ -383,6 +393,7 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
         "tasks": report_tasks,
         "modality_top1": modality_top1,
         "image_queries": image_queries,
+        "by_split": by_split,
         "kinds": {t.name: t.kind for t in tasks},
         "pool": pool,
         "split": options.split,
@@ -397,6 +408,25 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "per_query": per_query,
     }
+
+
+def split_metrics(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per split (dev/test) of one task's per-query rows: each scope's mean metrics and the top-1 modality share.
+
+    >>> split_metrics({"universal": {"a": {"split": "dev", "recall@1": 1.0, "top1_on_target": True, "top": []},
+    ...                              "b": {"split": "test", "recall@1": 0.0, "top1_on_target": False, "top": []}}})
+    {'dev': {'n_queries': 1, 'universal': {'recall@1': 1.0}, 'modality_top1': 1.0}, 'test': {'n_queries': 1, 'universal': {'recall@1': 0.0}, 'modality_top1': 0.0}}
+    """
+    out: dict[str, Any] = {}
+    for scope, per_query in rows.items():
+        for split in sorted({r["split"] for r in per_query.values()}):
+            members = [r for r in per_query.values() if r["split"] == split]
+            names = [m for m, v in members[0].items() if isinstance(v, float)]
+            entry = out.setdefault(split, {"n_queries": len(members)})
+            entry[scope] = {m: round(sum(float(r[m]) for r in members) / len(members), 6) for m in names}
+            if scope == "universal":
+                entry["modality_top1"] = round(sum(bool(r.get("top1_on_target")) for r in members) / len(members), 6)
+    return out
 
 
 def _pool_counts(engine, groups: dict[str, str]) -> dict[str, int]:
@@ -423,10 +453,12 @@ def to_markdown(report: dict[str, Any]) -> str:
         kind = report.get("kinds", {}).get(name, name)
         metrics = [HEADLINE[kind]] + ([("recall@5", "corpus page R@5")] if kind == "pages" else [])
         for number, (key, label) in enumerate(metrics):
-            own, universal = data["own"][key], data["universal"][key]
+            universal = data["universal"][key]
+            own = data["own"][key] if "own" in data else None
             top1 = f"{report['modality_top1'][name]:.3f}" if number == 0 else ""
+            own_cells = f"{own:.3f} | {universal:.3f} | {universal - own:+.3f}" if own is not None else f"– | {universal:.3f} | –"
             lines.append(f"| {name if number == 0 else ''} | {data['n_queries'] if number == 0 else ''} | {label} | "
-                         f"{own:.3f} | {universal:.3f} | {universal - own:+.3f} | {top1} |")
+                         f"{own_cells} | {top1} |")
     image = report.get("image_queries", {})
     if image.get("n_queries"):
         mix = ", ".join(f"{k} {v:.2f}" for k, v in image.get("top5_modalities", {}).items())

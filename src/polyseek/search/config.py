@@ -32,6 +32,8 @@ class SearchConfig:
     document_signals: tuple[Signal, ...] = (Signal.TEXT, Signal.LEXICAL)
     # scores of each kind of item standardised against that kind before kinds are merged (search/calibration.py)
     calibrate: bool = True
+    # the query-side kind prior's weight as a multiple of the fitted one (search/kind_prior.py); 0 turns it off
+    kind_prior: float = 1.0
     min_depth: int = 50  # candidates each signal returns, at least ...
     depth_per_k: int = 4  # ... and this many per requested result
 
@@ -45,6 +47,8 @@ class SearchConfig:
         object.__setattr__(self, "document_signals", tuple(Signal.parse(s) for s in self.document_signals))
         if self.fusion not in FUSIONS:
             raise InvalidInputError(f"unknown fusion {self.fusion!r}", hint="accepted: " + ", ".join(FUSIONS))
+        if isinstance(self.kind_prior, bool) or not isinstance(self.kind_prior, (int, float)) or not 0 <= self.kind_prior < float("inf"):
+            raise InvalidInputError(f"kind_prior must be a number >= 0 (0: off), got {self.kind_prior!r}")
         if self.min_depth < 1 or self.depth_per_k < 1:
             raise InvalidInputError("search depths must be positive")
 
@@ -62,5 +66,5 @@ class SearchConfig:
         """JSON-ready form, for evaluation reports."""
         return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
                 "reranker": self.reranker, "rerank_documents": self.rerank_documents,
-                "document_signals": [s.value for s in self.document_signals], "calibrate": self.calibrate,
+                "document_signals": [s.value for s in self.document_signals], "calibrate": self.calibrate, "kind_prior": self.kind_prior,
                 "min_depth": self.min_depth, "depth_per_k": self.depth_per_k}

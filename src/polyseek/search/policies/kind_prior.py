@@ -1,0 +1,55 @@
+"""Which kind the person is after, from the query itself: a fitted prior added to the fused evidence per kind.
+
+In a mixed collection calibration (``policies/calibration.py``) fuses standardised evidence; a question about
+a report still meets photos and posters that stand out as much as the right page. This policy adds each
+kind's prior (:mod:`polyseek.search.kind_prior`, a logistic regression over cheap text features fitted on the
+eval sets' dev half) to the fused score of every candidate of that kind, and re-sorts. Within one kind the
+order never changes. It acts only where calibration fused several kinds by evidence, so an index of one
+kind, a query by image, and any query with a modality filter (``--modality`` always wins) rank as before;
+an instruction that names a kind ("find a PDF page") replaces the model's guess. ``SearchConfig.kind_prior``
+scales the fitted weight (0 turns it off).
+"""
+
+from __future__ import annotations
+
+from polyseek.search.calibration import GROUP_OF
+from polyseek.search.context import SearchContext
+from polyseek.search.kind_prior import KindPrior, load
+from polyseek.search.policies.base import BasePolicy
+
+_UNSET = object()
+
+
+class KindPriorPolicy(BasePolicy):
+    name = "kind-prior"
+
+    def __init__(self, prior: KindPrior | None | object = _UNSET) -> None:
+        self._prior = prior
+
+    @property
+    def prior(self) -> KindPrior | None:
+        if self._prior is _UNSET:
+            self._prior = load()  # the shipped parameters, read once
+        return self._prior if isinstance(self._prior, KindPrior) else None
+
+    def after_fusion(self, ctx: SearchContext) -> None:
+        query = ctx.query
+        scale = ctx.config.kind_prior
+        if not scale or ctx.fusion != "evidence" or not ctx.fused:
+            return  # one kind in play (or calibration off): nothing to choose between
+        if query.filters.modalities or query.has_image or not query.has_text:
+            return  # the person named the kinds, or the query is a picture: no guess from text
+        prior = self.prior
+        if prior is None:
+            return
+        biases = prior.biases(query.text, query.instruction, weight=prior.weight * scale)
+        if not any(biases.values()):
+            return
+        rows = ctx.rows.by_id([i for i, _ in ctx.fused])
+        adjusted = []
+        for item_id, score in ctx.fused:
+            row = rows.get(item_id)
+            kind = GROUP_OF.get(row.modality, "other") if row is not None else "other"
+            adjusted.append((item_id, score + biases.get(kind, 0.0)))
+        ctx.fused = sorted(adjusted, key=lambda kv: (-kv[1], kv[0]))
+        ctx.state[self.name] = biases
