@@ -31,6 +31,7 @@ from polyseek.search.policies.composed import ComposedPolicy
 from polyseek.search.policies.concepts import ConceptsPolicy
 from polyseek.search.policies.documents import DocumentsPolicy
 from polyseek.search.policies.exclusion import ExclusionPolicy
+from polyseek.search.policies.expansion import ExpansionPolicy
 from polyseek.search.policies.kind_prior import KindPriorPolicy
 from polyseek.search.policies.moments import MomentsPolicy
 from polyseek.search.policies.tiles import TilesPolicy
@@ -40,6 +41,13 @@ from polyseek.spaces import Spaces
 from polyseek.stores.base import Store, open_store
 from polyseek.types import Filters, Hit, IndexSummary, Item, Query, Signal
 from polyseek.version import __version__
+
+
+def _expander(spec: str | None):
+    """The query rewriter ``--expand`` uses (polyseek.rag.expansion), loaded when a search first asks for it."""
+    from polyseek.rag.expansion import expander_for
+
+    return expander_for(spec)
 
 
 class Engine:
@@ -62,7 +70,7 @@ class Engine:
         self.indexer = Indexer(self.store, self.catalog, self.spaces.encode_chunks)
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
-        policies = [ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
+        policies = [ExpansionPolicy(_expander), ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
                     TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), MomentsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix

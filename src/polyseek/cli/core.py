@@ -92,6 +92,9 @@ def search(
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank the top results with the cross-encoder (default: on when PDF pages lead the results)."),
     show: Optional[Path] = typer.Option(None, "--show", help="Write a preview of each hit (page with region outlined, keyframe) into this folder."),
     like: Optional[str] = typer.Option(None, "--like", help="More like this indexed item (its id); the item itself is never a result."),
+    expand: bool = typer.Option(False, "--expand", help="Let a generator model rewrite the text query into more search queries, fused."),
+    generator: Optional[str] = typer.Option(None, "--generator", "-g", envvar="POLYSEEK_GENERATOR",
+                                            help="With --expand: llama-cpp:gemma, openai:<model>@<base_url> (default $POLYSEEK_GENERATOR)."),
     timings: bool = typer.Option(False, "--timings", help="Print the time each search stage took (also: POLYSEEK_TIMINGS=1)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"hits": [...]} as one JSON object.'),
 ) -> None:
@@ -108,7 +111,7 @@ def search(
         date_from=parse_date(after, "--after"),
         date_to=parse_date(before, "--before"),
     )
-    if image is None and show is None and not (image_encoder or text_encoder):
+    if image is None and show is None and not (image_encoder or text_encoder or expand):
         served = search_served(store, text, k, filters, instruction, signal, rerank, like)
         if served is not None:
             if as_json:
@@ -120,7 +123,8 @@ def search(
             return
     engine = make_engine(store, image_encoder, text_encoder, read_only=True)
     trace = engine.trace(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
-                         image_weight=image_weight, spaces=signal, rerank=rerank, like=like)
+                         image_weight=image_weight, spaces=signal, rerank=rerank, like=like,
+                         config=engine.with_config(expand=True, expand_generator=generator) if expand else None)
     hits = trace.hits
     timings = timings or os.environ.get("POLYSEEK_TIMINGS", "") not in ("", "0")
     if show is not None:

@@ -18,7 +18,7 @@ eval_app = typer.Typer(help="Evaluate retrieval on a dataset (index into a fresh
 # Optional command modules written by others; each provides ``register(eval_app)``.
 EVAL_EXTENSIONS = ["polyseek.cli.eval_pages", "polyseek.cli.eval_moments", "polyseek.cli.eval_context",
                    "polyseek.cli.eval_universal", "polyseek.cli.eval_recommend",
-                   "polyseek.cli.eval_upgrade",
+                   "polyseek.cli.eval_upgrade", "polyseek.cli.eval_ask",
                    "polyseek.cli.eval_needle", "polyseek.cli.eval_robustness"]
 
 OutputOption = typer.Option(..., "--output", "-o", help="Report JSON to write; a markdown table goes beside it (.md).")

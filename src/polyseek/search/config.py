@@ -34,6 +34,9 @@ class SearchConfig:
     calibrate: bool = True
     # the query-side kind prior's weight as a multiple of the fitted one (search/kind_prior.py); 0 turns it off
     kind_prior: float = 1.0
+    # query expansion (search/policies/expansion.py): a generator rewrites text queries; off by default (docs/ask.md)
+    expand: bool = False
+    expand_generator: str | None = None  # its spec (polyseek.rag.base.load_generator); None: $POLYSEEK_GENERATOR
     min_depth: int = 50  # candidates each signal returns, at least ...
     depth_per_k: int = 4  # ... and this many per requested result
 
@@ -67,4 +70,5 @@ class SearchConfig:
         return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
                 "reranker": self.reranker, "rerank_documents": self.rerank_documents,
                 "document_signals": [s.value for s in self.document_signals], "calibrate": self.calibrate, "kind_prior": self.kind_prior,
-                "min_depth": self.min_depth, "depth_per_k": self.depth_per_k}
+                "min_depth": self.min_depth, "depth_per_k": self.depth_per_k,
+                **({"expand": True, "expand_generator": self.expand_generator} if self.expand else {})}
