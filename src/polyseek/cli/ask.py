@@ -23,6 +23,8 @@ def ask(
     generator: Optional[str] = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP, envvar="POLYSEEK_GENERATOR"),
     fixed: bool = typer.Option(False, "--fixed", help="Use the top k context items instead of adaptive selection."),
     model_rerank: bool = typer.Option(False, "--model-rerank", help="Let the generator model judge the top candidates' relevance first."),
+    expand: bool = typer.Option(False, "--expand", help="Let the generator model rewrite the question into more search queries "
+                                "(needs a model generator; docs/ask.md has what it measured)."),
     store: Optional[str] = StoreOption,
     image_encoder: Optional[str] = ImageEncoderOption,
     text_encoder: Optional[str] = TextEncoderOption,
@@ -36,7 +38,7 @@ def ask(
     engine = make_engine(store, image_encoder, text_encoder, read_only=True)
     try:
         stream = engine.ask_stream(text, image=str(image) if image else None, k=k, generator=generator,
-                                   adaptive=not fixed, model_rerank=model_rerank)
+                                   adaptive=not fixed, model_rerank=model_rerank, expand=expand)
         streaming = not as_json and not events
         done = None
         for event in stream:

@@ -125,6 +125,13 @@ generators: Registry[Generator] = Registry(
 _cache: dict[str, Generator] = {}
 
 
+def resolve_spec(spec: str | None) -> str:
+    """The generator spec in force: ``spec``, else ``$POLYSEEK_GENERATOR``, else ``extractive``."""
+    import os
+
+    return (spec or os.environ.get(GENERATOR_ENV) or DEFAULT_GENERATOR).strip()
+
+
 def load_generator(spec: str | None = None) -> Generator:
     """A generator from its spec: ``extractive``, ``openai:<model>@<base_url>``, ``llama-cpp:<path.gguf>``,
     ``llama-cpp:gemma``, or a dotted path ``package.module:Class``. Loaded generators are reused.
@@ -132,9 +139,7 @@ def load_generator(spec: str | None = None) -> Generator:
     >>> load_generator("extractive").name
     'extractive'
     """
-    import os
-
-    spec = (spec or os.environ.get(GENERATOR_ENV) or DEFAULT_GENERATOR).strip()
+    spec = resolve_spec(spec)
     if not spec:
         raise InvalidInputError("empty generator spec", hint=SPEC_HINT)
     if spec not in _cache:

@@ -3,6 +3,7 @@ each with its citation; for pictures with no text it names the best-matching ite
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -15,6 +16,10 @@ MAX_SENTENCES = 3
 RELATIVE = 0.5  # quote sentences scoring at least this share of the best one
 LOW_CONFIDENCE = 0.1  # below this probability the best sentence is offered as "closest", not as the answer
 MIN_CHARS = 12  # fragments shorter than this (page numbers, headers) are not quoted
+RUN_ON_CHARS = 200  # a "sentence" longer than this that spans MIN_LINES lines of its page is quoted line by line
+MIN_LINES = 3
+SHORT_LINE = 50  # mean characters per line below which run-on text is a list, not wrapped prose
+_VALUE_END = re.compile(r"(?:\d|%|\)|—|–|-)$")
 
 
 def load_cross_encoder():
@@ -30,16 +35,58 @@ def load_cross_encoder():
 _cross_encoder = None
 
 
+def line_breaks(source: str) -> tuple[str, list[int]]:
+    """``source`` with its whitespace collapsed, and the positions in it of the spaces that were line breaks."""
+    collapsed: list[str] = []
+    breaks: list[int] = []
+    size = 0
+    for line in source.splitlines():
+        words = " ".join(line.split())
+        if not words:
+            continue
+        if collapsed:
+            breaks.append(size)
+            size += 1
+        collapsed.append(words)
+        size += len(words)
+    return " ".join(collapsed), breaks
+
+
+def quote_units(sentence: str, source: tuple[str, list[int]] | None) -> list[str]:
+    """What the answerer may quote from one context sentence: the sentence itself, or, for a run-on "sentence"
+    that spans several lines of its page (a table, a list, OCR text), those lines, so a table row is quoted
+    instead of the whole table."""
+    if len(sentence) <= RUN_ON_CHARS or source is None:
+        return [sentence]
+    collapsed, breaks = source
+    start = collapsed.find(sentence)
+    if start < 0:
+        return [sentence]
+    cuts = [b - start for b in breaks if start < b < start + len(sentence)]
+    if len(cuts) < MIN_LINES - 1:
+        return [sentence]
+    edges = [0, *cuts, len(sentence)]
+    lines = [sentence[a:b].strip() for a, b in zip(edges, edges[1:]) if sentence[a:b].strip()]
+    # table rows end in a value; a list's lines are short. Prose wrapped over lines is neither: keep it whole
+    valued = sum(1 for line in lines if _VALUE_END.search(line))
+    if valued * 2 < len(lines) and sum(map(len, lines)) / len(lines) >= SHORT_LINE:
+        return [sentence]
+    return lines
+
+
 def best_sentences(question: str, blocks: Sequence[ContextBlock], reranker=None,
                    max_sentences: int = MAX_SENTENCES) -> list[tuple[float, int, str]]:
-    """``[(probability, block number, sentence)]``, best first, deduplicated."""
+    """``[(probability, block number, sentence)]``, best first, deduplicated. Run-on text (tables, lists) is
+    judged line by line (:func:`quote_units`)."""
     pool: list[tuple[int, str]] = []
     for block in blocks:
         text = block.text
+        source = line_breaks(block.hit.item.text) if "\n" in block.hit.item.text else None
         for begin, end in split_sentences(text):
             sentence = " ".join(text[begin:end].split()).strip(" …")
-            if len(sentence) >= MIN_CHARS:
-                pool.append((block.number, sentence))
+            for unit in quote_units(sentence, source):
+                if len(unit) >= MIN_CHARS:
+                    pool.append((block.number, unit))
     if not pool:
         return []
     reranker = reranker or load_cross_encoder()

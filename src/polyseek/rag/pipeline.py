@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polyseek.errors import InvalidInputError, PolyseekError
-from polyseek.rag.base import Answer, Citation, ContextBlock, ContextTooLongError, Generator, load_generator
+from polyseek.rag.base import Answer, Citation, ContextBlock, ContextTooLongError, Generator, load_generator, resolve_spec
 from polyseek.rag.citations import StreamRenumberer, finish
 from polyseek.rag.context import (
     DEFAULT_FIXED_K,
@@ -60,12 +60,14 @@ def check_question(question: Any) -> str:
     return question
 
 
-def retrieve(engine: Engine, question: str, image: Any, depth: int) -> list[Hit]:
-    """All modalities, fused; the question is plain text (no query syntax: questions have apostrophes)."""
+def retrieve(engine: Engine, question: str, image: Any, depth: int, expand: str | None = None) -> list[Hit]:
+    """All modalities, fused; the question is plain text (no query syntax: questions have apostrophes).
+    ``expand``: a generator spec that rewrites the question into more retrieval queries (search expansion)."""
     parts = [QueryPart(text=question)]
     if image is not None:
         parts.append(QueryPart(image=image))
-    return engine.search(Query(parts=tuple(parts), k=depth))
+    config = engine.with_config(expand=True, expand_generator=expand) if expand else None
+    return engine.search(Query(parts=tuple(parts), k=depth), config=config)
 
 
 def fit_blocks(candidates: list[Candidate], generator: Generator, question: str, facts: list[str]) -> list[ContextBlock]:
@@ -98,8 +100,27 @@ def fit_blocks(candidates: list[Candidate], generator: Generator, question: str,
     return blocks
 
 
+def answer_from_hits(question: str, hits: list[Hit], generator: Generator, *, reranker: Any = None,
+                     k: int | None = None, adaptive: bool = True) -> Answer:
+    """The steps of ``ask`` after retrieval, for hits found elsewhere (evaluation, tools): rerank → select →
+    fit → generate → cite. ``reranker`` defaults to the shared cross-encoder."""
+    from polyseek.rag.extractive import load_cross_encoder
+
+    budget = k or (DEFAULT_MAX_ITEMS if adaptive else DEFAULT_FIXED_K)
+    blocks: list[ContextBlock] = []
+    if hits:
+        candidates = score_candidates(question, hits, reranker or load_cross_encoder())
+        chosen = select_adaptive(candidates, max_items=budget) if adaptive else select_fixed(candidates, budget)
+        blocks = fit_blocks(chosen, generator, question, [])
+    renumber = StreamRenumberer({b.number for b in blocks})
+    text = "".join(renumber.feed(p) for p in (generator.stream(question, blocks) if blocks else iter([NO_CONTEXT])))
+    text += renumber.flush()
+    final, citations = finish(text, renumber.blocks(blocks))
+    return Answer(answer=final, citations=citations, context=[b.hit for b in blocks], generator=generator.name)
+
+
 def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator: str | None, adaptive: bool,
-            model_rerank: bool) -> Iterator[dict[str, Any]]:
+            model_rerank: bool, expand: bool) -> Iterator[dict[str, Any]]:
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100):
         raise InvalidInputError(f"k must be an integer from 1 to 100, got {k!r}")
     run.question = question = check_question(run.question)
@@ -109,7 +130,7 @@ def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator
         from polyseek.inputs import load_image
 
         image = load_image(image)  # a path, bytes or PIL image; refused here, before any work, if unreadable
-    hits = retrieve(engine, question, image, depth=max(20, 3 * budget))
+    hits = retrieve(engine, question, image, depth=max(20, 3 * budget), expand=resolve_spec(generator) if expand else None)
     image_vectors = None
     if image is not None and engine.concepts.list():
         image_vectors = engine.encoder(Signal.IMAGE).encode_images([image])
@@ -152,11 +173,13 @@ def _events(engine: Engine, run: AskRun, *, image: Any, k: int | None, generator
 
 
 def ask_stream(engine: Engine, question: str, *, image: Any = None, k: int | None = None, generator: str | None = None,
-               adaptive: bool = True, model_rerank: bool = False, _run: AskRun | None = None) -> Iterator[dict[str, Any]]:
+               adaptive: bool = True, model_rerank: bool = False, expand: bool = False,
+               _run: AskRun | None = None) -> Iterator[dict[str, Any]]:
     """Events ``context`` → ``token``… → ``done``; any polyseek error becomes a final ``error`` event."""
     run = _run or AskRun(question=question)
     try:
-        yield from _events(engine, run, image=image, k=k, generator=generator, adaptive=adaptive, model_rerank=model_rerank)
+        yield from _events(engine, run, image=image, k=k, generator=generator, adaptive=adaptive, model_rerank=model_rerank,
+                           expand=expand)
     except PolyseekError as exc:
         run.error = exc
         yield {"type": "error", "code": exc.code, "message": str(exc)}
