@@ -28,6 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
   || .venv/bin/pip install -q torch==2.13.0
 EXTRAS="test,milvus,openclip,langchain,llama-index"
 [ "${POLYSEEK_NO_LLM:-0}" = "1" ] || EXTRAS="$EXTRAS,llm"
+EXTRAS="$EXTRAS,bench"  # faiss-cpu, usearch, hnswlib: the baselines of benchmarks/ann_baselines.py
 # CMAKE_ARGS keeps llama.cpp's build portable and quick (no native-CPU tuning, no extras)
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
   .venv/bin/pip install -q -e ".[${EXTRAS}]"
