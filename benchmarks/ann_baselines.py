@@ -98,10 +98,12 @@ def numpy_method(data: np.ndarray) -> Method:
     return Method("numpy brute force (float32)", DIM * 4, 0.0, [None], search)
 
 
-def faiss_hnsw(data: np.ndarray, cache: Path, tag: str) -> Method:
+def faiss_hnsw(data: np.ndarray, cache: Path, tag: str, build: bool = True) -> Method | None:
     import faiss
 
     path = cache / f"faiss-hnsw16-{tag}.index"
+    if not build and not path.exists():
+        return None
     started = time.perf_counter()
     if path.exists():
         index = faiss.read_index(str(path))
@@ -125,12 +127,14 @@ def faiss_hnsw(data: np.ndarray, cache: Path, tag: str) -> Method:
     return Method("FAISS HNSW (M=16, float32)", ram, build, [16, 24, 32, 48, 64, 96, 128], search)
 
 
-def faiss_ivfpq(data: np.ndarray, cache: Path, tag: str, rescore_from: np.ndarray) -> list[Method]:
+def faiss_ivfpq(data: np.ndarray, cache: Path, tag: str, rescore_from: np.ndarray, build: bool = True) -> list[Method]:
     import faiss
 
     n = len(data)
     nlist = max(16, min(1024, n // 1000))  # ~1,000 rows a list, as polyseek's shortlist
     path = cache / f"faiss-ivfpq-{tag}.index"
+    if not build and not path.exists():
+        return []
     started = time.perf_counter()
     if path.exists():
         index = faiss.read_index(str(path))
@@ -164,10 +168,12 @@ def faiss_ivfpq(data: np.ndarray, cache: Path, tag: str, rescore_from: np.ndarra
             Method("FAISS IVF-PQ (48 B) + float32 rescoring from disk", ram, build, settings, rescored)]
 
 
-def usearch_hnsw(data: np.ndarray, cache: Path, tag: str) -> Method:
+def usearch_hnsw(data: np.ndarray, cache: Path, tag: str, build: bool = True) -> Method | None:
     from usearch.index import Index
 
     path = cache / f"usearch-{tag}.usearch"
+    if not build and not path.exists():
+        return None
     index = Index(ndim=DIM, metric="ip", dtype="f32", connectivity=16, expansion_add=48)
     started = time.perf_counter()
     if path.exists():
@@ -189,12 +195,14 @@ def usearch_hnsw(data: np.ndarray, cache: Path, tag: str) -> Method:
     return Method("usearch HNSW (M=16, float32)", ram, build, [16, 24, 32, 48, 64, 96, 128], search)
 
 
-def hnswlib_index(data: np.ndarray, cache: Path, tag: str) -> Method | None:
+def hnswlib_index(data: np.ndarray, cache: Path, tag: str, build: bool = True) -> Method | None:
     try:
         import hnswlib
     except ImportError:
         return None
     path = cache / f"hnswlib-{tag}.bin"
+    if not build and not path.exists():
+        return None
     index = hnswlib.Index(space="ip", dim=DIM)
     started = time.perf_counter()
     if path.exists():
@@ -283,20 +291,26 @@ def polyseek_methods(data: np.ndarray, cache: Path, tag: str) -> list[Method]:
     return methods
 
 
-def run(n: int, count: int, cache: Path, log=print) -> tuple[list[dict], dict]:
-    """All methods at ``n`` vectors: a row per method at its chosen setting, plus every setting's figures."""
+def run(n: int, count: int, cache: Path, log=print, build_baselines: bool = True) -> tuple[list[dict], dict]:
+    """All methods at ``n`` vectors: a row per method at its chosen setting, plus every setting's figures.
+    ``build_baselines=False``: baselines whose index is not cached yet are left out (named in the details)."""
+    b = build_baselines
     tag = f"{n}"
     data = vectors(n, cache)
     qs = queries(count)
     truth = exact_top(data, qs, cache, tag)
     methods: list[Method] = []
+    left_out = []
     for name, make in (("polyseek", lambda: polyseek_methods(data, cache, tag)), ("numpy", lambda: [numpy_method(data)]),
-                       ("faiss-hnsw", lambda: [faiss_hnsw(data, cache, tag)]),
-                       ("faiss-ivfpq", lambda: faiss_ivfpq(data, cache, tag, data)),
-                       ("usearch", lambda: [usearch_hnsw(data, cache, tag)]),
-                       ("hnswlib", lambda: [m for m in [hnswlib_index(data, cache, tag)] if m])):
+                       ("faiss-hnsw", lambda: [faiss_hnsw(data, cache, tag, b)]),
+                       ("faiss-ivfpq", lambda: faiss_ivfpq(data, cache, tag, data, b)),
+                       ("usearch", lambda: [usearch_hnsw(data, cache, tag, b)]),
+                       ("hnswlib", lambda: [hnswlib_index(data, cache, tag, b)])):
         log(f"{n}: building/loading {name}")
-        methods += make()
+        made = [m for m in make() if m is not None]
+        if not made:
+            left_out.append(name)
+        methods += made
         gc.collect()
     for method in methods:  # one untimed pass: page cache and lazy loads
         for setting in method.settings:
@@ -327,4 +341,4 @@ def run(n: int, count: int, cache: Path, log=print) -> tuple[list[dict], dict]:
 
             lance_module.ANN_MIN_ROWS, lance_module.SHORTLIST_MIN_ROWS = method.restore
             method.store.close()
-    return rows, {"sweeps": sweeps, "queries": count, "target_recall": TARGET_RECALL}
+    return rows, {"sweeps": sweeps, "queries": count, "target_recall": TARGET_RECALL, "left_out_not_built": left_out}

@@ -82,7 +82,50 @@ def row(method: str, items: int, samples: list[float], **extra) -> dict:
             "p95_ms": round(float(np.percentile(samples, 95)), 2), **extra}
 
 
-def run(size: int, queries: int, rng, timings: bool) -> tuple[list[dict], dict]:
+def cold_commands(store: Path, repeats: int, log) -> list[dict]:
+    """Wall time of a whole ``polyseek search`` process on ``store``: in-process, then with ``polyseek serve`` up."""
+    import json
+    import signal
+    import socket
+    import subprocess
+
+    cli = str(Path(sys.executable).with_name("polyseek"))
+    env = {**os.environ, "POLYSEEK_TIMINGS": "0"}
+
+    def once(text: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([cli, "search", text, "--store", str(store), "-k", "10", "--json"], check=True,
+                       capture_output=True, env=env)
+        return (time.perf_counter() - started) * 1000
+
+    rows = []
+    texts = [QUERIES[i % len(QUERIES)] for i in range(repeats)]
+    in_process = [once(t) for t in texts]
+    rows.append(row("cold `polyseek search` (in-process), wall", -1, in_process, runs=repeats))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([cli, "serve", "--store", str(store), "--port", str(port), "--warm"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not (store / "serve.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        pid = json.loads((store / "serve.json").read_text())["pid"]
+        log(f"server up (pid {pid})")
+        once(texts[0])  # the server's first search: its own warm-up, not a cold command's
+        served = [once(t) for t in texts]
+        rows.append(row("cold `polyseek search` with `polyseek serve` up, wall", -1, served, runs=repeats))
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return rows
+
+
+def run(size: int, queries: int, rng, timings: bool, cold: int = 0) -> tuple[list[dict], dict]:
     rows: list[dict] = []
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -124,6 +167,9 @@ def run(size: int, queries: int, rng, timings: bool) -> tuple[list[dict], dict]:
         rows.append(row("numpy brute force (float32, one space)", size, numpy_ms, **{"recall@10": 1.0},
                         ram_bytes_per_item=DIM * 4))
         engine.close()
+        if cold:
+            for cold_row in cold_commands(Path(folder) / "store", cold, lambda m: print(m, flush=True)):
+                rows.append({**cold_row, "items": size})
     info = {"peak_rss_bytes": rss}
     if timings:
         info["stages_ms_p50"] = {name: round(float(np.percentile(v, 50)), 3) for name, v in stages.items()}
@@ -133,24 +179,46 @@ def run(size: int, queries: int, rng, timings: bool) -> tuple[list[dict], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10000, 100000])
+    parser.add_argument("--cold", type=int, default=0, help="also time N whole `polyseek search` commands per size")
     parser.add_argument("--vector-sizes", type=int, nargs="*", default=[], help="store and ANN baselines on one space")
     parser.add_argument("--vector-queries", type=int, default=200)
+    parser.add_argument("--no-build-above", type=int, default=0,
+                        help="above this many vectors, leave out baselines whose index is not cached (0: build all)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/perf"), help="cached vectors and baseline indexes")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--timings", action="store_true", help="record the per-stage p50 of the text queries")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of an earlier results file that this run does not measure (each run's "
+                             "commit, date and load average stay in details.runs)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows, details = [], {}
     for size in args.sizes:
-        size_rows, info = run(size, args.queries, rng, args.timings)
+        size_rows, info = run(size, args.queries, rng, args.timings, args.cold)
         rows += size_rows
         details[str(size)] = info
     for size in args.vector_sizes:
-        size_rows, info = ann_baselines.run(size, args.vector_queries, args.cache, log=lambda m: print(m, flush=True))
+        size_rows, info = ann_baselines.run(size, args.vector_queries, args.cache, log=lambda m: print(m, flush=True),
+                                            build_baselines=not args.no_build_above or size <= args.no_build_above)
         rows += size_rows
         details[f"vectors-{size}"] = info
-    details["load_average"] = os.getloadavg()
+    run_info = {"args": sys.argv[1:], "load_average_end": [round(x, 2) for x in os.getloadavg()],
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for r in rows:
+        r["run"] = run_info["date"]
+    runs = [run_info]
+    earlier = Path(args.out) / "query_latency.json"
+    if args.merge and earlier.exists():
+        import json
+
+        old = json.loads(earlier.read_text())
+        measured = {(r["method"], r["items"]) for r in rows}
+        rows = [r for r in old["rows"] if (r["method"], r["items"]) not in measured] + rows
+        rows.sort(key=lambda r: (r["items"], r["method"]))
+        runs = old.get("details", {}).get("runs", []) + runs
+        details = {**old.get("details", {}), **details}
+    details["runs"] = runs
     write("query_latency", {"sizes": args.sizes, "vector_sizes": args.vector_sizes, "queries": args.queries,
                             "details": details}, rows,
           ["method", "items", "p50_ms", "p95_ms", "recall@10", "ram_bytes_per_item", "build_s", "setting"], args.out)
