@@ -59,6 +59,8 @@ def test_needle_report_contract(captions_folder, tmp_path):
     # a pure-colour cell is found by its colour word: the tile over that cell leads (grey has no colour word)
     coloured = [q for q in entry["tiles"]["per_query"].values() if q["query"].split()[0] != "grey"]
     assert len(coloured) == 3 and all(q["cell_box@1"] == 1.0 and q["rank"] == 1 for q in coloured)
+    alone = entry["cells_alone"]
+    assert alone["cost"]["items"] == 8 and alone["all"]["cell_r@1"] >= 3 / 8  # each colour word finds its own cell
     assert report["goal"]["met"] is None  # no 4x4 grid in this run
     json.dumps(report)
 

@@ -35,6 +35,7 @@ def needle(
     tiles: str = typer.Option("min_side=256,levels=2+4,overlap=0.5", "--tiles",
                               help="Tile settings of the tiled index (as POLYSEEK_TILES: key=value pairs; levels joined by +)."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also index the grids whole (today's behaviour) in the same run."),
+    ceiling: bool = typer.Option(True, "--ceiling/--no-ceiling", help="Also index every cell alone as a photo (the bound the model sets)."),
     workdir: Path | None = typer.Option(None, "--workdir", help="Keep grids and indexes here (a re-run re-indexes nothing). Default: a temporary folder."),
     image_encoder: str | None = ImageEncoderOption,
     text_encoder: str | None = TextEncoderOption,
@@ -47,7 +48,7 @@ def needle(
     from polyseek.ingest.tiles import TileSettings
 
     options = NeedleOptions(grids=_grids(grid), cell=cell, seed=seed, limit=limit, tiles=TileSettings.parse(tiles),
-                            baseline=baseline)
+                            baseline=baseline, ceiling=ceiling)
     with stage_progress(console) as progress:
         report = run_needle(folder, options, workdir=workdir, image_encoder=image_encoder, text_encoder=text_encoder,
                             progress=progress)

@@ -54,6 +54,7 @@ class NeedleOptions:
     limit: int | None = None
     tiles: tiling.TileSettings = field(default_factory=lambda: tiling.with_defaults(min_side=256))
     baseline: bool = True
+    ceiling: bool = True  # also index every cell alone: the bound on cell_box@1 that the image-text model sets
 
     def __post_init__(self) -> None:
         if not self.grids or not all(isinstance(n, int) and 2 <= n <= 16 for n in self.grids):
@@ -69,6 +70,7 @@ class Cell:
     grid: str  # grid file's absolute path
     box: tuple[float, float, float, float]  # the cell in the grid's pixels
     split: str
+    photo: str = ""  # the photo in the cell (its file name)
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -113,12 +115,24 @@ def build_grids(photos: Sequence[tuple[Path, list[str]]], n: int, folder: Path, 
             caption = captions[rng.randrange(len(captions))]
             cells.append(Cell(query_id=f"{n}x{n}/{number:04d}/{row},{col}:{image_path.name}", caption=caption, grid=str(path),
                               box=(col * cell, row * cell, (col + 1) * cell, (row + 1) * cell),
-                              split="dev" if number % DEV_EVERY == 0 else "test"))
+                              split="dev" if number % DEV_EVERY == 0 else "test", photo=image_path.name))
         if canvas is not None:
             partial = path.with_suffix(".part.jpg")
             canvas.save(partial, quality=90)
             partial.replace(path)
     return cells
+
+
+def write_cells(photos: Sequence[tuple[Path, list[str]]], folder: Path, cell: int) -> Path:
+    """Every photo as its grid cell alone (the same crop and size), for the ceiling: cells indexed one by one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for image_path, _captions in photos:
+        target = folder / (image_path.stem + ".jpg")
+        if not target.is_file():
+            partial = target.with_suffix(".part.jpg")
+            square(image_path, cell).save(partial, quality=90)
+            partial.replace(target)
+    return folder
 
 
 def hit_box(hit) -> tuple[float, float, float, float] | None:
@@ -229,6 +243,8 @@ def run_needle(folder: str | Path, options: NeedleOptions, *, workdir: str | Pat
                                       "per_query": results}
             finally:
                 engine.close()
+        if options.ceiling:
+            _ceiling(report, photos, cells_by_n, root / f"cells-{tag}", options, image_encoder, text_encoder, progress)
     for entry in report["grids"].values():
         whole = entry.get("whole", {}).get("cost")
         tiled = entry["tiles"]["cost"]
@@ -249,6 +265,34 @@ def run_needle(folder: str | Path, options: NeedleOptions, *, workdir: str | Pat
     return report
 
 
+def _ceiling(report: dict[str, Any], photos, cells_by_n: dict[int, list[Cell]], folder: Path, options: NeedleOptions,
+             image_encoder: str | None, text_encoder: str | None, progress: ProgressFn | None) -> None:
+    """The same queries against every cell indexed alone as its own photo: the first result is the query's photo
+    at ``cell_r@1`` of queries, which roughly bounds ``cell_box@1`` (a tile leads about where its cell's photo would)."""
+    write_cells(photos, folder, options.cell)
+    engine = Engine(str(folder.parent / "store-cells"), image_encoder=image_encoder, text_encoder=text_encoder)
+    try:
+        with tiling.use(tiling.TileSettings(enabled=False)):
+            cost = _index(engine, folder, "index cells alone", progress)
+        for n, cells in cells_by_n.items():
+            results: dict[str, dict[str, Any]] = {}
+            for done, cell in enumerate(cells, 1):
+                hits = engine.search([QueryPart(text=cell.caption)], k=K, filters=Filters(path_glob=str(folder) + "/*"))
+                names = [Path(h.item.path).stem for h in hits]
+                rank = names.index(Path(cell.photo).stem) + 1 if Path(cell.photo).stem in names else None
+                results[cell.query_id] = {"cell_r@1": float(rank == 1), "cell_r@5": float(rank is not None and rank <= 5)}
+                if progress:
+                    progress(f"search {n}x{n} (cells alone)", done, len(cells))
+            splits = {}
+            for split in ("dev", "test", "all"):
+                chosen = [results[c.query_id] for c in cells if split == "all" or c.split == split]
+                if chosen:
+                    splits[split] = {m: round(sum(r[m] for r in chosen) / len(chosen), 4) for m in ("cell_r@1", "cell_r@5")}
+            report["grids"][str(n)]["cells_alone"] = {**splits, "cost": cost}
+    finally:
+        engine.close()
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     """The README table: per N, whole-image vs tiles on the test split, and the cost."""
     lines = [f"# polyseek eval needle: {report['dataset']['name']} ({report['dataset']['n_photos']} photos)", "",
@@ -267,11 +311,19 @@ def to_markdown(report: dict[str, Any]) -> str:
                          + f" | {entry['chance_grid_hit@5']:.3f} | {cost['items']} | {cost['index_seconds']:.1f} |")
     lines += ["", "Dev split (every third grid; the tile settings were chosen here):", "",
               "| grid | indexing | grid_hit@5 | cell_box@1 | queries |", "|---|---|---:|---:|---:|"]
+    ceiling_lines = []
     for key, entry in report["grids"].items():
         for variant in ("whole", "tiles"):
             dev = entry.get(variant, {}).get("dev")
             if dev:
                 lines.append(f"| {key}×{key} | {variant} | {dev['grid_hit@5']:.3f} | {dev['cell_box@1']:.3f} | {dev['n_queries']} |")
+        alone = entry.get("cells_alone", {})
+        if "test" in alone:
+            ceiling_lines.append(f"| {key}×{key} | {alone['test']['cell_r@1']:.3f} | {alone['test']['cell_r@5']:.3f} |")
+    if ceiling_lines:
+        lines += ["", "Ceiling (test split): the same queries against every cell indexed alone as a photo; a tile leads",
+                  "about as often as its cell's photo would, so cell_r@1 roughly bounds cell_box@1:", "",
+                  "| grid | cell_r@1 | cell_r@5 |", "|---|---:|---:|", *ceiling_lines]
     goal = report.get("goal", {})
     lines += ["", f"Goal (4×4, test): grid_hit@5 ≥ {goal.get('grid_hit@5')} and cell_box@1 ≥ {goal.get('cell_box@1')}: "
               + {True: "met", False: "not met", None: "not measured"}[goal.get("met")] + "."]

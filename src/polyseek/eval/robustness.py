@@ -249,7 +249,8 @@ def run_robustness(folder: str | Path, options: RobustnessOptions, *, workdir: s
 
         def text_run(search_engine: Engine, name: str, transform: Callable[[str, random.Random], str] | None,
                      path_to_photo: dict[str, str]) -> tuple[dict[str, float], dict[str, Any]]:
-            ranks, examples = [], {}
+            ranks: list[int | None] = []
+            examples: dict[str, str] = {}
             for done, (query, photo) in enumerate(text_queries, 1):
                 text = query.text or ""
                 if transform is not None:

@@ -45,12 +45,14 @@ function media(item, hit) {
   switch (item.modality) {
     case 'page':
     case 'region':
+      if (locator.page == null) return tileView(item, item); // an image tile: the image with the tile's box
       return pageView(item, hit.best_region);
     case 'video_moment':
       return player('video', item, locator);
     case 'audio_segment':
       return player('audio', item, locator);
     case 'image':
+      if (hit.best_region && hit.best_region.locator && hit.best_region.locator.bbox) return tileView(item, hit.best_region);
       return h('figure', { class: 'media' },
         h('img', { src: itemUrl.preview(item.id, 1600), alt: `Image ${item.file.name}`, class: 'full' }));
     default:
@@ -80,6 +82,14 @@ function pageView(item, bestRegion) {
     frame.append(box);
   }
   return h('figure', { class: 'media page' }, frame, h('figcaption', {}, `Page ${item.locator.page}${bbox ? ', matched region outlined' : ''}`));
+}
+
+/** An image with the matching tile outlined: the server draws the box on the tile's preview (ingest/tiles.py). */
+function tileView(item, tile) {
+  const [x0, y0, x1, y1] = tile.locator.bbox.map(Math.round);
+  return h('figure', { class: 'media' },
+    h('img', { src: itemUrl.preview(tile.id, 1600), alt: `Image ${item.file.name}, matched part outlined`, class: 'full' }),
+    h('figcaption', {}, `Matched part outlined: pixels ${x0},${y0} to ${x1},${y1}`));
 }
 
 /** Where a moment opens: its keyframe (the picture that matched) when it lies inside the moment, else its start. */
