@@ -27,9 +27,15 @@ class TestLanceShortlistPath(StoreContract):
         return open_store(tmp_path / "lance")
 
 
-@pytest.fixture
-def large(tmp_path, monkeypatch):
-    """3,000 clustered rows in two spaces, with thresholds scaled down so optimize() writes shortlists."""
+@pytest.fixture(scope="module")
+def large(tmp_path_factory):
+    """3,000 clustered rows in two spaces, with thresholds scaled down so optimize() writes shortlists (built once
+    for the module; the test that writes to it runs last)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield from _large(tmp_path_factory.mktemp("shortlist"), monkeypatch)
+
+
+def _large(tmp_path, monkeypatch):
     monkeypatch.setattr(lance_module, "ANN_MIN_ROWS", 1000)
     monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 1000)
     monkeypatch.setattr(lance_module, "ROWS_PER_PARTITION", 512)
@@ -106,6 +112,12 @@ def test_filters_through_the_shortlist_only_return_matching_rows(large):
         assert np.mean(recalls) >= 0.9, filters
 
 
+def test_path_globs_still_go_through_lance(large):
+    store, vectors, rows = large
+    got = store.search("image", vectors[7], 5, Filters(path_glob="/d/7.*"))
+    assert [i for i, _ in got] == ["r00007"]
+
+
 def test_a_write_makes_the_shortlist_stale_until_optimize(large):
     store, vectors, rows = large
     q = -vectors[0]  # far from everything stored
@@ -118,9 +130,3 @@ def test_a_write_makes_the_shortlist_stale_until_optimize(large):
     assert store.search("image", q, 1)[0][0] == "new"
     assert "r00001" not in {i for i, _ in store.search("image", vectors[1], 5)}
     assert "image" in store.shortlists._open
-
-
-def test_path_globs_still_go_through_lance(large):
-    store, vectors, rows = large
-    got = store.search("image", vectors[7], 5, Filters(path_glob="/d/7.*"))
-    assert [i for i, _ in got] == ["r00007"]
