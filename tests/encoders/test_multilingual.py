@@ -67,3 +67,50 @@ def test_gated_encoder_keeps_english_queries_as_bge_makes_them():
     assert np.allclose(chinese, load_encoder("e5-multilingual-bge").encode_queries(CHINESE), atol=1e-5)
     scores = chinese @ bge.encode_documents(ENGLISH).T
     assert list(scores.argmax(axis=1)) == list(range(len(ENGLISH)))
+
+
+class _Fixed:
+    """A stand-in encoder: each text is a given vector (the centring is pure arithmetic on the encoder's output)."""
+
+    name, dim = "fixed", 4
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = {k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in vectors.items()}
+
+    def encode_queries(self, texts):
+        return np.stack([self.vectors[t] for t in texts])
+
+    def encode_documents(self, texts):
+        return self.encode_queries(texts)
+
+
+def test_language_centering_moves_a_query_from_its_language_mean_to_the_reference():
+    from polyseek.encoders.multilingual import LanguageCentered
+    from polyseek.errors import EncoderError
+
+    means = {"en": np.array([0.5, 0, 0, 0], np.float32), "zh": np.array([0, 0.5, 0, 0], np.float32)}
+    encoder = _Fixed({"english": [0.6, 0.1, 0.2, 0.0], "chinese": [0.1, 0.6, 0.2, 0.0]})
+    centred = LanguageCentered(encoder, means, alpha=1.0)
+    assert centred.language(encoder.encode_queries(["english", "chinese"])) == ["en", "zh"]
+    english, chinese = centred.encode_queries(["english", "chinese"])
+    assert np.allclose(english, encoder.vectors["english"], atol=1e-6)  # the reference language is left as it is
+    shifted = encoder.vectors["chinese"] - (means["zh"] - means["en"])
+    assert np.allclose(chinese, shifted / np.linalg.norm(shifted), atol=1e-6)
+    half = LanguageCentered(encoder, means, alpha=0.5).encode_queries(["chinese"])[0]
+    assert float(half @ english) < float(chinese @ english)  # stronger centring brings it closer to English
+    assert np.allclose(centred.encode_documents(["chinese"]), encoder.encode_documents(["chinese"]))  # documents untouched
+    with pytest.raises(EncoderError, match="reference"):
+        LanguageCentered(encoder, {"zh": means["zh"]})
+
+
+def test_shipped_centring_recognises_the_query_language():
+    from polyseek.encoders.multilingual import LanguageCentered
+
+    projected = load_encoder("e5-multilingual-bge")
+    centred = projected.new_encoder
+    assert isinstance(centred, LanguageCentered) and {"en", "zh", "de"} <= set(centred.languages)
+    e5 = centred.encoder
+    assert centred.language(e5.encode_queries(CHINESE)) == ["zh"] * len(CHINESE)
+    assert centred.language(e5.encode_queries(ENGLISH)) == ["en"] * len(ENGLISH)
+    # English queries go through the map exactly as before the centring
+    assert np.allclose(centred.encode_queries(ENGLISH), e5.encode_queries(ENGLISH), atol=1e-6)

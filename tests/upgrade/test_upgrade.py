@@ -58,17 +58,56 @@ def text_vectors(engine, space: str) -> dict[str, np.ndarray]:
     return engine.store.get_vectors(space, ids)
 
 
+def expected_query(projection, text: str) -> np.ndarray:
+    """The query an upgrading space answers with, recomputed from the two models and the recorded anchor."""
+    projected = projection(load_encoder(NEW).encode_queries([text]))
+    old = load_encoder("deterministic").encode_queries([text])
+    gate = projection.config.notes.get("anchor") or {}
+    if gate and float(np.sum(projected * old)) >= gate["agree"]:
+        mixed = gate["weight"] * old + (1 - gate["weight"]) * projected
+        return mixed / np.linalg.norm(mixed)
+    return projected
+
+
+def test_anchor_mixes_the_old_query_in_where_both_models_agree(indexed):
+    engine, _store = indexed
+    report = upgrade(engine, text_encoder=NEW, sample=40)
+    gate = report["fit"]["anchor"]
+    assert gate["weight"] == 0.5 and 0.0 < gate["agree"] < 1.0 and gate["n_pairs"] == 8  # chosen on held-out pairs
+    projection = st.get_projection(engine.catalog, "text")
+    old_encoder, new_encoder = load_encoder("deterministic"), load_encoder(NEW)
+    texts = [" ".join(np.random.default_rng(i).choice(WORDS, size=6)) for i in range(20)]
+    old_q, projected = old_encoder.encode_queries(texts), projection(new_encoder.encode_queries(texts))
+    agreement = np.sum(old_q * projected, axis=1)
+    answered = engine.encoder("text").encode_queries(texts)
+    mixed = 0.5 * old_q + 0.5 * projected
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    anchored = agreement >= gate["agree"]
+    assert anchored.any()  # texts like the index's own pass the gate
+    assert np.allclose(answered[anchored], mixed[anchored], atol=1e-5)
+    assert np.allclose(answered[~anchored], projected[~anchored], atol=1e-5)
+    # anchor 0: every query is the projected new one alone
+    rollback(engine, "text")
+    upgrade(engine, text_encoder=NEW, sample=40, anchor=0.0)
+    projection = st.get_projection(engine.catalog, "text")
+    assert "anchor" not in projection.config.notes
+    assert np.allclose(engine.encoder("text").encode_queries(texts), projection(new_encoder.encode_queries(texts)), atol=1e-5)
+    with pytest.raises(InvalidInputError, match="anchor"):
+        rollback(engine, "text")
+        upgrade(engine, text_encoder=NEW, sample=40, anchor=1.0)
+
+
 def test_upgrade_fits_a_projection_and_queries_switch_at_once(indexed):
     engine, _store = indexed
     report = upgrade(engine, text_encoder=NEW, sample=40)
     assert report["space"] == "text" and report["to"] == NEW
     fit = report["fit"]
     assert fit["n_heldout"] == 8 and fit["cosine_mean"] > 0.8, fit  # a real fit, measured on pairs it did not see
-    # queries are now the new model's, projected into the old space
+    # queries are now the new model's, projected into the old space (anchored by the old query where they agree)
     query = engine.encoder("text").encode_queries(["dog running on the beach"])
-    new_q = load_encoder(NEW).encode_queries(["dog running on the beach"])
     projection = st.get_projection(engine.catalog, "text")
-    assert np.allclose(query, projection(new_q), atol=1e-5)
+    assert np.allclose(query, expected_query(projection, "dog running on the beach"), atol=1e-5)
+    assert not np.allclose(query, load_encoder("deterministic").encode_queries(["dog running on the beach"]), atol=1e-3)
     # the sample is already backfilled; status shows progress
     shown = status(engine)["text"]
     assert shown["items_done"] == 40 and shown["items_total"] == 60 and shown["phase"] == "backfill"
@@ -86,7 +125,7 @@ def test_results_score_each_item_in_one_space_only(indexed):
     projection = st.get_projection(engine.catalog, "text")
     text = "dog cat beach running"
     new_q = load_encoder(NEW).encode_queries([text])[0]
-    projected_q = projection(new_q[None])[0]
+    projected_q = expected_query(projection, text)[0]
     scale, shift = projection.config.score_scale, projection.config.score_shift
     hits = engine.search(text, k=60, spaces=["text"])
     assert len(hits) == 60

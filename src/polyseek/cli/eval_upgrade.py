@@ -23,6 +23,8 @@ def eval_upgrade(
     lang: str = typer.Option("en", "--lang", help="Query language (relevant items stay the English captions)."),
     sample: int = typer.Option(200, "--sample", min=8, help="Items re-encoded to fit the projection."),
     projection: Optional[Path] = typer.Option(None, "--projection", help="A ready projection folder instead of fitting one."),
+    anchor: float = typer.Option(0.5, "--anchor", min=0.0, max=0.99, help="Weight of the old model's own query while queries "
+                                 "meet old vectors (0: the projected new query alone)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the stores here (default: a temporary folder)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -31,7 +33,7 @@ def eval_upgrade(
 
     with stage_progress(console) as progress:
         report = run_upgrade_eval(folder, old=old, new=new, limit=limit, lang=lang, sample=sample, projection=projection,
-                                  workdir=workdir, progress=progress)
+                                  anchor=anchor, workdir=workdir, progress=progress)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")

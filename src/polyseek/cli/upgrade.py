@@ -29,6 +29,8 @@ def upgrade(
     space: Optional[str] = typer.Option(None, "--space", help="image or text: which upgrade --resume/--rollback means."),
     sample: int = typer.Option(1000, "--sample", min=8, help="Items re-encoded to fit the projection NEW → OLD."),
     projection: Optional[Path] = typer.Option(None, "--projection", help="A ready projection folder to use instead of fitting one."),
+    anchor: float = typer.Option(0.5, "--anchor", min=0.0, max=0.99, help="Weight of the old model's own query while queries "
+                                 "meet old vectors, where old and projected new query agree (0: the projected new query alone)."),
     backfill: bool = typer.Option(True, "--backfill/--no-backfill", help="Re-embed the rest now (else: --resume later)."),
     throttle: float = typer.Option(0.0, "--throttle", min=0.0, help="Seconds of pause per second of backfill work."),
     batch_files: int = typer.Option(16, "--batch-files", min=1, help="Files re-embedded per journaled batch."),
@@ -73,7 +75,7 @@ def upgrade(
 
                     if not resume:
                         result["start"] = start(engine, image_encoder=image_encoder, text_encoder=text_encoder, sample=sample,
-                                                projection=projection, on_progress=on_progress)
+                                                projection=projection, anchor=anchor, on_progress=on_progress)
                         space = result["start"]["space"]
                     if backfill or resume:
                         result["backfill"] = run_backfill(engine, space, batch_files=batch_files, throttle=throttle,

@@ -3,7 +3,9 @@
 ``e5-multilingual`` encodes queries with e5's ``query: `` prefix and documents with ``passage: ``. Its vectors live in
 e5's own space; ``e5-multilingual-bge`` (``polyseek.encoders.projection``) maps its queries into the default
 ``bge-small-onnx`` space with the projection shipped in ``polyseek/models/e5-to-bge``, so an index built with bge
-(and the aligner, whose text side is bge) answers queries in any language.
+(and the aligner, whose text side is bge) answers queries in any language. Before the projection, a query is moved
+from its language's mean e5 vector to English's (:class:`LanguageCentered`; the means ship beside the projection),
+since the map was fitted on English only and e5 keeps a per-language offset.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -90,6 +93,63 @@ class E5Multilingual:
 
 
 
+LANGUAGE_MEANS = "language_means.safetensors"
+
+
+class LanguageCentered:
+    """e5 queries with their language's offset removed: ``normalize(v - alpha * (mean[l] - mean[reference]))``.
+
+    ``l`` is the language whose mean query vector lies nearest to ``v`` (e5 encodes the language strongly: on held-out
+    captions 100 % of Chinese, 92 % of German and 99 % of English queries were assigned their own language), so no
+    language detector is needed; a language without a mean takes the nearest one's offset. Queries of the reference
+    language are unchanged. Documents are passed through as the encoder makes them.
+    """
+
+    def __init__(self, encoder: Any, means: dict[str, np.ndarray], *, alpha: float = 1.0, reference: str = "en") -> None:
+        if reference not in means:
+            raise EncoderError(f"language means lack the reference language {reference!r}", hint=f"have: {', '.join(sorted(means))}")
+        self.encoder = encoder
+        self.languages = sorted(means)
+        self.means = np.stack([np.asarray(means[lang], dtype=np.float32) for lang in self.languages])
+        if self.means.shape[1] != int(encoder.dim):
+            raise EncoderError(f"language means are {self.means.shape[1]}-d, {encoder.name} gives {encoder.dim}-d")
+        self.offsets = self.means - self.means[self.languages.index(reference)]
+        self.alpha = float(alpha)
+        self.reference = reference
+        self.dim = int(encoder.dim)
+        self.name = f"{encoder.name}~centered"
+
+    def language(self, vectors: np.ndarray) -> list[str]:
+        """The language of each vector: the nearest mean (Euclidean)."""
+        return [self.languages[i] for i in self._nearest(np.asarray(vectors, dtype=np.float32))]
+
+    def _nearest(self, vectors: np.ndarray) -> np.ndarray:
+        distances = (vectors**2).sum(1, keepdims=True) - 2 * vectors @ self.means.T + (self.means**2).sum(1)[None, :]
+        return distances.argmin(axis=1)
+
+    def center(self, vectors: np.ndarray) -> np.ndarray:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) == 0:
+            return vectors
+        return normalize(vectors - self.alpha * self.offsets[self._nearest(vectors)])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.center(self.encoder.encode_queries(texts))
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode_documents(texts)
+
+
+def load_language_means(folder: str | Path) -> dict[str, np.ndarray] | None:
+    """The per-language mean e5 query vectors shipped beside a projection (``language_means.safetensors``), if any."""
+    path = Path(folder) / LANGUAGE_MEANS
+    if not path.is_file():
+        return None
+    from safetensors.numpy import load_file
+
+    return {name: np.asarray(v, dtype=np.float32) for name, v in load_file(str(path)).items()}
+
+
 @encoders.register("e5-multilingual-bge")
 def e5_multilingual_bge(folder: str = ""):
     """Queries in any language through multilingual-e5-small, projected into ``bge-small-onnx``'s space by the
@@ -103,8 +163,14 @@ def _projected_e5(folder: str = "") -> ProjectedQueryEncoder:
     from polyseek.encoders.base import load_encoder
     from polyseek.encoders.projection import ProjectedQueryEncoder, load_projection, shipped_projection_dir
 
-    projection = load_projection(folder or shipped_projection_dir())
-    return ProjectedQueryEncoder(load_encoder(projection.config.source), projection,
+    where = folder or shipped_projection_dir()
+    projection = load_projection(where)
+    source: Any = load_encoder(projection.config.source)
+    means = load_language_means(where)
+    centering = projection.config.notes.get("centering") or {}
+    if means is not None and float(centering.get("alpha", 1.0)) > 0:
+        source = LanguageCentered(source, means, alpha=float(centering.get("alpha", 1.0)), reference=str(centering.get("reference", "en")))
+    return ProjectedQueryEncoder(source, projection,
                                  documents=load_encoder(projection.config.target),
                                  name=f"e5-multilingual-bge:{folder}" if folder else "e5-multilingual-bge")
 

@@ -81,7 +81,7 @@ def measure(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_pa
 
 
 def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "text", limit: int = 100, lang: str = "en",
-                     sample: int = 200, projection: str | Path | None = None, workdir: str | Path | None = None,
+                     sample: int = 200, projection: str | Path | None = None, anchor: float = 0.5, workdir: str | Path | None = None,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """The rows described in the module docstring, on the captions of the first ``limit`` photos."""
     from polyseek.engine import Engine
@@ -96,7 +96,7 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="polyseek-eval-upgrade-"))
     files = materialise(tuple(captions), root)
     report: dict[str, Any] = {"dataset": str(folder), "photos": limit, "items": len(captions), "queries": len(queries),
-                              "lang": lang, "space": space, "old": old, "new": new, "rows": {}}
+                              "lang": lang, "space": space, "old": old, "new": new, "anchor": anchor, "rows": {}}
 
     def build(name: str, encoder: str) -> Any:
         engine = Engine(str(root / name), image_encoder="deterministic", text_encoder=encoder)
@@ -108,7 +108,7 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
     engine = build("store-upgrade", old)
     rows = report["rows"]
     rows["old"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="old")
-    started = upgrade(engine, text_encoder=new, sample=sample, projection=projection, keep_sample=False)
+    started = upgrade(engine, text_encoder=new, sample=sample, projection=projection, keep_sample=False, anchor=anchor)
     report["fit"] = started["fit"]
     rows["projected_0"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="0%")
     half = len(indexed_files(engine)) // 2

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ import numpy as np
 
 from polyseek.encoders.base import load_encoder, normalize
 from polyseek.encoders.projection import (
+    GatedQueryEncoder,
     ProjectedQueryEncoder,
     Projection,
+    ProjectionConfig,
     QuerySwap,
     calibrate_scores,
     fit_linear,
@@ -36,6 +38,8 @@ from polyseek.types import item_id
 from polyseek.upgrade import state as st
 
 SPACES = ("image", "text")
+ANCHOR = 0.5  # weight of the old model's own query while it meets old vectors (upgrade's default)
+ANCHOR_PERCENTILE = 99  # the gate: the agreement that 99 % of unrelated held-out pairs stay below
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
@@ -103,13 +107,18 @@ def store_spaces(engine) -> list[str]:
 # ---- 1. start: fit the projection from the index's own items -------------------------------------------
 def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | None = None, sample: int = 1000,
             holdout: float = 0.2, ridge: float | None = None, seed: int = 0, projection: str | Path | None = None,
-            keep_sample: bool = True, on_progress: ProgressFn | None = None) -> dict[str, Any]:
+            keep_sample: bool = True, anchor: float = ANCHOR, on_progress: ProgressFn | None = None) -> dict[str, Any]:
     """Start upgrading one space to a new encoder; returns the held-out fit of the projection.
 
     ``sample``: items re-encoded to fit the projection (their new vectors are kept). ``projection``: a folder with a
     ready projection NEW → OLD (e.g. the shipped ``e5-to-bge`` for queries in any language) used instead of fitting.
     ``keep_sample=False`` leaves the sample's new vectors out (a true 0 % backfill, for measurements).
+    ``anchor``: weight of the old model's own query in a query that still meets old vectors (see :func:`anchor_gate`);
+    0 answers them with the projected new query alone.
     """
+    if not 0.0 <= anchor < 1.0:
+        raise InvalidInputError(f"anchor must be at least 0 and below 1, got {anchor}",
+                                hint="0: the projected new query alone; 0.5 (default): old and projected new query in equal parts")
     if (image_encoder is None) == (text_encoder is None):
         raise InvalidInputError("upgrade one space at a time", hint="give --image-encoder NEW or --text-encoder NEW")
     space = "image" if image_encoder is not None else "text"
@@ -164,13 +173,17 @@ def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | Non
         if paired:
             new_m, old_m = np.stack([new_vectors[i] for i in paired]), np.stack([old_vectors[i] for i in paired])
             report.update(heldout_fit(fitted, new_m, old_m))  # none of these pairs trained the ready map
+            fitted = anchor_gate(fitted, new_m, old_m, anchor)
             fitted, gaps = calibrate_pairs(fitted, new_m, old_m)
             report.update(gaps)
     else:
         if len(paired) < 8:
             raise InvalidInputError(f"only {len(paired)} items could be re-encoded to fit a projection", hint="index more files first")
         fitted, report = fit_from_pairs(np.stack([new_vectors[i] for i in paired]), np.stack([old_vectors[i] for i in paired]),
-                                        holdout=holdout, ridge=ridge, seed=seed, source=new_name, target=value.old_encoder)
+                                        holdout=holdout, ridge=ridge, seed=seed, source=new_name, target=value.old_encoder,
+                                        anchor=anchor)
+    if fitted.config.notes.get("anchor"):
+        report["anchor"] = fitted.config.notes["anchor"]
     value = replace(value, fit=report)
     # the sample's new vectors are the first backfilled items; journal after the write
     if keep_sample:
@@ -200,7 +213,7 @@ RIDGES = (1e-2, 1e-3, 1e-4)
 
 
 def fit_from_pairs(new: np.ndarray, old: np.ndarray, *, holdout: float = 0.2, ridge: float | None = None, seed: int = 0,
-                   source: str = "new", target: str = "old") -> tuple[Projection, dict[str, Any]]:
+                   source: str = "new", target: str = "old", anchor: float = 0.0) -> tuple[Projection, dict[str, Any]]:
     """Fit on ``1 - holdout`` of the pairs, report on the rest, then refit on all (the shipped map) and calibrate scores.
 
     ``ridge=None`` picks the ridge of :data:`RIDGES` with the best held-out cosine (the reported figures are then those
@@ -221,16 +234,45 @@ def fit_from_pairs(new: np.ndarray, old: np.ndarray, *, holdout: float = 0.2, ri
     if n_held:
         report.update(fits[ridge])
     projection = fit_linear(new, old, ridge=ridge, source_name=source, target_name=target, side="items")
+    projection = anchor_gate(projection, new[held] if n_held else new, old[held] if n_held else old, anchor)
     projection, gaps = calibrate_pairs(projection, new, old, seed=seed)
     report.update(gaps)
     return projection, report
 
 
+def anchor_gate(projection: Projection, new: np.ndarray, old: np.ndarray, weight: float) -> Projection:
+    """Record in the projection how queries meet old vectors: ``normalize(w * old query + (1 - w) * projected new
+    query)`` where the two agree (cosine >= the gate), the projected new query alone where they do not (a text the old
+    model cannot read, e.g. another language). The gate is the agreement that only 1 % of *unrelated* pairs reach
+    (an item's projected new vector against other items' old vectors): two models that read the same text agree more
+    than that, an old vector that is noise for the new model's reading does not."""
+    notes = {k: v for k, v in projection.config.notes.items() if k != "anchor"}
+    if weight > 0 and len(new) >= 2:
+        cosines = projection(new) @ normalize(old).T
+        unrelated = cosines[~np.eye(len(new), dtype=bool)]
+        agree = round(float(np.percentile(unrelated, ANCHOR_PERCENTILE)), 4)
+        notes["anchor"] = {"weight": float(weight), "agree": agree, "n_pairs": int(len(new))}
+    config = ProjectionConfig(**{**asdict(projection.config), "notes": notes})
+    return Projection(config, projection.weight, projection.bias, projection.hidden_in, projection.hidden_bias, projection.hidden_out)
+
+
+def anchored(projection: Projection, projected: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """What :class:`GatedQueryEncoder` makes of a projected vector and the old model's vector of the same input."""
+    gate = projection.config.notes.get("anchor") or {}
+    weight = float(gate.get("weight", 0.0))
+    if weight <= 0:
+        return projected
+    agreement = np.sum(projected * old, axis=1, keepdims=True)
+    w = np.where(agreement >= float(gate.get("agree", 0.0)), weight, 0.0).astype(np.float32)
+    return normalize(w * old + (1.0 - w) * projected)
+
+
 def calibrate_pairs(projection: Projection, new: np.ndarray, old: np.ndarray, seed: int = 0) -> tuple[Projection, dict[str, Any]]:
-    """Map projected scores (projected new item vs old vectors) onto native ones (new vs new), item-to-item pairs."""
+    """Map projected scores (projected new item vs old vectors) onto native ones (new vs new), item-to-item pairs.
+    With an anchor, the stand-in queries are anchored the same way (the item's own old vector as the old query)."""
     order = np.random.default_rng(seed).permutation(len(new))
     queries = order[: min(200, len(order))]
-    projected = projection(new[queries]) @ normalize(old).T
+    projected = anchored(projection, projection(new[queries]), normalize(old[queries])) @ normalize(old).T
     native = normalize(new[queries]) @ normalize(new).T
     projection = calibrate_scores(projection, projected, native)
     calibrated = projected * projection.config.score_scale + projection.config.score_shift
@@ -250,7 +292,12 @@ def query_encoder(engine, space: str, base: Any | None = None) -> Any:
     if projection is None:
         return base
     new = new_encoder(engine, value)
-    return QuerySwap(base, ProjectedQueryEncoder(new, projection, name=f"{value.new_encoder}>{value.old_encoder}"))
+    projected = ProjectedQueryEncoder(new, projection, name=f"{value.new_encoder}>{value.old_encoder}")
+    gate = projection.config.notes.get("anchor") or {}
+    if float(gate.get("weight", 0.0)) > 0:  # the old model's own query anchors the projected one where they agree
+        return QuerySwap(base, GatedQueryEncoder(base, projected, agree=float(gate["agree"]), weight=float(gate["weight"]),
+                                                 name=f"{projected.name}+{value.old_encoder}"))
+    return QuerySwap(base, projected)
 
 
 _new_encoders: dict[tuple[str, str | None], Any] = {}
