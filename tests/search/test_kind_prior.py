@@ -159,3 +159,10 @@ def test_a_composed_query_weighs_its_text_by_the_measured_balance(collection, en
     assert TEXT_WEIGHT != 1.0 and np.allclose(trace.vectors[Signal.IMAGE], expected, atol=1e-5)
     even = normalize(image + text)[0]
     assert not np.allclose(trace.vectors[Signal.IMAGE], even, atol=1e-3)
+
+
+def test_the_prior_is_a_named_stage_between_fusion_and_the_pooling_policies(collection, engine_factory):
+    engine = engine_factory()
+    names = [name for name, _ in engine.pipeline.stages()]
+    assert names.index("calibration.before_fusion") < names.index("fuse") < names.index("kind-prior.after_fusion")
+    assert names.index("kind-prior.after_fusion") < names.index("moments.after_fusion") < names.index("documents.after_fusion")
