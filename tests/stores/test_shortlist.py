@@ -130,3 +130,23 @@ def test_a_write_makes_the_shortlist_stale_until_optimize(large):
     assert store.search("image", q, 1)[0][0] == "new"
     assert "r00001" not in {i for i, _ in store.search("image", vectors[1], 5)}
     assert "image" in store.shortlists._open
+
+
+def test_one_query_with_several_filters_matches_the_reference(tmp_path):
+    """The exact path reuses a query's scores across filters (one search per kind): each answer stays its own."""
+    from polyseek.stores.memory import MemoryStore
+    from tests.stores.test_contract import DIM as CONTRACT_DIM
+    from tests.stores.test_contract import make_rows
+
+    store, reference = open_store(tmp_path / "lance"), MemoryStore()
+    for s in (store, reference):
+        s.create({"image": CONTRACT_DIM, "text": CONTRACT_DIM})
+        s.upsert(make_rows())
+    q = make_rows()[7].vectors["image"]
+    for filters in (None, Filters(modalities=(Modality.PAGE,)), Filters(file_types=("jpg",)),
+                    Filters(modalities=(Modality.TEXT, Modality.IMAGE), date_to=1_700_000_000 + 20 * 86400), None):
+        assert [i for i, _ in store.search("image", q, 5, filters)] == [i for i, _ in reference.search("image", q, 5, filters)]
+    store.upsert([Row(id="zz", doc="/z", path="/z.jpg", modality="image", vectors={"image": q})])  # new version
+    assert store.search("image", q, 1)[0][0] in ("zz", "item007")
+    assert "zz" in [i for i, _ in store.search("image", q, 2)]
+    store.close()
