@@ -26,7 +26,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first and pinned: this exact CPU wheel; an unpinned torch would pull a multi-GB CUDA build
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
   || .venv/bin/pip install -q torch==2.13.0
-EXTRAS="test,milvus,openclip,langchain,llama-index"
+EXTRAS="test,milvus,ray,openclip,langchain,llama-index"
 [ "${POLYSEEK_NO_LLM:-0}" = "1" ] || EXTRAS="$EXTRAS,llm"
 EXTRAS="$EXTRAS,bench"  # faiss-cpu, usearch, hnswlib: the baselines of benchmarks/ann_baselines.py
 # CMAKE_ARGS keeps llama.cpp's build portable and quick (no native-CPU tuning, no extras)

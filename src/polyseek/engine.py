@@ -10,13 +10,13 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyseek import upgrade as upgrades
 from polyseek.catalog import Catalog
 from polyseek.concepts import ConceptMemory
 from polyseek.config import SCHEMA_VERSION, resolve_store_uri
+from polyseek.distributed.shared import open_catalog, publish_description
 from polyseek.errors import NotFoundError
 from polyseek.indexer import Indexer, ProgressCallback
 from polyseek.rag.base import Answer
@@ -42,6 +42,9 @@ from polyseek.stores.base import Store, open_store
 from polyseek.types import Filters, Hit, IndexSummary, Item, Query, Signal
 from polyseek.version import __version__
 
+if TYPE_CHECKING:
+    from polyseek.distributed.ray_ingest import RayOptions
+
 
 def _expander(spec: str | None):
     """The query rewriter ``--expand`` uses (polyseek.rag.expansion), loaded when a search first asks for it."""
@@ -59,11 +62,14 @@ class Engine:
     """
 
     def __init__(self, store: str | os.PathLike[str] | None = None, *, image_encoder: str | None = None,
-                 text_encoder: str | None = None, config: SearchConfig | None = None) -> None:
+                 text_encoder: str | None = None, config: SearchConfig | None = None, read_only: bool = False) -> None:
         self.store_uri = resolve_store_uri(store)
         self.store: Store = open_store(self.store_uri)
-        local_dir = getattr(self.store, "path", None)
-        self.catalog = Catalog(Path(local_dir) / "catalog.sqlite" if local_dir else None)
+        try:  # a reader of a shared collection (Milvus) needs no catalog here: the collection describes itself
+            self.catalog: Catalog = open_catalog(self.store, read_only=read_only)
+        except BaseException:
+            self.store.close()
+            raise
         self.spaces = Spaces(self.catalog, self.store_uri, {Signal.IMAGE: image_encoder, Signal.TEXT: text_encoder})
         self.spaces.check()
         self.config = config or SearchConfig()
@@ -86,12 +92,21 @@ class Engine:
 
     # ---- writing ----------------------------------------------------------------------------------
     def index(self, paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], *,
-              on_progress: ProgressCallback | None = None, remove_missing: bool = True) -> IndexSummary:
-        """Index files and folders incrementally; returns what was added, updated, removed, unchanged, failed."""
+              on_progress: ProgressCallback | None = None, remove_missing: bool = True,
+              ray: RayOptions | bool | None = None) -> IndexSummary:
+        """Index files and folders incrementally; returns what was added, updated, removed, unchanged, failed.
+        ``ray`` (True, or :class:`polyseek.distributed.ray_ingest.RayOptions`) decodes and embeds on a Ray cluster."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         with self._write_lock, self.indexer.writing(on_progress):  # one writer per store, across processes
             self.spaces.ensure(self.store)
+            publish_description(self.store, self.catalog)  # readers on other machines open the collection from it
+            if ray:
+                from polyseek.distributed.ray_ingest import RayOptions, index_on_ray
+
+                options = ray if isinstance(ray, RayOptions) else RayOptions()
+                return index_on_ray(self.indexer, self.spaces, list(paths), options, remove_missing=remove_missing,
+                                    on_progress=on_progress)
             return self.indexer.run(list(paths), on_progress=on_progress, remove_missing=remove_missing)
 
     def delete(self, targets: Sequence[str]) -> int:

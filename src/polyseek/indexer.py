@@ -152,6 +152,17 @@ def _vanished(path: Path) -> bool:
 
 
 @dataclass
+class Plan:
+    """What one run has to do once the walk is diffed: files to ingest ``(path, record, "added"|"updated")``,
+    the counts so far, the files refused, and the keys of vanished files already removed."""
+
+    todo: list[tuple[Path, FileRecord, str]]
+    counts: dict[str, int]
+    failed: list[dict[str, str]]
+    removed: list[str]
+
+
+@dataclass
 class _Pending:
     record: FileRecord
     rows: list[Row] = field(default_factory=list)
@@ -242,9 +253,9 @@ class Indexer:
             finally:
                 self._resume = {}
 
-    def _run(self, paths: Sequence[str | os.PathLike[str]], on_progress: ProgressCallback | None,
-             remove_missing: bool) -> IndexSummary:
-        started = time.perf_counter()
+    def plan(self, paths: Sequence[str | os.PathLike[str]], remove_missing: bool = True) -> Plan:
+        """Walk, diff against the catalog, and remove the items of vanished files (under the writer lock): what is left
+        to ingest. :mod:`polyseek.distributed` ingests the plan's files on a Ray cluster and writes with :meth:`write_files`."""
         walked = walk(paths)
         roots, failed = walked.roots, walked.failed
         known = self.catalog.files()
@@ -299,7 +310,27 @@ class Indexer:
             self.store.delete(docs=removed)
             self.catalog.commit_files([], removed=removed)
             counts["removed"] = len(removed)
+        return Plan(todo, counts, failed, removed)
 
+    def finish(self, plan: Plan, started: float) -> IndexSummary:
+        """After a plan's files are written: optimise the store once, and sum up what the run did."""
+        if plan.todo or plan.removed or self._dirty:
+            self.store.optimize()  # the full-text index is built here, by the writer, never by a search
+            self.catalog.set_meta("dirty", False)
+            self._dirty = False
+        failed = plan.failed + take_problems([str(path) for path, _record, _kind in plan.todo])  # bad catalogue records
+        failed = [{**entry, "path": shown(entry["path"])} for entry in failed]
+        return IndexSummary(failed=tuple(failed), seconds=time.perf_counter() - started, **plan.counts)
+
+    def write_files(self, files: Sequence[tuple[FileRecord, list[Row]]]) -> int:
+        """Write whole files' rows with the journal (pending → delete old → upsert → commit): returns items written."""
+        return self._flush([_Pending(record, rows) for record, rows in files])
+
+    def _run(self, paths: Sequence[str | os.PathLike[str]], on_progress: ProgressCallback | None,
+             remove_missing: bool) -> IndexSummary:
+        started = time.perf_counter()
+        plan = self.plan(paths, remove_missing)
+        todo, counts, failed = plan.todo, plan.counts, plan.failed
         total = len(todo)
         if on_progress:
             on_progress(Progress(0, total))
@@ -326,13 +357,7 @@ class Indexer:
             if on_progress:
                 on_progress(Progress(done, total, str(path)))
         counts["items"] += self._flush(buffer)
-        if total or removed or self._dirty:
-            self.store.optimize()  # the full-text index is built here, by the writer, never by a search
-            self.catalog.set_meta("dirty", False)
-            self._dirty = False
-        failed += take_problems([str(path) for path, _record, _kind in todo])  # bad catalogue records, a line each
-        failed = [{**entry, "path": shown(entry["path"])} for entry in failed]
-        return IndexSummary(failed=tuple(failed), seconds=time.perf_counter() - started, **counts)
+        return self.finish(plan, started)
 
     def file_item_ids(self, record: FileRecord) -> list[str]:
         """The ids of an indexed file's items, in file order: numbered, unless its ingestor names them itself."""

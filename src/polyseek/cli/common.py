@@ -23,14 +23,15 @@ TextEncoderOption = typer.Option(None, "--text-encoder", help="Text encoder (def
 
 
 def make_engine(store: str | None, image_encoder: str | None = None, text_encoder: str | None = None, *,
-                read_only: bool = False, **kwargs: Any):
+                read_only: bool = False, reader: bool = False, **kwargs: Any):
     """The engine on ``store``. A reading command (``read_only``) refuses a local store that holds no index
-    instead of creating an empty one there (a mistyped ``--store`` would otherwise answer "no results")."""
+    instead of creating an empty one there (a mistyped ``--store`` would otherwise answer "no results").
+    A command that only searches (``reader``) opens a shared Milvus collection with no catalog on this machine."""
     from polyseek.engine import Engine
 
-    if read_only:
+    if read_only or reader:
         require_index(store)
-    return Engine(store, image_encoder=image_encoder, text_encoder=text_encoder, **kwargs)
+    return Engine(store, image_encoder=image_encoder, text_encoder=text_encoder, read_only=reader, **kwargs)
 
 
 def catalog_folder(uri: str) -> Path | None:
@@ -52,8 +53,16 @@ def catalog_exists(store: str | None) -> bool | None:
     """Whether the index ``store`` names exists here; None when that cannot be told locally (``memory://``)."""
     from polyseek.config import resolve_store_uri
 
-    folder = catalog_folder(resolve_store_uri(store))
-    return None if folder is None else (folder / CATALOG_FILE).is_file()
+    uri = resolve_store_uri(store)
+    folder = catalog_folder(uri)
+    if folder is None:
+        return None
+    if not (folder / CATALOG_FILE).is_file() and uri.lower().startswith("milvus"):
+        from polyseek.stores.milvus import parse_uri
+
+        target = parse_uri(uri)  # a shared collection describes itself (polyseek.distributed.shared): the store tells
+        return None if not target.lite or Path(target.connect).exists() else False
+    return (folder / CATALOG_FILE).is_file()
 
 
 def require_index(store: str | None) -> None:

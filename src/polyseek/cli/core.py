@@ -38,8 +38,18 @@ def index(
     keep_missing: bool = typer.Option(False, "--keep-missing", help="Keep items of files that disappeared."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     no_wait: bool = typer.Option(False, "--no-wait", help=NO_WAIT_HELP),
+    ray: bool = typer.Option(False, "--ray", help="Decode and embed on a Ray cluster ($RAY_ADDRESS, else a local one); "
+                             "this process diffs, writes and keeps the journal. Needs the ray extra (docs/scale.md)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: the cluster, HOST:PORT or "
+                                              "ray://HOST:10001 (default $RAY_ADDRESS, else a local cluster)."),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", min=1, help="With --ray: embedding actors "
+                                              "(default: one per CPU of the cluster)."),
 ) -> None:
     """Index files and folders; unchanged files are skipped, vanished ones removed."""
+    if (ray_address or ray_workers) and not ray:
+        from polyseek.errors import InvalidInputError
+
+        raise InvalidInputError("--ray-address and --ray-workers go with --ray", hint="add --ray, or drop them")
     missing = [str(p) for p in paths if not os.path.lexists(p.expanduser())]
     if missing and len(missing) == len(paths) and catalog_exists(store) is False:
         raise NotFoundError(f"no such file or folder: {', '.join(missing)}", hint="give files or folders to index")
@@ -59,7 +69,13 @@ def index(
             rate = f"{event.files_done / elapsed:.1f} files/s" if elapsed > 0 and event.files_done else ""
             bar.update(task, total=event.files_total, completed=event.files_done, rate=rate, detail="")
 
-        summary = engine.index([str(p) for p in paths], on_progress=on_progress, remove_missing=not keep_missing)
+        options = None
+        if ray:
+            from polyseek.distributed.ray_ingest import RayOptions
+
+            options = RayOptions(address=ray_address, workers=ray_workers)
+        summary = engine.index([str(p) for p in paths], on_progress=on_progress, remove_missing=not keep_missing,
+                               ray=options)
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -121,7 +137,7 @@ def search(
                 if timings:
                     Console(stderr=True).print("timings: answered by the running polyseek serve for this store", highlight=False)
             return
-    engine = make_engine(store, image_encoder, text_encoder, read_only=True)
+    engine = make_engine(store, image_encoder, text_encoder, reader=True)
     trace = engine.trace(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
                          image_weight=image_weight, spaces=signal, rerank=rerank, like=like,
                          config=engine.with_config(expand=True, expand_generator=generator) if expand else None)
@@ -206,7 +222,7 @@ def delete(
 
 def status(store: Optional[str] = StoreOption) -> None:
     """Describe the index: store, encoders, counts."""
-    engine = make_engine(store, read_only=True)
+    engine = make_engine(store, reader=True)
     print_json(engine.status())
     engine.close()
 
@@ -224,7 +240,8 @@ def demo(
     """Index the bundled sample collection, then search it: the one-command tour."""
     folder = sample_dir()
     console.print(f"indexing the sample collection at {folder}")
-    index([folder], store=store, image_encoder=None, text_encoder=None, keep_missing=False, as_json=False, no_wait=False)
+    index([folder], store=store, image_encoder=None, text_encoder=None, keep_missing=False, as_json=False, no_wait=False,
+          ray=False, ray_address=None, ray_workers=None)
     console.print(f"\n[bold]polyseek search {query!r}[/bold]")
     search([query], image=None, image_weight=1.0, k=k, store=store, image_encoder=None, text_encoder=None,
            path_glob=None, file_type=[], modality=[], after=None, before=None, instruction=None, signal=[],

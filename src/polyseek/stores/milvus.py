@@ -6,9 +6,11 @@ One collection holds everything, with the same fields as the LanceDB store: ``id
 function (a sparse ``text_sparse`` field fed by an analyzer on ``text``; Milvus 2.5+ and Milvus Lite 3.x), or with
 ``?lexical=scan`` an O(n) BM25 over the texts fetched with the filter, for servers without it.
 
-The catalog (file manifest and the write journal that makes indexing kill-safe) is a local SQLite file, so the
-store names a local folder in ``path``: next to the ``.db`` file for Lite, under the user data directory for a
-cluster. See docs/stores.md.
+The index's description (schema version, and per space its encoder, dimension and weights revision) is also kept
+with the collection, in its ``polyseek.index`` property (:meth:`MilvusStore.read_description`), so a machine that
+only knows the URI can search and check its encoders (docs/scale.md). The catalog (file manifest and the write
+journal that makes indexing kill-safe) is the writer's local SQLite file, so the store names a local folder in
+``path``: next to the ``.db`` file for Lite, under the user data directory for a cluster. See docs/stores.md.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ LIMITS = {"id": 512, "doc": 4096, "path": 4096, "ext": 64, "modality": 32, "loca
 BASE_FIELDS = ("id", "doc", "path", "ext", "modality", "date", "locator", "metadata", "text")
 SCHEMES = {"milvus": "http", "milvus+https": "https", "milvus+lite": "lite"}  # routed here by stores.base.SCHEMES
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+DESCRIPTION_PROPERTY = "polyseek.index"  # collection property holding the index description (JSON)
 
 
 @dataclass(frozen=True)
@@ -314,6 +317,30 @@ class MilvusStore:
             self._call(self.client.drop_collection, self.collection)  # no half-made collection left to adopt
             raise StoreError(f"cannot index Milvus collection {self.collection!r} at {self.uri}: {exc}") from exc
         self.spaces = dict(spaces)
+
+    # ---- the index description, kept with the collection ------------------------------------------
+    def read_description(self) -> dict[str, Any] | None:
+        """The index description stored with the collection (None when it has none, or there is no collection)."""
+        if not self.spaces:
+            return None
+        properties = self._call(self.client.describe_collection, self.collection).get("properties") or {}
+        raw = properties.get(DESCRIPTION_PROPERTY)
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise StoreError(f"Milvus collection {self.collection!r} at {self.uri} has an unreadable "
+                             f"{DESCRIPTION_PROPERTY} property: {exc}") from exc
+        return value if isinstance(value, dict) else None
+
+    def write_description(self, description: dict[str, Any]) -> None:
+        """Store the index description with the collection (the writer does it; readers on other machines use it)."""
+        self._require_collection()
+        text = json.dumps(description, sort_keys=True)
+        if self.read_description() != json.loads(text):
+            self._call(self.client.alter_collection_properties, self.collection,
+                       properties={DESCRIPTION_PROPERTY: text})
 
     # ---- writes -------------------------------------------------------------------------------
     def _record(self, row: Row) -> dict[str, Any]:
