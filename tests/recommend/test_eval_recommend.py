@@ -39,7 +39,9 @@ def test_report_contract(tmp_path):
     report = run_recommend_eval(folder, tmp_path / "work", epochs=2, resamples=100, permutations=200,
                                 image_encoder="deterministic", text_encoder="deterministic")
     assert set(BASELINES) <= set(report["methods"]) and "polyseek-sequential" in report["methods"]
-    assert report["n_users"] + report["n_dev_users"] == 14
+    assert report["n_users"] == report["n_dev_users"] == 14  # every user: dev target second-to-last, test target last
+    assert report["best"] != "polyseek-cold-start" and "polyseek-cold-start" in report["methods"]
+    assert report["tuning"]["hybrid"] and report["config"]["hybrid"]["sequential"] == 1.0
     for name, block in report["methods"].items():
         for metric in ("hr@10", "ndcg@10"):
             assert 0.0 <= block[metric] <= 1.0

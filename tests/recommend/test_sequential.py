@@ -59,3 +59,20 @@ def test_missing_model_and_bad_logs(catalogue_engine, tmp_path):
         read_interactions(bad)
     with pytest.raises(InvalidInputError, match="none of the interactions' items"):
         train_recommender(engine, _log(tmp_path / "log.csv"), config=TrainConfig(epochs=1))
+
+
+def test_cooccurrence_is_saved_and_ranks_what_was_seen_together(catalogue_engine, tmp_path):
+    from polyseek.recommend.cooccurrence import INTERACTIONS_FILE, CoOccurrence
+
+    # two groups of people: one watches items 1-3, the other 4-6; item 7 is seen by nobody twice
+    together = CoOccurrence.from_sequences([[1, 2, 3], [2, 1, 3], [3, 1], [4, 5, 6], [5, 4], [6, 4, 5]], 7)
+    scores = together.knn([4, 1], half_life=1.0)  # latest: item 1
+    assert set(np.argsort(-scores)[:3] + 1) == {1, 2, 3}  # the recent item's group first (recency-weighted)
+    assert scores[6] == 0.0 and together.popularity()[0] > together.popularity()[6] == 0.0
+    engine, catalogue = catalogue_engine
+    train_recommender(engine, _log(tmp_path / "log.csv", users=8), catalogue=catalogue,
+                      config=TrainConfig(epochs=1, dim=16, max_len=8))
+    model_dir = tmp_path / "store" / "recommender"
+    loaded = CoOccurrence.load(model_dir)
+    assert (model_dir / INTERACTIONS_FILE).is_file() and loaded is not None
+    assert loaded.matrix.shape == (8, 7) and loaded.counts.sum() == 8 * 7  # each user saw the whole cycle once

@@ -19,12 +19,13 @@ def recommend(
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the catalogue and its index here (a re-run re-indexes nothing). Default: a temporary folder."),
     image_encoder: Optional[str] = ImageEncoderOption,
     text_encoder: Optional[str] = TextEncoderOption,
-    dev_share: float = typer.Option(0.3, "--dev-share", min=0.05, max=0.9, help="Share of users used for tuning; the rest is reported."),
-    epochs: int = typer.Option(30, "--epochs", min=1, max=500, help="Most epochs of the sequential model (the best on dev users is kept)."),
+    epochs: int = typer.Option(30, "--epochs", min=1, max=500, help="Most epochs of the sequential model (the best on the dev targets is kept)."),
+    models: int = typer.Option(1, "--models", min=1, max=10, help="Sequential models trained with successive seeds and averaged."),
+    dim: int = typer.Option(64, "--dim", min=8, max=512, help="Width of the sequential model."),
     all_items: bool = typer.Option(False, "--all-items", help="Rank all films, also those without a poster (text only); default: the films with a poster."),
     train_minutes: Optional[float] = typer.Option(None, "--train-minutes", min=0.1, help="Stop training the sequential model after the epoch that passes this."),
-    negatives: int = typer.Option(256, "--negatives", min=0, help="Sampled negatives per batch when training the sequential model (0: full softmax)."),
-    limit_users: Optional[int] = typer.Option(None, "--limit-users", min=2, help="Report on at most N test users (quick runs)."),
+    negatives: int = typer.Option(0, "--negatives", min=0, help="Sampled negatives per batch when training the sequential model (0: full softmax)."),
+    limit_users: Optional[int] = typer.Option(None, "--limit-users", min=2, help="Tune and report on at most N users (quick runs)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print the methods' headline metrics as one JSON object."),
@@ -37,7 +38,7 @@ def recommend(
 
     with tempfile.TemporaryDirectory(prefix="polyseek-recommend-") as scratch, stage_progress(console) as progress:
         work = workdir.expanduser().absolute() if workdir else Path(scratch)
-        report = run_recommend_eval(folder, work, dev_share=dev_share, seed=seed, resamples=resamples, epochs=epochs,
+        report = run_recommend_eval(folder, work, seed=seed, resamples=resamples, epochs=epochs, models=models, dim=dim,
                                     limit_users=limit_users, posters_only=not all_items, negatives=negatives,
                                     time_budget_s=train_minutes * 60 if train_minutes else None, image_encoder=image_encoder, text_encoder=text_encoder,
                                     progress=progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,57 @@ from polyseek.recommend.base import (
     unit,
 )
 from polyseek.recommend.sequential import Sequential
-from polyseek.stores.base import matches
+from polyseek.stores.base import Row, matches
 from polyseek.types import Filters, Hit
 
 MODEL_DIR = "recommender"  # beside the index: <store folder>/recommender
 SEARCH_DEPTH = 100  # candidates per search for content methods, on top of what is excluded
 SEARCHED_EXAMPLES = 4  # besides each space's profile centroid, the best-weighted examples search on their own
+FULL_SCAN_MAX = 50_000  # up to this many items, every item's vectors and row are held in memory and all are scored
+
+
+@dataclass(frozen=True)
+class ItemCache:
+    """Every item of a versioned store (vectors as a :class:`Pool`, rows by id), valid for one store version."""
+
+    key: tuple[Any, ...]
+    pool: Pool
+    rows: dict[str, Row]
+    row_of: dict[str, int]
+
+
+def item_cache(engine: Any) -> ItemCache | None:
+    """The whole index in memory for recommendation, or None (a store without versions, or too many items).
+
+    Built on the first request after each change of the store (one read of everything), then every request is
+    numpy over the matrix: no per-request store reads, which were 90 % of a request's time (benchmarks/
+    recommend_latency.py). Only stores that expose a table version (LanceDB) can tell when it is stale.
+    """
+    store = engine.store
+    version = getattr(getattr(store, "table", None), "version", None)
+    if version is None:
+        return None
+    key = (id(store), version)
+    cached = getattr(engine, "_recommend_items", None)
+    if cached is not None and cached.key == key:
+        return cached
+    count = store.count()
+    if not count or count > FULL_SCAN_MAX:
+        return None
+    dims = _dims(engine)
+    ids = list(dict.fromkeys(found for space, dim in dims.items()
+                             for found, _score in store.search(space, np.zeros(dim, np.float32), count)))
+    rows = {row.id: row for row in store.get(ids)}
+    ids = [i for i in ids if i in rows]
+    pool = Pool.from_vectors(ids, _vectors(engine, ids), dims)
+    cache = ItemCache(key, pool, rows, {item: n for n, item in enumerate(ids)})
+    engine._recommend_items = cache
+    return cache
+
+
+def _dims(engine: Any) -> dict[str, int]:
+    meta = engine.catalog.get_meta("index") or {}
+    return {s: int(v["dim"]) for s, v in meta.get("spaces", {}).items() if s in SPACES}
 
 
 def default_model_dir(engine: Any) -> Path | None:
@@ -95,17 +141,35 @@ def _vectors(engine: Any, ids: Sequence[str]) -> dict[str, dict[str, np.ndarray]
 
 
 def build_profile(engine: Any, positive: Sequence[Example], negative: Sequence[Example],
-                  history: Sequence[Interaction]) -> Profile:
-    """Examples and history resolved to stored vectors; an image file not in the index is encoded on the fly."""
+                  history: Sequence[Interaction], cache: ItemCache | None = None) -> Profile:
+    """Examples and history resolved to stored vectors; an image file not in the index is encoded on the fly.
+
+    ``cache``: the in-memory index (:func:`item_cache`); item ids found there cost no store read.
+    """
     entries: list[tuple[str, float, float, float | None]] = []  # (reference, weight, timestamp, rating)
     entries += [(e.item, e.weight, 0.0, None) for e in positive]
     entries += [(e.item, -e.weight, 0.0, None) for e in negative]
     entries += [(h.item, 1.0, float(h.timestamp), h.rating) for h in history]
     resolved: list[tuple[list[str], float, float, float | None, str]] = []
-    known = {row.id for row in engine.store.get(list(dict.fromkeys(e[0] for e in entries)))}
+    references = list(dict.fromkeys(e[0] for e in entries))
+    known = set(cache.row_of).intersection(references) if cache is not None else set()
+    unknown = [r for r in references if r not in known]
+    if unknown:
+        known.update(row.id for row in engine.store.get(unknown))
     for reference, weight, timestamp, rating in entries:
         resolved.append((resolve_ids(engine, reference, known), weight, timestamp, rating, reference))
-    stored = _vectors(engine, [i for ids, *_ in resolved for i in ids])
+    wanted = list(dict.fromkeys(i for ids, *_ in resolved for i in ids))
+    stored: dict[str, dict[str, np.ndarray]] = {space: {} for space in SPACES}
+    if cache is not None:
+        for item in wanted:
+            row = cache.row_of.get(item)
+            for space in SPACES:
+                if row is not None and space in cache.pool.vectors and cache.pool.present[space][row]:
+                    stored[space][item] = cache.pool.vectors[space][row]
+    missing = [i for i in wanted if cache is None or i not in cache.row_of]
+    if missing:
+        for space, found in _vectors(engine, missing).items():
+            stored[space].update(found)
     items: list[ProfileItem] = []
     for ids, weight, timestamp, rating, reference in resolved:
         if ids:
@@ -151,13 +215,19 @@ def content_pool(engine: Any, profile: Profile, filters: Filters | None, depth: 
     return Pool.from_vectors(ids, _vectors(engine, ids), dims)
 
 
-def model_pool(engine: Any, item_ids: Sequence[str], dims: Mapping[str, int]) -> Pool:
-    """Every item the sequential model knows (cached per store count: a re-index refreshes it)."""
-    key = (id(engine), engine.store.count(), len(item_ids))
+def model_pool(engine: Any, item_ids: Sequence[str], dims: Mapping[str, int], cache: ItemCache | None = None) -> Pool:
+    """Every item the sequential model knows (cached per store version, or per item count without ``cache``)."""
+    key = (id(engine), cache.key if cache is not None else engine.store.count(), len(item_ids))
     cached = getattr(engine, "_recommend_pool", None)
     if cached is not None and cached[0] == key:
         return cached[1]
-    pool = Pool.from_vectors(list(item_ids), _vectors(engine, item_ids), dims)
+    if cache is not None:
+        rows = np.array([cache.row_of.get(i, -1) for i in item_ids])
+        pool = Pool(tuple(item_ids), {s: np.where((rows >= 0)[:, None], m[rows], 0.0).astype(np.float32)
+                                      for s, m in cache.pool.vectors.items()},
+                    {s: (rows >= 0) & m[rows] for s, m in cache.pool.present.items()})
+    else:
+        pool = Pool.from_vectors(list(item_ids), _vectors(engine, item_ids), dims)
     engine._recommend_pool = (key, pool)
     return pool
 
@@ -196,34 +266,49 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
     if method == "sequential":
         settings.setdefault("model_dir", directory)
     recommender = factory(**settings)
-    profile = build_profile(engine, positive, negative, history)
+    cache = item_cache(engine)
+    profile = build_profile(engine, positive, negative, history, cache)
     excluded: set[str] = set()
-    known = {row.id for row in engine.store.get([str(r) for r in exclude])} if exclude else set()
-    for reference in exclude:
-        excluded.update(resolve_ids(engine, str(reference), known) or [str(reference)])
+    if exclude:
+        references = [str(r) for r in exclude]
+        known = set(cache.row_of).intersection(references) if cache is not None else set()
+        if len(known) < len(set(references)):
+            known.update(row.id for row in engine.store.get([r for r in references if r not in known]))
+        for reference in references:
+            excluded.update(resolve_ids(engine, reference, known) or [reference])
     if exclude_seen or not history:
         excluded.update(profile.ids)  # the examples themselves never come back; a history's items by default
     if isinstance(recommender, Sequential):
-        pool = model_pool(engine, recommender.item_ids, recommender.dims)
+        pool = model_pool(engine, recommender.item_ids, recommender.dims, cache)
+    elif cache is not None:
+        pool = cache.pool  # every item scored: cheaper than searching for candidates, and the same as evaluated
     else:
         pool = content_pool(engine, profile, filters, SEARCH_DEPTH + len(excluded) + k)
     if not len(pool):
         return []
     scores = np.asarray(recommender.score(profile, pool), dtype=np.float64)
-    allowed = np.array([i not in excluded for i in pool.ids], dtype=bool) & np.isfinite(scores)
-    return _hits(engine, pool, scores, allowed, k, filters, float(diversity), method)
+    allowed = np.isfinite(scores)
+    if excluded:
+        allowed &= np.array([i not in excluded for i in pool.ids], dtype=bool)
+    return _hits(engine, pool, scores, allowed, k, filters, float(diversity), method, cache)
 
 
 def _hits(engine: Any, pool: Pool, scores: np.ndarray, allowed: np.ndarray, k: int, filters: Filters | None,
-          diversity: float, method: str) -> list[Hit]:
+          diversity: float, method: str, cache: ItemCache | None = None) -> list[Hit]:
     """Walk down the ranking, keeping rows that pass the filters, until ``k`` (times 4 for MMR) are found."""
-    order = [int(i) for i in np.argsort(-scores, kind="stable") if allowed[i]]
+    ranked = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")[: int(allowed.sum())]
+    order = [int(i) for i in ranked]
     wanted = k * 4 if diversity > 0 else k
     kept: list[int] = []
     rows: dict[str, Any] = {}
-    for start in range(0, len(order), 256):
-        batch = order[start:start + 256]
-        fetched = {row.id: row for row in engine.store.get([pool.ids[i] for i in batch])}
+    start, size = 0, max(2 * wanted, 32)
+    while start < len(order):
+        batch = order[start:start + size]
+        start, size = start + size, min(size * 4, 4096)
+        if cache is not None:
+            fetched = {pool.ids[i]: cache.rows[pool.ids[i]] for i in batch if pool.ids[i] in cache.rows}
+        else:
+            fetched = {row.id: row for row in engine.store.get([pool.ids[i] for i in batch])}
         for i in batch:
             row = fetched.get(pool.ids[i])
             if row is not None and matches(row, filters):

@@ -245,8 +245,12 @@ def score_all(model: Any, history_features: np.ndarray, history_known: np.ndarra
         return (table @ hidden).numpy()
 
 
-def save(model: Any, directory: Path, item_ids: Sequence[str], config: TrainConfig, info: dict[str, Any]) -> Path:
-    """Write the model directory (weights, config, item ids) atomically: a half-written model is never read."""
+def save(model: Any, directory: Path, item_ids: Sequence[str], config: TrainConfig, info: dict[str, Any],
+         extra: Callable[[Path], None] | None = None) -> Path:
+    """Write the model directory (weights, config, item ids) atomically: a half-written model is never read.
+
+    ``extra(folder)`` writes more files into the directory before it appears.
+    """
     torch = _torch()
     directory = Path(directory)
     scratch = directory.with_name(directory.name + ".partial")
@@ -257,6 +261,8 @@ def save(model: Any, directory: Path, item_ids: Sequence[str], config: TrainConf
     scratch.mkdir(parents=True)
     torch.save(model.state_dict(), scratch / MODEL_FILE)
     (scratch / ITEMS_FILE).write_text(json.dumps(list(item_ids)), encoding="utf-8")
+    if extra is not None:
+        extra(scratch)
     (scratch / CONFIG_FILE).write_text(json.dumps({"format": FORMAT, "config": asdict(config), **info}, indent=1),
                                        encoding="utf-8")
     if directory.exists():

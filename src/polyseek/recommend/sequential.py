@@ -11,11 +11,14 @@ import numpy as np
 from polyseek.errors import InvalidInputError
 from polyseek.recommend import sasrec
 from polyseek.recommend.base import SPACES, Pool, Profile, recommenders, unit, zscore
+from polyseek.recommend.cooccurrence import CoOccurrence
 from polyseek.recommend.history import History
 
-# the history profile and blend weight chosen on the MovieLens dev users (docs/recommend.md): the "hybrid"
-TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.5, "negative_weight": 0.0}
-_loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any]]] = {}
+# the hybrid's weights chosen on the MovieLens dev targets (docs/recommend.md, `polyseek eval recommend`): the
+# model's standardised scores + these x the standardised content profile, recency item-kNN and log-popularity
+TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.25, "negative_weight": 0.0}
+TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.5, "popularity_weight": 0.0, "knn_half_life": 30.0}
+_loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any], CoOccurrence | None]] = {}
 _lock = threading.Lock()
 _tables: dict[tuple[int, int, int, int], tuple[Pool, Any]] = {}  # (model, pool) -> item table
 
@@ -34,7 +37,7 @@ def load_cached(directory: str | Path):
     with _lock:
         if key not in _loaded:
             _loaded.clear()
-            _loaded[key] = sasrec.load(directory)
+            _loaded[key] = (*sasrec.load(directory), CoOccurrence.load(directory))
         return _loaded[key]
 
 
@@ -45,21 +48,29 @@ class Sequential:
     name = "sequential"
 
     def __init__(self, model_dir: str | Path | None = None, model: Any = None, config: sasrec.TrainConfig | None = None,
-                 item_ids: list[str] | None = None, dims: dict[str, int] | None = None, content_weight: float = 0.1,
-                 content: dict[str, Any] | None = None) -> None:
+                 item_ids: list[str] | None = None, dims: dict[str, int] | None = None,
+                 content_weight: float = TUNED_HYBRID["content_weight"], knn_weight: float = TUNED_HYBRID["knn_weight"],
+                 popularity_weight: float = TUNED_HYBRID["popularity_weight"],
+                 knn_half_life: float = TUNED_HYBRID["knn_half_life"], content: dict[str, Any] | None = None,
+                 cooccurrence: CoOccurrence | None = None) -> None:
         if model is None:
             if model_dir is None:
                 raise InvalidInputError("the sequential recommender needs a trained model directory",
                                         hint="train one with: polyseek train-recommender INTERACTIONS.csv")
-            model, config, item_ids, info = load_cached(model_dir)
+            model, config, item_ids, info, cooccurrence = load_cached(model_dir)
             dims = info["dims"]
         self.model, self.config = model, config or sasrec.TrainConfig()
         self.item_ids = list(item_ids or [])
         self.number = {item: i + 1 for i, item in enumerate(self.item_ids)}
         self.dims = dict(dims or {})
-        # blend with the content profile of the history (standardised scores): helps items the model saw rarely
+        # the hybrid (standardised scores): the content profile helps items the model saw rarely; co-occurrence
+        # (saved by train-recommender) and popularity need the training log, and are skipped without it
         self.content_weight = float(content_weight)
         self.content = History(**(content or TUNED_CONTENT)) if self.content_weight else None
+        self.cooccurrence = cooccurrence
+        self.knn_weight = float(knn_weight) if cooccurrence is not None else 0.0
+        self.popularity_weight = float(popularity_weight) if cooccurrence is not None else 0.0
+        self.knn_half_life = float(knn_half_life)
 
     def score(self, profile: Profile, pool: Pool) -> np.ndarray:
         history = sorted((p for p in profile.items if p.weight > 0 or profile.from_history), key=lambda p: p.timestamp)
@@ -82,6 +93,16 @@ class Sequential:
                 _tables[key] = cached
         scores = sasrec.score_all(self.model, history_features, history_known, None, None, self.config.max_len,
                                   table=cached[1])
-        if self.content is None:
+        if self.content is None and not self.knn_weight and not self.popularity_weight:
             return scores
-        return zscore(scores) + self.content_weight * self.content.score(profile, pool)
+        total = zscore(scores)
+        if self.content is not None:
+            total += self.content_weight * zscore(self.content.score(profile, pool))
+        if self.cooccurrence is not None and (self.knn_weight or self.popularity_weight):
+            columns = np.array([self.number.get(i, 0) for i in pool.ids], dtype=np.int64) - 1  # -1: unknown item
+            known = columns >= 0
+            for weight, values in ((self.knn_weight, self.cooccurrence.knn(history_known, self.knn_half_life)),
+                                   (self.popularity_weight, self.cooccurrence.popularity())):
+                if weight:
+                    total += weight * zscore(np.where(known, values[np.maximum(columns, 0)], 0.0))
+        return total

@@ -15,6 +15,7 @@ import numpy as np
 from polyseek.errors import InvalidInputError
 from polyseek.recommend import sasrec
 from polyseek.recommend.base import SPACES, Pool
+from polyseek.recommend.cooccurrence import CoOccurrence
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def train_recommender(engine: Any, interactions: Path, *, catalogue: Path | None
     info = {"feature_dim": int(sum(dims.values())), "dims": dims, "n_items": len(vocabulary), "n_users": len(sequences),
             "n_interactions": len(events), "unknown_items": unknown, "bad_rows": len(problems), "log": log,
             "encoders": {s: v.get("encoder") for s, v in meta.get("spaces", {}).items()}}
-    sasrec.save(model, directory, vocabulary, config, info)
+    cooccurrence = CoOccurrence.from_sequences(sequences, len(vocabulary))  # for the hybrid's item-kNN and popularity
+    sasrec.save(model, directory, vocabulary, config, info, extra=cooccurrence.save)
     return {"model_dir": str(directory), "problems": problems[:20], **{k: v for k, v in info.items() if k != "log"},
             "final_loss": log["epochs"][-1]["loss"] if log["epochs"] else None}
