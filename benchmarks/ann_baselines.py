@@ -124,7 +124,7 @@ def faiss_hnsw(data: np.ndarray, cache: Path, tag: str, build: bool = True) -> M
         index.hnsw.efSearch = ef
         return index.search(q[None, :], K)[1][0]
 
-    return Method("FAISS HNSW (M=16, float32)", ram, build, [16, 24, 32, 48, 64, 96, 128], search)
+    return Method("FAISS HNSW (M=16, float32)", ram, build, [16, 32, 64, 96, 128, 192, 256], search)
 
 
 def faiss_ivfpq(data: np.ndarray, cache: Path, tag: str, rescore_from: np.ndarray, build: bool = True) -> list[Method]:
@@ -192,7 +192,7 @@ def usearch_hnsw(data: np.ndarray, cache: Path, tag: str, build: bool = True) ->
         index.expansion_search = ef
         return index.search(q, K, threads=1).keys
 
-    return Method("usearch HNSW (M=16, float32)", ram, build, [16, 24, 32, 48, 64, 96, 128], search)
+    return Method("usearch HNSW (M=16, float32)", ram, build, [16, 32, 64, 96, 128, 192, 256], search)
 
 
 def hnswlib_index(data: np.ndarray, cache: Path, tag: str, build: bool = True) -> Method | None:
@@ -223,7 +223,7 @@ def hnswlib_index(data: np.ndarray, cache: Path, tag: str, build: bool = True) -
         index.set_ef(max(ef, K))
         return index.knn_query(q, k=K)[0][0]
 
-    return Method("hnswlib HNSW (M=16, float32)", ram, build, [16, 24, 32, 48, 64, 96, 128], search)
+    return Method("hnswlib HNSW (M=16, float32)", ram, build, [16, 32, 64, 96, 128, 192, 256], search)
 
 
 def polyseek_methods(data: np.ndarray, cache: Path, tag: str) -> list[Method]:
@@ -263,29 +263,30 @@ def polyseek_methods(data: np.ndarray, cache: Path, tag: str) -> list[Method]:
 
         methods.append(Method("polyseek exact (LanceDB store, in memory)", DIM * 4 + 80, 0.0, [None], exact))
     saved = (lance_module.ANN_MIN_ROWS, lance_module.SHORTLIST_MIN_ROWS)
-    lance_module.SHORTLIST_MIN_ROWS = 0
     meta = store.shortlists.folder("image") / "meta.json"
     started = time.perf_counter()
     if not meta.exists() or store.shortlists.get("image", store.table.version) is None:
+        lance_module.SHORTLIST_MIN_ROWS = 0
         store.build_shortlists()
+        lance_module.SHORTLIST_MIN_ROWS = saved[1]
         (folder / "shortlist.build_s").write_text(str(time.perf_counter() - started))
     build = float((folder / "shortlist.build_s").read_text())
     shortlist = store.shortlists.get("image", store.table.version)
     assert shortlist is not None
     ram = shortlist.ram_bytes / n + 0  # codes, list order, filter columns, centroids
-    # during the timings every store search goes to the shortlist (its own threshold is 150k rows)
-    lance_module.ANN_MIN_ROWS = 0
     default = shortlist_module.NPROBE
 
-    def quantised(q, nprobe):  # through the store's search, as the engine calls it
+    def quantised(q, nprobe):  # through the store's search, as the engine calls it, with the shortlist forced on
         shortlist_module.NPROBE = nprobe
+        lance_module.ANN_MIN_ROWS = lance_module.SHORTLIST_MIN_ROWS = 0  # (its own threshold is 150k rows)
         try:
             return [int(i[1:]) for i, _ in store.search("image", q, K)]
         finally:
             shortlist_module.NPROBE = default
+            lance_module.ANN_MIN_ROWS, lance_module.SHORTLIST_MIN_ROWS = saved
 
     methods.append(Method(f"polyseek shortlist (int8 PCA-{shortlist.codes.shape[1]} + rescoring from disk)", ram, build,
-                          [8, 12, 16, default, 32, 48, 64], quantised))
+                          sorted({8, 12, 16, default, 32, 48, 64, 96}), quantised))
     methods[-1].restore = saved  # type: ignore[attr-defined]
     methods[-1].store = store  # type: ignore[attr-defined]
     return methods
