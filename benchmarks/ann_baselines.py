@@ -286,7 +286,7 @@ def polyseek_methods(data: np.ndarray, cache: Path, tag: str) -> list[Method]:
             lance_module.ANN_MIN_ROWS, lance_module.SHORTLIST_MIN_ROWS = saved
 
     methods.append(Method(f"polyseek shortlist (int8 PCA-{shortlist.codes.shape[1]} + rescoring from disk)", ram, build,
-                          sorted({8, 12, 16, default, 32, 48, 64, 96}), quantised))
+                          sorted({8, 16, default, 32, 48, 64, 96, 128, 192}), quantised))
     methods[-1].restore = saved  # type: ignore[attr-defined]
     methods[-1].store = store  # type: ignore[attr-defined]
     return methods

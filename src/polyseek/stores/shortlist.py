@@ -26,7 +26,7 @@ import numpy as np
 
 from polyseek.types import Filters
 
-FORMAT = 1
+FORMAT = 2  # 2: codes stored list by list (a probe reads contiguous blocks)
 PREFIX = 128  # int8 PCA dimensions kept in RAM per row (of 384): recall, RAM and speed measured in benchmarks/
 ROWS_PER_LIST = 1000
 NPROBE = 24
@@ -99,6 +99,7 @@ def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str]
     modalities, modality_codes = np.unique(np.asarray(modality, dtype=object).astype(str), return_inverse=True)
     exts, ext_codes = np.unique(np.asarray(ext, dtype=object).astype(str), return_inverse=True)
     np.save(tmp / "ids.npy", np.array([i.encode("utf-8") for i in ids], dtype=bytes))
+    codes = codes[order]  # list by list, as a probe reads them
     arrays = {"codes": codes, "order": order, "offsets": offsets, "centroids": centroids, "mean": mean.astype(np.float32),
               "rotation": rotation, "scale": scale, "modality": modality_codes.astype(np.uint16),
               "ext": ext_codes.astype(np.uint16), "date": np.asarray(date, dtype=np.float64)}
@@ -181,13 +182,15 @@ class Shortlist:
             nprobe = math.ceil(nprobe * self.rows / matching)
         nprobe = min(lists, nprobe)
         near = np.argpartition(-(self.centroids @ query), nprobe - 1)[:nprobe] if nprobe < lists else np.arange(lists)
-        rows = np.concatenate([self.order[self.offsets[c] : self.offsets[c + 1]] for c in near])
+        spans = [slice(int(self.offsets[c]), int(self.offsets[c + 1])) for c in near]
+        rows = np.concatenate([self.order[span] for span in spans])
+        weights = (query @ self.rotation) * self.scale
+        approx = np.concatenate([self.codes[span].astype(np.float32) @ weights for span in spans])
         if mask is not None:
-            rows = rows[mask[rows]]
+            passing = mask[rows]
+            rows, approx = rows[passing], approx[passing]
         if not len(rows):
             return []
-        weights = (query @ self.rotation) * self.scale
-        approx = self.codes[rows].astype(np.float32) @ weights
         keep = max(rescore, 10 * k)
         if len(rows) > keep:
             rows = rows[np.argpartition(-approx, keep - 1)[:keep]]
