@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from polyseek.eval.recommend import BASELINES, run_recommend_eval, tie_aware_metrics, to_markdown
+from polyseek.eval.recommend import BASELINES, holm, run_recommend_eval, tie_aware_metrics, to_markdown
 
 
 def _folder(root, items=24, users=14):
@@ -69,3 +70,8 @@ def test_ties_are_broken_at_random_in_expectation():
     assert abs(ndcg - sum(1 / np.log2(r + 1) for r in range(1, 11)) / 20) < 1e-9
     scores[0] = 1.0
     assert tie_aware_metrics(scores, 0, candidates)[:2] == (1.0, 1.0)
+
+
+def test_holm_adjustment():
+    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    assert adjusted == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})  # 3 x 0.01; 2 x 0.03; max(0.06, 1 x 0.04)

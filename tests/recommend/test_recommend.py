@@ -126,3 +126,16 @@ def test_http_recommend(catalogue_engine):
         refused = client.post("/api/recommend", json={"positive": [str(path)]})
         assert refused.status_code == 404 and "no item with id" in refused.json()["error"]["message"]
         assert client.post("/api/recommend", json={"positive": [r1], "k": 0}).status_code == 422
+
+
+def test_the_in_memory_items_follow_a_reindex(catalogue_engine):
+    """Requests score a cached matrix of every item; a re-index (new store version) must show up at once."""
+    from tests.recommend._catalogue import RECORDS, write_catalogue
+
+    engine, path = catalogue_engine
+    r1 = _ids(engine, path, "r1")[0]
+    assert "r4" not in _records(recommend(engine, positive=[r1], k=10))  # builds the cache
+    write_catalogue(path.parent, RECORDS + [("r4", (215, 25, 25), "Scarlet dog", "a red dog barks")])
+    engine.index([path])
+    records = _records(recommend(engine, positive=[r1], k=3))
+    assert "r4" in records, records  # the new red dog, right after a re-index in the same process

@@ -511,6 +511,16 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
     }
 
 
+def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
+    """Holm's step-down adjustment of a family of p-values (here: the best method against every baseline)."""
+    order = sorted(pvalues, key=lambda name: pvalues[name])
+    out, running = {}, 0.0
+    for rank, name in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * pvalues[name]))
+        out[name] = running
+    return out
+
+
 def to_markdown(report: Mapping[str, Any]) -> str:
     """The headline table: HR@10 and NDCG@10 (95% CI) overall and on cold-start targets, test users only."""
     def cell(block: Mapping[str, Any], metric: str) -> str:
@@ -523,13 +533,14 @@ def to_markdown(report: Mapping[str, Any]) -> str:
              f"{report['n_dev_users']}); items ranked: "
              f"{report['n_items']} ({report['n_items_with_poster']} with a poster); cold-start targets "
              f"(< {report['config']['cold_start_below']} training interactions): {report['n_cold_start_users']} users.", "",
-             "| method | HR@10 | NDCG@10 | cold-start HR@10 | cold-start NDCG@10 | p vs best (NDCG@10) |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| method | HR@10 | NDCG@10 | cold-start HR@10 | cold-start NDCG@10 | p vs best (NDCG@10) | Holm-adjusted p |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    adjusted = holm({name: t["p_randomization"] for name, t in report["paired_tests"].items()})
     for name, block in report["methods"].items():
         test = report["paired_tests"].get(name)
         p = f"{test['p_randomization']:.4f}" if test else ("best (chosen on dev)" if name == report["best"] else "")
         lines.append(f"| {name} | {cell(block, 'hr@10')} | {cell(block, 'ndcg@10')} | {cell(block['cold_start'], 'hr@10')} | "
-                     f"{cell(block['cold_start'], 'ndcg@10')} | {p} |")
+                     f"{cell(block['cold_start'], 'ndcg@10')} | {p} | {f'{adjusted[name]:.4f}' if name in adjusted else ''} |")
     lines += ["", "Cold-start, paired over cold-start test users (NDCG@10, B − text-only):", ""]
     for name, test in report["cold_start_tests"].items():
         if test["mean_diff"] is not None:

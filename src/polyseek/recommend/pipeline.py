@@ -288,7 +288,9 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
         return []
     scores = np.asarray(recommender.score(profile, pool), dtype=np.float64)
     allowed = np.isfinite(scores)
-    if excluded:
+    if excluded and cache is not None and pool is cache.pool:
+        allowed[[cache.row_of[i] for i in excluded if i in cache.row_of]] = False
+    elif excluded:
         allowed &= np.array([i not in excluded for i in pool.ids], dtype=bool)
     return _hits(engine, pool, scores, allowed, k, filters, float(diversity), method, cache)
 
@@ -296,9 +298,15 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
 def _hits(engine: Any, pool: Pool, scores: np.ndarray, allowed: np.ndarray, k: int, filters: Filters | None,
           diversity: float, method: str, cache: ItemCache | None = None) -> list[Hit]:
     """Walk down the ranking, keeping rows that pass the filters, until ``k`` (times 4 for MMR) are found."""
-    ranked = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")[: int(allowed.sum())]
-    order = [int(i) for i in ranked]
     wanted = k * 4 if diversity > 0 else k
+    masked = np.where(allowed, scores, -np.inf)
+    shortlist = max(8 * wanted, 256)  # enough when filters reject few; otherwise the whole ranking
+    if filters is None and shortlist < len(masked):
+        top = np.argpartition(-masked, shortlist)[:shortlist]
+        ranked = top[np.lexsort((top, -masked[top]))]
+    else:
+        ranked = np.argsort(-masked, kind="stable")
+    order = [int(i) for i in ranked[: int(allowed.sum())] if allowed[i]]
     kept: list[int] = []
     rows: dict[str, Any] = {}
     start, size = 0, max(2 * wanted, 32)
