@@ -394,7 +394,10 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
                                              content_weight=0.0)) for model, config in trained]
         if len(parts) == 1:
             return parts[0]
-        return lambda user: sum(zscore(np.asarray(part(user), np.float32)) for part in parts) / len(parts)
+        def averaged(user: str) -> np.ndarray:
+            return np.mean([zscore(np.asarray(part(user), np.float32)) for part in parts], axis=0)
+
+        return averaged
 
     trained: list[tuple[Any, Any]] = []
     tuning["sequential"] = []

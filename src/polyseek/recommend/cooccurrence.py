@@ -43,7 +43,7 @@ class CoOccurrence:
         matrix = sparse.load_npz(path).tocsr()
         return cls(matrix, np.asarray(matrix.sum(0)).ravel().astype(np.float32))
 
-    def knn(self, history: Sequence[int], half_life: float) -> np.ndarray:
+    def knn(self, history: Sequence[int] | np.ndarray, half_life: float) -> np.ndarray:
         """Per item: cosine co-occurrence with the history's items (numbers from 1, oldest first; 0 skipped),
         each weighted by recency (halving every ``half_life`` events back)."""
         n_items = len(self.counts)
