@@ -29,8 +29,12 @@ def test_upgrade_commands(tmp_path):
     engine.index([str(tmp_path / "notes")])
     engine.close()
 
-    started = ok("upgrade", "--store", store, "--text-encoder", NEW, "--sample", "12", "--no-backfill")
+    refused = invoke("upgrade", "--store", store, "--text-encoder", NEW, "--anchor", "1.5")
+    assert refused.exit_code == 2 and "--anchor" in refused.output  # usage error, nothing started
+    assert ok("upgrade", "--store", store, "--status") == {}
+    started = ok("upgrade", "--store", store, "--text-encoder", NEW, "--sample", "12", "--no-backfill", "--anchor", "0.3")
     assert started["start"]["space"] == "text" and "backfill" not in started
+    assert started["start"]["fit"]["anchor"]["weight"] == 0.3
     shown = ok("upgrade", "--store", store, "--status")
     assert shown["text"]["items_done"] == 12 and shown["text"]["items_total"] == 24
     rolled = ok("upgrade", "--store", store, "--rollback")
