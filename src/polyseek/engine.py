@@ -34,6 +34,7 @@ from polyseek.search.policies.exclusion import ExclusionPolicy
 from polyseek.search.policies.expansion import ExpansionPolicy
 from polyseek.search.policies.kind_prior import KindPriorPolicy
 from polyseek.search.policies.moments import MomentsPolicy
+from polyseek.search.policies.sentences import SentencesPolicy
 from polyseek.search.policies.tiles import TilesPolicy
 from polyseek.search.query import build_query
 from polyseek.search.rows import RowCache
@@ -77,7 +78,7 @@ class Engine:
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExpansionPolicy(_expander), ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
-                    TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), MomentsPolicy(), DocumentsPolicy()]
+                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), MomentsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix
             upgrades.attach(self)

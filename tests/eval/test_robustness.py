@@ -54,6 +54,14 @@ def test_text_perturbations_do_what_they_say():
     assert sorted(shuffled.split()) == sorted(CAPTION.split()) and shuffled != CAPTION
 
 
+def test_every_typo_changes_its_word():
+    from polyseek.eval.robustness import _typo
+
+    for seed in range(200):
+        for word in ("bennch", "playing", "rope", "sitting", "zoom"):
+            assert _typo(word, random.Random(seed)) != word
+
+
 def test_image_perturbations(tmp_path):
     source = tmp_path / "photo.png"
     y, x = np.mgrid[0:300, 0:400]

@@ -12,8 +12,9 @@ from polyseek.cli.common import ImageEncoderOption, TextEncoderOption, print_jso
 console = Console(stderr=True)
 
 
-def _names(values: list[str]) -> list[str]:
-    return [n.strip() for value in values for n in value.split(",") if n.strip()]
+def _names(values: list[str], default: tuple[str, ...]) -> tuple[str, ...]:
+    names = [n.strip() for value in values for n in value.split(",") if n.strip()]
+    return () if names == ["none"] else tuple(names) or default
 
 
 def robustness(
@@ -22,9 +23,9 @@ def robustness(
     limit: int = typer.Option(200, "--limit", min=1, help="Use only the first N photos (bounded by default: 200)."),
     captions_per_image: int = typer.Option(2, "--captions-per-image", min=1, max=5, help="Caption queries per photo (its first ones)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every perturbation (per query or photo)."),
-    text: list[str] = typer.Option([], "--text", help="Text perturbations to run (default all: attribute, typos, dilution, shuffle)."),
+    text: list[str] = typer.Option([], "--text", help="Text perturbations to run (default all: attribute, typos, dilution, shuffle; none: no text)."),
     image: list[str] = typer.Option([], "--image", help="Image perturbations to run (default all: crop, jpeg20, rotate90, downscale128, "
-                                    "grayscale, rotate90+exif)."),
+                                    "grayscale, rotate90+exif; none: no image)."),
     workdir: Path | None = typer.Option(None, "--workdir", help="Keep indexes and perturbed photos here (a re-run re-indexes nothing)."),
     image_encoder: str | None = ImageEncoderOption,
     text_encoder: str | None = TextEncoderOption,
@@ -44,8 +45,8 @@ def robustness(
     )
 
     options = RobustnessOptions(limit=limit, captions_per_image=captions_per_image, seed=seed,
-                                text=tuple(_names(text)) or tuple(TEXT_PERTURBATIONS),
-                                images=tuple(_names(image)) or (*IMAGE_PERTURBATIONS, *FIXES))
+                                text=_names(text, tuple(TEXT_PERTURBATIONS)),
+                                images=_names(image, (*IMAGE_PERTURBATIONS, *FIXES)))
     with stage_progress(console) as progress:
         report = run_robustness(folder, options, workdir=workdir, image_encoder=image_encoder, text_encoder=text_encoder,
                                 progress=progress)

@@ -51,7 +51,9 @@ DILUTION = (
     "The museum's annual report thanks its volunteers and lists the exhibitions planned ahead.",
     "Several participants asked for the slides, which will be shared after the meeting.",
 )
-KEYBOARD = {c: n for c, n in zip("qwertyuiopasdfghjklzxcvbnm", "wqretyuiopsadfghjkllxcvbnmn")}
+# a key's neighbour on its row (the right one; the last key of a row takes its left one)
+KEYBOARD = {row[i]: row[i + 1] if i + 1 < len(row) else row[i - 1] for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+            for i in range(len(row))}
 
 
 def _rng(seed: int, name: str, key: str) -> random.Random:
@@ -72,10 +74,13 @@ def insert_attribute(text: str, rng: random.Random) -> str:
 
 
 def _typo(word: str, rng: random.Random) -> str:
+    """One edit inside ``word`` (its first letter kept): swap, drop, double, or hit a neighbouring key."""
     i = rng.randrange(1, len(word) - 1)
     kind = rng.randrange(4)
-    if kind == 0:  # swap two neighbours
+    if kind == 0 and word[i] != word[i + 1]:  # swap two neighbours (two equal letters: doubled instead)
         return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if kind == 0:
+        kind = 2
     if kind == 1:  # drop a letter
         return word[:i] + word[i + 1:]
     if kind == 2:  # double a letter
