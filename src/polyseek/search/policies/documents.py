@@ -10,7 +10,7 @@
 4. A question that names a figure, a table or a page ("in Figure 3", "Table 2", "the chart on page 17")
    gets that page first, within the document of its first result (``SearchConfig.document_references``):
    the page whose caption starts "Figure 3:"/"Figure 3." or whose printed page label is 17 (a line of its
-   own among the page's first or last lines; the PDF's 17th page when no page carries the label). Text
+   own among the page's first or last lines). Text
    encoders read "Figure 3" as two common words; the caption line says where the figure is.
 """
 
@@ -74,9 +74,9 @@ def referenced_pages(question: str, pages: list) -> list:
         if len(matches) <= MAX_PINNED:
             chosen += matches
     for number in numbers:
+        # printed labels only: the PDF's own page number rarely is the one a reader quotes (covers, front
+        # matter, two-page spreads), and pinning it cost rank 1 on the tune split (docs/documents.md)
         matches = [row for row in pages if has_page_label(row.text, number)]
-        if not matches:
-            matches = [row for row in pages if row.locator.get("page") == number]
         if len(matches) <= MAX_PINNED:
             chosen += matches
     return list({row.id: row for row in chosen}.values())
