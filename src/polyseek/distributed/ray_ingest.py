@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import pickle
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ def connect(address: str | None) -> tuple[Any, bool]:
     target = address or os.environ.get("RAY_ADDRESS") or None
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
     try:
+        if target and target != "auto":
+            _reachable(target)  # ray.init would retry an unreachable cluster for minutes
         if target:
             ray.init(address=target, **quiet)
         else:
@@ -85,6 +88,18 @@ def connect(address: str | None) -> tuple[Any, bool]:
                                 hint="start one with `ray start --head`, then pass --ray-address HOST:PORT or set "
                                      "RAY_ADDRESS (unset it to run on a local cluster)") from exc
     return ray, True
+
+
+def _reachable(address: str, seconds: float = 5.0) -> None:
+    """Raise ConnectionError at once when nothing listens at ``HOST:PORT`` (or ``ray://HOST:PORT``)."""
+    bare = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = bare.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"not HOST:PORT: {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from exc
 
 
 def index_on_ray(indexer: Indexer, spaces: Spaces, paths: Sequence[str | os.PathLike[str]], options: RayOptions, *,
@@ -122,7 +137,8 @@ def _dataset(ray: Any, keys: list[str], spaces: Spaces, indexer: Indexer, option
     items = ray.data.from_items([{"key": key} for key in keys], override_num_blocks=blocks)
     decoded = items.flat_map(decode_file, fn_kwargs={"file_items": indexer.file_items}, num_cpus=DECODE_CPUS)
     return decoded.map_batches(EmbedWorker, fn_constructor_kwargs={"store_uri": spaces.store_uri,
-                                                                   "description": description, "names": names},
+                                                                   "description": description, "names": names,
+                                                                   "threads": max(1, round(worker_cpus))},
                                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=worker_cpus,
                                batch_size=options.batch, batch_format="numpy")
 

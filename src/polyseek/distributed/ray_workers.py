@@ -9,6 +9,7 @@ This module does not import Ray: the coordinator hands these callables to Ray Da
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from polyseek.catalog import Catalog
 from polyseek.errors import PolyseekError
 from polyseek.ingest.base import ingestor_for
 from polyseek.spaces import Spaces
-from polyseek.types import DENSE_SIGNALS, Signal
+from polyseek.types import Signal
 
 CHUNK_ROW = -1
 
@@ -52,16 +53,17 @@ def decode_file(row: dict[str, Any], file_items: int = 100_000) -> Iterator[dict
 
 
 class EmbedWorker:
-    """A Ray Data actor: loads the index's encoders once (checking their weights against the index description),
+    """A Ray Data actor: loads each encoder it needs once (checking its weights against the index description),
     then embeds batches of chunk rows; marker rows pass through."""
 
-    def __init__(self, store_uri: str, description: dict[str, Any], names: dict[str, str]) -> None:
+    def __init__(self, store_uri: str, description: dict[str, Any], names: dict[str, str], threads: int = 1) -> None:
+        # ONNX Runtime sizes its pool by the machine's cores, not by Ray's share: actors would oversubscribe them
+        os.environ.setdefault("POLYSEEK_THREADS", str(max(1, threads)))
         catalog = Catalog(None)
         catalog.set_meta("index", description)
         self.spaces = Spaces(catalog, store_uri, {Signal(space): name for space, name in names.items()})
-        self.spaces.check()
-        for space in DENSE_SIGNALS:
-            self.spaces.encoder(space)  # loaded once per actor; refuses other weights than the index was built with
+        self.spaces.check()  # each encoder loads on first use, once per actor (photos never load the text one), and
+        # is refused there if its weights are not the revision the index records
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         chunk_rows = [i for i, n in enumerate(batch["n"]) if int(n) == CHUNK_ROW]
