@@ -100,7 +100,7 @@ def train_recommender(
     item_column: str = typer.Option("item", "--item-column"),
     time_column: str = typer.Option("timestamp", "--time-column"),
     rating_column: str = typer.Option("rating", "--rating-column"),
-    epochs: int = typer.Option(22, "--epochs", min=1, max=500, help="Default: the epoch chosen on the MovieLens dev targets."),
+    epochs: int = typer.Option(40, "--epochs", min=1, max=500, help="Default: the epoch chosen on the MovieLens dev targets."),
     dim: int = typer.Option(64, "--dim", min=8, max=512),
     negatives: int = typer.Option(0, "--negatives", min=0, help="Sampled negatives per batch; 0: full softmax (as evaluated; use 256 above ~50k items)."),
     max_len: int = typer.Option(50, "--max-len", min=2, max=500, help="History length the model reads."),

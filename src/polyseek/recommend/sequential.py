@@ -17,7 +17,7 @@ from polyseek.recommend.history import History
 # the hybrid's weights chosen on the MovieLens dev targets (docs/recommend.md, `polyseek eval recommend`): the
 # model's standardised scores + these x the standardised content profile, recency item-kNN and log-popularity
 TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.25, "negative_weight": 0.0}
-TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.5, "popularity_weight": 0.0, "knn_half_life": 30.0}
+TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.5, "popularity_weight": 0.0, "knn_half_life": 3.0}
 _loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any], CoOccurrence | None]] = {}
 _lock = threading.Lock()
 _tables: dict[tuple[int, int, int, int], tuple[Pool, Any]] = {}  # (model, pool) -> item table
