@@ -25,7 +25,9 @@ def free_port() -> int:
 
 def quiet_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0", **extra}
+           "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
+           # a local test cluster: no token auth (Ray 2.60 turns it on once a token file exists in ~/.ray)
+           "RAY_AUTH_MODE": "disabled", **extra}
     env.pop("RAY_ADDRESS", None)
     return env
 
@@ -46,12 +48,18 @@ def ray_cluster(tmp_path_factory):
         subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--include-dashboard=false",
                         "--temp-dir", str(temp), *common], env=env, stdout=out, stderr=subprocess.STDOUT,
                        stdin=subprocess.DEVNULL, check=True, timeout=180)
+    auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process and its children connect as the cluster expects
     try:
         with open(logs / "node.log", "w") as out:
             subprocess.run([ray_bin, "start", "--address", address, *common], env=env, stdout=out,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=True, timeout=180)
         yield address
     finally:
+        if auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = auth
         with open(logs / "stop.log", "w") as out:
             subprocess.run([ray_bin, "stop", "--force"], env=env, stdout=out, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, timeout=120)
