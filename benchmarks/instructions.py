@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ CAPTION_TEMPLATES = {
 
 
 def pages_task(folder: str, store: str, limit: int | None) -> dict[str, Any]:
-    documents, questions = load_questions(folder)
+    documents, questions = load_questions(os.path.normpath(Path(folder).absolute()))  # keyed as the index keys it
     engine = Engine(store)
     indexed = {Path(key).name for key in engine.catalog.files()}
     questions = [q for q in questions if q.doc_id in indexed][:limit]  # an index of part of the PDFs: their questions

@@ -28,6 +28,7 @@ answerer) and ``test`` (held out).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -91,7 +92,7 @@ class AskQuestion:
 
 def load_ask_questions(folder: str | Path, *, split: str = "all", limit: int | None = None) -> tuple[Path, list[AskQuestion]]:
     """``documents/`` and the questions of ``queries.jsonl`` (with ``answer``) whose PDF exists there."""
-    folder = Path(folder).expanduser().absolute()
+    folder = Path(os.path.normpath(Path(folder).expanduser().absolute()))  # "../x" keyed as the index keys it
     documents, queries = folder / "documents", folder / "queries.jsonl"
     if not documents.is_dir() or not queries.is_file():
         raise InvalidInputError(f"{folder} needs documents/*.pdf and queries.jsonl",
@@ -298,10 +299,10 @@ def run_ask_eval(folder: str | Path, *, generators: Sequence[str] = ("extractive
     documents, questions = load_ask_questions(folder, split=split, limit=limit)
     from polyseek.rag.extractive import ExtractiveAnswerer
 
-    loaded = {spec: load_generator(spec) for spec in dict.fromkeys(generators)}  # bad specs fail before indexing
+    loaded: dict[str, Any] = {spec: load_generator(spec) for spec in dict.fromkeys(generators)}  # bad specs fail first
     reranker = PersistentScorer(load_cross_encoder(), score_cache)
     for spec, generator in loaded.items():  # extractive answerers score their sentences through the same cache
-        if isinstance(generator, ExtractiveAnswerer) or (hasattr(generator, "reranker") and generator.reranker is None):
+        if isinstance(generator, ExtractiveAnswerer) or getattr(generator, "reranker", "") is None:
             loaded[spec] = type(generator)(reranker)
     own = engine is None
     if own:
@@ -310,7 +311,8 @@ def run_ask_eval(folder: str | Path, *, generators: Sequence[str] = ("extractive
     try:
         indexing = index_timed(engine, [str(documents)], "index", progress) if index else {"skipped": True}
         questions = indexed_questions(engine, documents, questions)
-        bounded = {spec: (model_limit if spec != "extractive" and model_limit else None) for spec in loaded}
+        # model generators are bounded; extractive answerers (no model) answer every question
+        bounded = {spec: (model_limit if model_limit and not hasattr(gen, "reranker") else None) for spec, gen in loaded.items()}
         subset = {q.qid for q in questions[:model_limit]} if model_limit else {q.qid for q in questions}
         rows: dict[str, dict[str, dict[str, Any]]] = {spec: {} for spec in loaded}
         for done, question in enumerate(questions, 1):

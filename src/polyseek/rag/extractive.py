@@ -18,7 +18,6 @@ LOW_CONFIDENCE = 0.1  # below this probability the best sentence is offered as "
 MIN_CHARS = 12  # fragments shorter than this (page numbers, headers) are not quoted
 RUN_ON_CHARS = 200  # a "sentence" longer than this that spans MIN_LINES lines of its page is quoted line by line
 MIN_LINES = 3
-SHORT_LINE = 50  # mean characters per line below which run-on text is a list, not wrapped prose
 _VALUE_END = re.compile(r"(?:\d|%|\)|—|–|-)$")
 
 
@@ -67,11 +66,9 @@ def quote_units(sentence: str, source: tuple[str, list[int]] | None) -> list[str
         return [sentence]
     edges = [0, *cuts, len(sentence)]
     lines = [sentence[a:b].strip() for a, b in zip(edges, edges[1:]) if sentence[a:b].strip()]
-    # table rows end in a value; a list's lines are short. Prose wrapped over lines is neither: keep it whole
+    # table rows end in a value; prose wrapped over lines (narrow columns too) mostly does not: keep it whole
     valued = sum(1 for line in lines if _VALUE_END.search(line))
-    if valued * 2 < len(lines) and sum(map(len, lines)) / len(lines) >= SHORT_LINE:
-        return [sentence]
-    return lines
+    return lines if valued * 2 >= len(lines) else [sentence]
 
 
 def best_sentences(question: str, blocks: Sequence[ContextBlock], reranker=None,
