@@ -117,7 +117,11 @@ def current() -> TileSettings:
     with _lock:
         if _current is not None:
             return _current
-    return TileSettings.parse(os.environ.get(TILES_ENV, ""))
+    value = os.environ.get(TILES_ENV, "")
+    try:
+        return TileSettings.parse(value)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{TILES_ENV}={value!r}: {exc.message}", hint=exc.hint) from None
 
 
 def configure(settings: TileSettings | None) -> None:
