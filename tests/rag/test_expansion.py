@@ -58,6 +58,10 @@ def test_parse_rewrites_strips_markers_duplicates_and_the_original():
     reply = '1. "hotel invoice"\n- Query: bank transfer\n\nmoney for the room\nhotel invoice\n' + "x" * 300 + "\n3) receipts"
     assert parse_rewrites(reply, "Money for the room", n=3) == ["hotel invoice", "bank transfer", "receipts"]
     assert parse_rewrites("", "anything") == []
+    # what Gemma-3-270M (a base model) wrote on MMLongBench-Doc: template tokens, URLs, the prompt echoed back
+    echoed = "<<SYS>>\n<</SYS>> Query: How many charts are there?\n<URI>http://www.google.com/search?q=charts\n[/INST] <<SYS"
+    assert parse_rewrites(echoed, "How many charts are there?") == []
+    assert parse_rewrites("<SYS> count of charts in the report", "How many charts?") == ["count of charts in the report"]
 
 
 def test_combmax_keeps_each_items_best_score():

@@ -22,6 +22,8 @@ CACHE_SIZE = 512
 SYSTEM = ("You rewrite search queries for a document search engine. Given a query, write {n} different short "
           "search queries that would find the pages answering it: use synonyms, the names and key terms such a page "
           "would contain, and drop filler words. One query per line, no numbering, nothing else.")
+_TAGS = re.compile(r"<+/?[A-Za-z_|]{1,20}>*|\[/?INST\]|<\|[^|>]{1,30}\|>")
+_JUNK = re.compile(r"https?://|www\.|<URI>", re.IGNORECASE)
 _LEADER = re.compile(r"^\s*(?:(?:[-*•]+|\d{1,2}[.):]|(?:search\s+|rewritten\s+)?quer(?:y|ies)\s*\d*\s*:)\s*)+", re.IGNORECASE)
 
 
@@ -39,6 +41,9 @@ def parse_rewrites(reply: str, query: str, n: int = N_QUERIES) -> list[str]:
     original = " ".join(query.lower().split())
     out: list[str] = []
     for line in reply.splitlines():
+        if _JUNK.search(line):  # a URL or a web address: not a query (a small base model writes these)
+            continue
+        line = _TAGS.sub(" ", line)  # chat-template and markup tokens a base model echoes: <<SYS>>, [INST], <USER>
         text = _LEADER.sub("", line).strip().strip("\"'`“”").strip()
         text = " ".join(text.split())
         key = text.lower().rstrip("?.")
