@@ -165,6 +165,7 @@ class LlamaCppGenerator:
         llama = self._llama()
         with self._lock:
             try:
+                texts: Iterable[str | None]
                 if llama.metadata.get("tokenizer.chat_template"):
                     chunks = llama.create_chat_completion(messages=messages, stream=True, temperature=0.0,
                                                           max_tokens=max_tokens or self.max_tokens)
