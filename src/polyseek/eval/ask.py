@@ -39,7 +39,7 @@ from typing import Any
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.eval.context import CachedScorer, gold_parts, normalise
-from polyseek.eval.pages import split_of
+from polyseek.eval.pages import read_questions, split_of
 from polyseek.types import Filters, Hit, Modality, QueryPart
 
 ProgressFn = Callable[[str, int, int], None]
@@ -92,35 +92,14 @@ class AskQuestion:
 
 def load_ask_questions(folder: str | Path, *, split: str = "all", limit: int | None = None) -> tuple[Path, list[AskQuestion]]:
     """``documents/`` and the questions of ``queries.jsonl`` (with ``answer``) whose PDF exists there."""
+
+    def build(record: dict[str, Any]) -> AskQuestion:
+        return AskQuestion(str(record["qid"]), " ".join(str(record["question"]).split()), str(record["doc_id"]),
+                           tuple(int(p) for p in record.get("evidence_pages") or ()), str(record["answer"]))
+
     folder = Path(os.path.normpath(Path(folder).expanduser().absolute()))  # "../x" keyed as the index keys it
-    documents, queries = folder / "documents", folder / "queries.jsonl"
-    if not documents.is_dir() or not queries.is_file():
-        raise InvalidInputError(f"{folder} needs documents/*.pdf and queries.jsonl",
-                                hint="queries.jsonl lines: {qid, question, doc_id, evidence_pages, answer}")
-    if split not in ("all", "tune", "test"):
-        raise InvalidInputError(f"unknown split {split!r}", hint="accepted: all, tune, test")
-    out: list[AskQuestion] = []
-    with queries.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                question = AskQuestion(str(record["qid"]), " ".join(str(record["question"]).split()), str(record["doc_id"]),
-                                       tuple(int(p) for p in record.get("evidence_pages") or ()), str(record["answer"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise InvalidInputError(f"{queries}:{number}: bad question record ({exc})",
-                                        hint="each line needs qid, question, doc_id, evidence_pages and answer") from None
-            if not question.question or not (documents / question.doc_id).is_file():
-                continue
-            if split != "all" and question.split != split:
-                continue
-            out.append(question)
-    if limit is not None:
-        out = out[:limit]
-    if not out:
-        raise InvalidInputError(f"no usable question in {queries} (split {split})")
-    return documents, out
+    return read_questions(folder, build, lambda q: bool(q.question), split=split, limit=limit,
+                          fields="{qid, question, doc_id, evidence_pages, answer}")
 
 
 # ---- scoring --------------------------------------------------------------------------------------------

@@ -22,11 +22,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.types import Filters, Modality, QueryPart, Signal
+
+
+class _Question(Protocol):
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def split(self) -> str: ...
+
+
+Q = TypeVar("Q", bound=_Question)
 
 KS = (1, 5, 10)
 METRICS = ("recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "ndcg@5", "mrr@10")
@@ -70,28 +80,27 @@ def split_of(doc_id: str) -> str:
     return "tune" if digest[0] % 2 == 0 else "test"
 
 
-def load_questions(folder: str | Path, *, split: str = "all", limit: int | None = None) -> tuple[Path, list[PageQuestion]]:
-    """``documents/`` and the questions of ``queries.jsonl`` whose PDF exists there."""
-    folder = Path(folder).expanduser().absolute()
-    documents = folder / "documents"
-    queries = folder / "queries.jsonl"
+def read_questions(folder: Path, build: Callable[[dict[str, Any]], Q], usable: Callable[[Q], bool], *, split: str,
+                   limit: int | None, fields: str) -> tuple[Path, list[Q]]:
+    """``documents/`` and the questions of ``folder/queries.jsonl`` built by ``build``, kept where ``usable`` and
+    their PDF exists, in ``split``; a bad line is one error naming the file and line (``fields`` says what a line
+    holds). Shared by ``eval pages`` and ``eval ask``."""
+    documents, queries = folder / "documents", folder / "queries.jsonl"
     if not documents.is_dir() or not queries.is_file():
-        raise InvalidInputError(f"{folder} needs documents/*.pdf and queries.jsonl",
-                                hint="queries.jsonl lines: {qid, question, doc_id, evidence_pages}")
+        raise InvalidInputError(f"{folder} needs documents/*.pdf and queries.jsonl", hint=f"queries.jsonl lines: {fields}")
     if split not in ("all", "tune", "test"):
         raise InvalidInputError(f"unknown split {split!r}", hint="accepted: all, tune, test")
-    out: list[PageQuestion] = []
+    out: list[Q] = []
     with queries.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                question = PageQuestion(str(record["qid"]), str(record["question"]).strip(), str(record["doc_id"]),
-                                        tuple(int(p) for p in record["evidence_pages"]), _facets(record))
+                question = build(json.loads(line))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise InvalidInputError(f"{queries}:{number}: bad question record ({exc})") from None
-            if not question.evidence_pages or not question.question or not (documents / question.doc_id).is_file():
+                raise InvalidInputError(f"{queries}:{number}: bad question record ({exc})",
+                                        hint=f"each line holds {fields}") from None
+            if not usable(question) or not (documents / question.doc_id).is_file():
                 continue
             if split != "all" and question.split != split:
                 continue
@@ -101,6 +110,18 @@ def load_questions(folder: str | Path, *, split: str = "all", limit: int | None 
     if not out:
         raise InvalidInputError(f"no usable question in {queries} (split {split})")
     return documents, out
+
+
+def load_questions(folder: str | Path, *, split: str = "all", limit: int | None = None) -> tuple[Path, list[PageQuestion]]:
+    """``documents/`` and the questions of ``queries.jsonl`` whose PDF exists there."""
+
+    def build(record: dict[str, Any]) -> PageQuestion:
+        return PageQuestion(str(record["qid"]), str(record["question"]).strip(), str(record["doc_id"]),
+                            tuple(int(p) for p in record["evidence_pages"]), _facets(record))
+
+    return read_questions(Path(folder).expanduser().absolute(), build,
+                          lambda q: bool(q.evidence_pages and q.question), split=split, limit=limit,
+                          fields="{qid, question, doc_id, evidence_pages}")
 
 
 def _facets(record: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
