@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,16 @@ def test_encoder_mismatch_exit_code(collection, tmp_path):
     run("index", str(collection), "--store", store, *PLUMBING)
     result = cli("search", "x", "--store", store, "--image-encoder", "minilm")
     assert result.returncode == 3 and "built with image encoder 'deterministic'" in result.stderr
+
+
+def test_demo_the_readme_first_command_indexes_and_searches_the_sample(tmp_path):
+    """`polyseek demo` called `index` and `search` as functions with a hand-made argument list: every option added
+    to them later (`--like`, `--ray`…) reached it as a typer option object and ended in a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "polyseek", "demo", "--store", str(tmp_path / "store"), "--k", "3"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert re.search(r"added [1-9]\d*, .*failed 0", done.stdout + done.stderr), done.stdout + done.stderr
+    assert "grass.jpg" in done.stdout, done.stdout[-2000:]

@@ -240,12 +240,22 @@ def demo(
     """Index the bundled sample collection, then search it: the one-command tour."""
     folder = sample_dir()
     console.print(f"indexing the sample collection at {folder}")
-    index([folder], store=store, image_encoder=None, text_encoder=None, keep_missing=False, as_json=False, no_wait=False,
-          ray=False, ray_address=None, ray_workers=None)
+    with_defaults(index, paths=[folder], store=store)
     console.print(f"\n[bold]polyseek search {query!r}[/bold]")
-    search([query], image=None, image_weight=1.0, k=k, store=store, image_encoder=None, text_encoder=None,
-           path_glob=None, file_type=[], modality=[], after=None, before=None, instruction=None, signal=[],
-           rerank=None, show=None, as_json=False)
+    with_defaults(search, query=[query], k=k, store=store)
+
+
+def with_defaults(command, **given):
+    """Call a command function with its declared default for every option not given (the bare function would see
+    typer's option objects: each option added to `index` or `search` once broke `polyseek demo` with a traceback)."""
+    import inspect
+
+    defaults = {}
+    for name, parameter in inspect.signature(command).parameters.items():
+        value = getattr(parameter.default, "default", parameter.default)
+        # a repeatable option arrives as a list from the command line, never None
+        defaults[name] = [] if value is None and str(parameter.annotation).startswith("list") else value
+    return command(**{**defaults, **given})
 
 
 def sample(as_json: bool = typer.Option(False, "--json")) -> None:
