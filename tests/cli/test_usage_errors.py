@@ -130,3 +130,24 @@ def test_the_offline_hint_names_the_variable_that_is_set(monkeypatch):
     error = load_failure("CLIP", "openai/clip-vit-base-patch32", OSError("offline"))
     assert "TRANSFORMERS_OFFLINE is set" in error.message and "TRANSFORMERS_OFFLINE unset" in error.hint
     assert "HF_HUB_OFFLINE" not in str(error)
+
+
+def test_a_bug_is_one_line_with_exit_70_and_the_traceback_on_request(monkeypatch, capsys):
+    import polyseek.cli.core as core
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug inside polyseek")
+
+    monkeypatch.setattr(core, "make_engine", broken)
+    monkeypatch.delenv("POLYSEEK_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["status"])
+    assert stop.value.code == 70
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: internal error (KeyError") and "POLYSEEK_DEBUG=1" in lines[0], err
+
+    monkeypatch.setenv("POLYSEEK_DEBUG", "1")
+    with pytest.raises(KeyError):
+        main(["status"])

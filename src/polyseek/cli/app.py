@@ -77,6 +77,9 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE (sysexits.h): a bug, not the user's input
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns polyseek and usage errors into one line on stderr and a non-zero exit code."""
     logging.basicConfig(level=os.environ.get("POLYSEEK_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
@@ -104,4 +107,11 @@ def main(argv: list[str] | None = None) -> None:
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
         sys.exit(1)
+    except Exception as exc:  # a bug in polyseek: one line, the traceback only on request
+        if os.environ.get("POLYSEEK_DEBUG"):
+            raise
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        typer.echo(f"error: internal error ({type(exc).__name__}{': ' + detail if detail else ''}); "
+                   "run again with POLYSEEK_DEBUG=1 to see the traceback, and please report it", err=True)
+        sys.exit(INTERNAL_ERROR_EXIT)
     sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
