@@ -41,6 +41,7 @@ from polyseek.eval.metrics import evaluate
 from polyseek.eval.moments import first_correct, moment_ious, moment_queries, read_manifest
 from polyseek.eval.pages import load_questions, mean_metrics, page_metrics
 from polyseek.eval.pages import split_of as page_split
+from polyseek.eval.reuse import import_files
 from polyseek.eval.runner import index_timed
 from polyseek.types import Filters, Modality, QueryPart
 from polyseek.version import __version__
@@ -98,13 +99,14 @@ class UniversalOptions:
     image_queries: int | None = None  # photo queries: the first N photos of the split (default all)
     k: int = 10
     own: bool = True  # also run each task on its own items (False: the universal pool only, e.g. a second config)
+    reuse: tuple[Path, ...] = ()  # indexes built before: files they hold unchanged are copied, not indexed again
 
     def check(self) -> None:
         if self.split not in SPLITS:
             raise InvalidInputError(f"unknown split {self.split!r}", hint="accepted: " + ", ".join(SPLITS))
         if not (self.captions or self.pages or self.moments):
             raise InvalidInputError("nothing to evaluate", hint="give at least one of --captions, --pages, --moments")
-        for folder in (self.captions, self.moments, *self.pages, *self.distractors):
+        for folder in (self.captions, self.moments, *self.pages, *self.distractors, *self.reuse):
             if folder is not None and not Path(folder).expanduser().is_dir():
                 raise InvalidInputError(f"{folder} is not a folder")
         names = [Path(p).expanduser().absolute().name for p in self.pages]
@@ -354,11 +356,15 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
             engine = Engine(store, image_encoder=image_encoder, text_encoder=text_encoder)
             stack.callback(engine.close)
         indexing: dict[str, Any] = {}
-        for task in tasks:
-            indexing[task.name] = index_timed(engine, task.index_paths, f"index {task.name}", progress)
-        for folder in options.distractors:
-            name = f"distractors:{Path(folder).expanduser().absolute().name}"
-            indexing[name] = index_timed(engine, _distractor_paths(Path(folder), options.max_distractors), f"index {name}", progress)
+        imported: dict[str, Any] = {}
+        sets = [(task.name, task.index_paths) for task in tasks]
+        sets += [(f"distractors:{Path(folder).expanduser().absolute().name}", _distractor_paths(Path(folder), options.max_distractors))
+                 for folder in options.distractors]
+        for name, paths in sets:
+            for source in options.reuse:  # copies first: the index run then finds them unchanged
+                imported.setdefault(name, []).append(import_files(engine, source, paths, progress=progress,
+                                                                  stage=f"import {name}"))
+            indexing[name] = index_timed(engine, paths, f"index {name}", progress)
         groups = {t.name: str(t.folder) for t in tasks}
         groups.update({f"distractors:{Path(f).expanduser().absolute().name}": str(Path(f).expanduser().absolute()) for f in options.distractors})
         pool = _pool_counts(engine, groups)
@@ -405,6 +411,7 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
         "notes": [note for t in tasks for note in t.notes],
         "definitions": DEFINITIONS,
         "timing": {"indexing": indexing, "search_seconds": round(search_seconds, 2)},
+        "imported": imported,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "per_query": per_query,
     }
@@ -471,4 +478,10 @@ def to_markdown(report: dict[str, Any]) -> str:
     if indexing:
         lines += ["", "Indexing: " + "; ".join(f"{k} {v['files']} files / {v['items']} items in {v['seconds']:.1f}s"
                                                for k, v in indexing.items())]
+    imported = [(name, entry) for name, entries in report.get("imported", {}).items() for entry in entries if entry["files"]]
+    if imported:
+        lines += ["", "Copied from earlier indexes: " + "; ".join(
+            f"{name} {e['files']} files / {e['items']} items from {e['source']} in {e['seconds']:.1f}s (vectors copied: "
+            f"{', '.join(e['copied_spaces']) or 'none'}; re-encoded: {', '.join(e['remade_spaces']) or 'none'})"
+            for name, e in imported)]
     return "\n".join(lines) + "\n"
