@@ -35,6 +35,7 @@ from polyseek.search.policies.expansion import ExpansionPolicy
 from polyseek.search.policies.kind_prior import KindPriorPolicy
 from polyseek.search.policies.moments import MomentsPolicy
 from polyseek.search.policies.sentences import SentencesPolicy
+from polyseek.search.policies.statements import StatementsPolicy
 from polyseek.search.policies.tiles import TilesPolicy
 from polyseek.search.query import build_query
 from polyseek.search.rows import RowCache
@@ -78,7 +79,7 @@ class Engine:
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExpansionPolicy(_expander), ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
-                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), MomentsPolicy(), DocumentsPolicy()]
+                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), MomentsPolicy(), StatementsPolicy(), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix
             upgrades.attach(self)

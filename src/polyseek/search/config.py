@@ -32,6 +32,10 @@ class SearchConfig:
     document_signals: tuple[Signal, ...] = (Signal.TEXT, Signal.LEXICAL)
     # a question naming a figure, table or page gets that page first (search/policies/documents.py, docs/documents.md)
     document_references: bool = True
+    # a question naming a balance sheet, income or cash-flow statement gets that statement's page first
+    # (search/policies/statements.py); ``implied``: also when only its metric implies one (docs/documents.md)
+    document_statements: bool = True
+    document_statements_implied: bool = False
     # scores of each kind of item standardised against that kind before kinds are merged (search/calibration.py)
     calibrate: bool = True
     # the query-side kind prior's weight as a multiple of the fitted one (search/kind_prior.py); 0 turns it off
@@ -71,6 +75,7 @@ class SearchConfig:
         """JSON-ready form, for evaluation reports."""
         return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
                 "reranker": self.reranker, "rerank_documents": self.rerank_documents,
-                "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "calibrate": self.calibrate, "kind_prior": self.kind_prior,
+                "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "document_statements": self.document_statements, "document_statements_implied": self.document_statements_implied,
+                "calibrate": self.calibrate, "kind_prior": self.kind_prior,
                 "min_depth": self.min_depth, "depth_per_k": self.depth_per_k,
                 **({"expand": True, "expand_generator": self.expand_generator} if self.expand else {})}

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from polyseek.search.aggregate import RERANK_DEPTH, is_document, pool_results
@@ -113,23 +114,30 @@ class DocumentsPolicy(BasePolicy):
         query = ctx.query
         if not ctx.config.document_references or not ctx.hits or not query.text:
             return
-        modalities = query.filters.modalities
-        if (modalities and Modality.PAGE not in modalities) or not ctx.hits[0].item.modality.is_document:
-            return
         captions, numbers = references(query.text)
         if not captions and not numbers:
             return
-        top = ctx.rows.get([ctx.hits[0].id])
-        if not top:
-            return
-        pinned = referenced_pages(query.text, document_pages(ctx.rows, top[0].doc))
-        if not pinned:
-            return
-        current = {hit.id: hit for hit in ctx.hits}
-        first = [current.get(row.id) or Hit(item=row.to_item(), score=0.0, scores={}) for row in pinned]
-        ordered = first + [hit for hit in ctx.hits if hit.id not in {row.id for row in pinned}]
-        slots = sorted((hit.score for hit in ctx.hits), reverse=True)
-        slots += [slots[-1]] * (len(ordered) - len(slots))
-        # each hit takes the score of the slot it moves into, so scores still fall down the list
-        ctx.hits = [replace(hit, score=slot, scores={**hit.scores, **({"reference": 1.0} if i < len(first) else {})})
-                    for i, (hit, slot) in enumerate(zip(ordered, slots))][: query.k]
+        pin_pages(ctx, lambda doc: referenced_pages(query.text, document_pages(ctx.rows, doc)), mark="reference")
+
+
+def pin_pages(ctx: SearchContext, choose: Callable[[str], list], *, mark: str) -> None:
+    """Put the pages ``choose(doc)`` returns first, ``doc`` being the document of the first hit; pinned hits carry
+    ``scores[mark] = 1``. Only for page rankings led by a document (``--modality page`` or none)."""
+    query = ctx.query
+    modalities = query.filters.modalities
+    if not ctx.hits or (modalities and Modality.PAGE not in modalities) or not ctx.hits[0].item.modality.is_document:
+        return
+    top = ctx.rows.get([ctx.hits[0].id])
+    if not top:
+        return
+    pinned = choose(top[0].doc)
+    if not pinned:
+        return
+    current = {hit.id: hit for hit in ctx.hits}
+    first = [current.get(row.id) or Hit(item=row.to_item(), score=0.0, scores={}) for row in pinned]
+    ordered = first + [hit for hit in ctx.hits if hit.id not in {row.id for row in pinned}]
+    slots = sorted((hit.score for hit in ctx.hits), reverse=True)
+    slots += [slots[-1]] * (len(ordered) - len(slots))
+    # each hit takes the score of the slot it moves into, so scores still fall down the list
+    ctx.hits = [replace(hit, score=slot, scores={**hit.scores, **({mark: 1.0} if i < len(first) else {})})
+                for i, (hit, slot) in enumerate(zip(ordered, slots))][: query.k]
