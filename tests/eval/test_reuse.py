@@ -123,3 +123,15 @@ def test_wrong_sources_are_refused_in_one_line(sets, tmp_path):
             import_files(engine, empty, [str(sets["misc"])])
     finally:
         engine.close()
+
+
+def test_reused_only_keeps_the_pdfs_the_source_holds(sets, tmp_path):
+    source = build_source(tmp_path / "old", [sets["pages"] / "documents" / "fruit.pdf"], "deterministic")
+    report = run_universal(UniversalOptions(pages=(sets["pages"],), reuse=(source,), reused_only=True, own=False),
+                           workdir=tmp_path / "pool", image_encoder="deterministic", text_encoder="deterministic")
+    assert report["tasks"]["reports"]["n_queries"] == 1  # the question on tools.pdf left out with its PDF
+    assert report["imported"]["reports"][0]["files"] == 1 and report["timing"]["indexing"]["reports"]["added"] == 0
+    assert any("held complete by a --reuse-index" in note for note in report["notes"])
+    with pytest.raises(InvalidInputError, match="needs at least one --reuse-index"):
+        run_universal(UniversalOptions(pages=(sets["pages"],), reused_only=True), store="memory://",
+                      image_encoder="deterministic", text_encoder="deterministic")

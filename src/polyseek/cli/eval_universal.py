@@ -31,6 +31,7 @@ def universal(
     kind_prior: float = typer.Option(1.0, "--kind-prior", min=0.0, help="Weight of the query-side kind prior, as a multiple of the fitted one (0: off)."),
     reuse_index: list[Path] = typer.Option([], "--reuse-index", help="An index built before (store folder or eval workdir): "
                                             "files it holds unchanged are copied; spaces of another encoder are re-encoded. Repeatable."),
+    reused_only: bool = typer.Option(False, "--reused-only", help="Page sets: only the PDFs a --reuse-index holds completely."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the index here (a re-run re-indexes nothing). Default: a temporary folder."),
     image_encoder: Optional[str] = ImageEncoderOption,
     text_encoder: Optional[str] = TextEncoderOption,
@@ -45,7 +46,7 @@ def universal(
     options = UniversalOptions(captions=captions, pages=tuple(pages), moments=moments, distractors=tuple(distractors),
                                split=split, limit=limit, max_pages=max_pages, max_queries=max_queries,
                                max_distractors=max_distractors, image_queries=image_queries, k=k, own=own,
-                               reuse=tuple(reuse_index))
+                               reuse=tuple(reuse_index), reused_only=reused_only)
     config = None if calibrate and kind_prior == 1.0 else SearchConfig(calibrate=calibrate, kind_prior=kind_prior)
     with stage_progress(console) as progress:
         report = run_universal(options, workdir=workdir, image_encoder=image_encoder, text_encoder=text_encoder,

@@ -41,7 +41,7 @@ from polyseek.eval.metrics import evaluate
 from polyseek.eval.moments import first_correct, moment_ious, moment_queries, read_manifest
 from polyseek.eval.pages import load_questions, mean_metrics, page_metrics
 from polyseek.eval.pages import split_of as page_split
-from polyseek.eval.reuse import import_files
+from polyseek.eval.reuse import import_files, read_source, source_folder
 from polyseek.eval.runner import index_timed
 from polyseek.types import Filters, Modality, QueryPart
 from polyseek.version import __version__
@@ -100,6 +100,7 @@ class UniversalOptions:
     k: int = 10
     own: bool = True  # also run each task on its own items (False: the universal pool only, e.g. a second config)
     reuse: tuple[Path, ...] = ()  # indexes built before: files they hold unchanged are copied, not indexed again
+    reused_only: bool = False  # page sets: only the PDFs some reuse index holds completely (an index still being built)
 
     def check(self) -> None:
         if self.split not in SPLITS:
@@ -148,9 +149,13 @@ def _caption_task(folder: Path, options: UniversalOptions) -> tuple[_Task, list[
     return task, photos
 
 
-def _page_task(folder: Path, options: UniversalOptions) -> _Task:
+def _page_task(folder: Path, options: UniversalOptions, held: set[str] | None = None) -> _Task:
     documents, questions = load_questions(folder, split="all")
     counts = _page_counts(folder, documents)
+    if held is not None:
+        counts = {name: n for name, n in counts.items() if str((documents / name).absolute()) in held}
+        if not counts:
+            raise InvalidInputError(f"no PDF of {folder} is held complete by a --reuse-index")
     chosen, total = [], 0
     for name in sorted(counts):
         if options.max_pages is not None and total + counts[name] > options.max_pages:
@@ -163,6 +168,8 @@ def _page_task(folder: Path, options: UniversalOptions) -> _Task:
     task.index_paths = [str((documents / name).absolute()) for name in chosen]
     if len(chosen) < len(counts):
         task.notes.append(f"{len(chosen)} of {len(counts)} PDFs ({total} pages) within --max-pages {options.max_pages}")
+    if held is not None:
+        task.notes.append(f"{task.name}: {len(chosen)} PDFs ({total} pages) held complete by a --reuse-index (--reused-only)")
     kept = set(chosen)
     for q in questions:
         if q.doc_id in kept:
@@ -170,6 +177,14 @@ def _page_task(folder: Path, options: UniversalOptions) -> _Task:
             task.queries.append({"id": q.qid, "text": q.question, "split": split, "doc": str((documents / q.doc_id).absolute()),
                                  "pages": list(q.evidence_pages)})
     return task
+
+
+def _held_files(sources: Sequence[Path]) -> set[str]:
+    """Keys of the files that the indexes at ``sources`` hold completely (status ok, with items)."""
+    if not sources:
+        raise InvalidInputError("--reused-only needs at least one --reuse-index")
+    return {key for source in sources for key, record in read_source(source_folder(source))[1].items()
+            if record.status == "ok" and record.items > 0}
 
 
 def _page_counts(folder: Path, documents: Path) -> dict[str, int]:
@@ -341,7 +356,8 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
     if options.captions is not None:
         task, photos = _caption_task(Path(options.captions).expanduser(), options)
         tasks.append(task)
-    tasks += [_page_task(Path(folder).expanduser(), options) for folder in options.pages]
+    held = _held_files(options.reuse) if options.reused_only else None
+    tasks += [_page_task(Path(folder).expanduser(), options, held) for folder in options.pages]
     if options.moments is not None:
         tasks.append(_moment_task(Path(options.moments)))
     if options.image_queries is not None:
