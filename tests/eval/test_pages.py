@@ -132,3 +132,13 @@ def test_reranker_is_chosen_by_name(dataset, tmp_path):
         run_pages_eval(dataset, image_encoder="deterministic", text_encoder="deterministic", reranker="no-such")
     report = run_pages_eval(dataset, image_encoder="deterministic", text_encoder="deterministic", reranker="colbert", rerank=True)
     assert report["config"]["reranker"] == "colbert" and report["within_document"]["hit@5"] == 1.0
+
+
+def test_statements_rule_is_chosen_by_name(dataset):
+    from polyseek.errors import InvalidInputError
+    from polyseek.eval.pages import run_pages_eval
+
+    with pytest.raises(InvalidInputError, match="unknown statements rule"):
+        run_pages_eval(dataset, image_encoder="deterministic", text_encoder="deterministic", statements="sometimes")
+    report = run_pages_eval(dataset, image_encoder="deterministic", text_encoder="deterministic", rerank=False, statements="implied")
+    assert report["config"]["statements"] == "implied"

@@ -22,6 +22,7 @@ def pages(
     rerank: bool | None = typer.Option(None, "--rerank/--no-rerank", help="Force the cross-encoder rerank on or off (default: as shipped)."),
     image_for_documents: bool = typer.Option(False, "--image-for-documents", help="Fuse the image space into page ranking too (off as shipped)."),
     reranker: str | None = typer.Option(None, "--reranker", help="Rerank with this reranker (cross-encoder as shipped, colbert)."),
+    statements: str | None = typer.Option(None, "--statements", help="Financial-statement rule: off, named (a statement the question names) or implied (also one its metric implies); default as shipped."),
     split: str = typer.Option("all", "--split", help="Questions to use: all, tune (chose the defaults) or test (held out)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Use only the first N questions."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline metrics as one JSON object."),
@@ -37,7 +38,7 @@ def pages(
         report = run_pages_eval(folder, store=store, image_encoder=image_encoder, text_encoder=text_encoder,
                                 signals=signal, rerank=rerank, split=split, limit=limit,
                                 image_for_documents=image_for_documents, progress=progress,
-                                reranker=reranker)
+                                reranker=reranker, statements=statements)
     output, markdown = write_report(report, output, render=to_markdown)
     summary = {"output": str(output), "markdown": str(markdown), "n_queries": report["n_queries"],
                **{task: report[task] for task in TASKS}, "failed_files": report["failed_files"]}

@@ -52,6 +52,7 @@ DEFINITIONS = {
     "split": "questions are split by document: blake2b('polyseek' + doc_id) first byte even = tune, odd = test",
 }
 ProgressFn = Callable[[str, int, int], None]
+STATEMENT_RULES = ("off", "named", "implied")  # --statements: the financial-statement rule (search/policies/statements.py)
 
 
 # fields of a question that group the metrics (MMLongBench-Doc: evidence_sources, doc_type; FinanceBench:
@@ -224,15 +225,18 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
                    text_encoder: str | None = None, signals: Sequence[str] = (), rerank: bool | None = None,
                    weights: dict[str, float] | None = None, split: str = "all", limit: int | None = None,
                    k: int = 10, image_for_documents: bool = False, progress: ProgressFn | None = None,
-                   reranker: str | None = None) -> dict[str, Any]:
+                   reranker: str | None = None, statements: str | None = None) -> dict[str, Any]:
     """Index ``folder/documents`` (incrementally, into ``store``) and evaluate every question; returns the report.
 
     ``rerank`` None keeps the engine's shipped default; ``signals`` restricts the signals (rows of the table);
     ``image_for_documents`` fuses the image space into document ranking too (off as shipped); ``reranker``
-    names the reranker (``polyseek.search.rerank.rerankers``) instead of the shipped one.
+    names the reranker (``polyseek.search.rerank.rerankers``) instead of the shipped one; ``statements``: the
+    financial-statement rule (``off``, ``named`` or ``implied``; None: as shipped, ``search/policies/statements.py``).
     """
     from polyseek.eval.runner import index_timed
 
+    if statements is not None and statements not in STATEMENT_RULES:
+        raise InvalidInputError(f"unknown statements rule {statements!r}", hint="accepted: " + ", ".join(STATEMENT_RULES))
     documents, questions = load_questions(folder, split=split, limit=limit)
     if reranker:
         from polyseek.search.rerank import rerankers
@@ -247,6 +251,8 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
         config = engine.with_config(document_signals=tuple(dict.fromkeys(("image", *config.document_signals))))
     if reranker:
         config = replace(config, reranker=reranker)
+    if statements is not None:
+        config = replace(config, document_statements=statements != "off", document_statements_implied=statements == "implied")
     try:
         indexing = index_timed(engine, [str(documents)], "index", progress)
         records = engine.catalog.files()
@@ -295,6 +301,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
             "signals": list(signals) or [s.value for s in Signal], "rerank": "engine default" if rerank is None else bool(rerank),
             "weights": config.with_weights(weights).to_dict()["weights"], "fusion": config.fusion, "k": k, "split": split,
             "document_signals": [s.value for s in config.document_signals], "reranker": config.reranker,
+            "statements": "off" if not config.document_statements else "implied" if config.document_statements_implied else "named",
             "store": engine.store_uri,
         }
         return {
