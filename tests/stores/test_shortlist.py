@@ -150,3 +150,81 @@ def test_one_query_with_several_filters_matches_the_reference(tmp_path):
     assert store.search("image", q, 1)[0][0] in ("zz", "item007")
     assert "zz" in [i for i, _ in store.search("image", q, 2)]
     store.close()
+
+
+class TestLanceFlatSnapshotPath(StoreContract):
+    """Every contract check with the exact scan reading optimize()'s flat snapshot (memory-mapped) instead of Lance."""
+
+    @pytest.fixture(autouse=True)
+    def small_thresholds(self, monkeypatch):
+        monkeypatch.setattr(lance_module, "FLAT_SNAPSHOT_MIN_ROWS", 0)
+
+    def make_store(self, tmp_path):
+        return open_store(tmp_path / "lance")
+
+
+def test_a_new_process_scans_the_flat_snapshot_and_a_write_makes_it_stale(tmp_path, monkeypatch):
+    """The snapshot answers exactly what the table answers, is used only for the version it was written for,
+    and is refreshed by the next optimize()."""
+    from tests.stores.test_contract import DIM as CONTRACT_DIM
+    from tests.stores.test_contract import make_rows
+
+    monkeypatch.setattr(lance_module, "FLAT_SNAPSHOT_MIN_ROWS", 0)
+    writer = open_store(tmp_path / "lance")
+    writer.create({"image": CONTRACT_DIM, "text": CONTRACT_DIM})
+    writer.upsert(make_rows())
+    queries = [r.vectors["image"] for r in make_rows(6, seed=4)]
+    cases = [None, Filters(modalities=(Modality.PAGE,)), Filters(file_types=("jpg", "txt"), date_to=1_700_000_000 + 20 * 86400)]
+    from_table = [writer.search("image", q, 7, f) for q in queries for f in cases]  # before optimize: read from Lance
+    assert not (writer.path / lance_module.SHORTLIST_FOLDER / "image").exists()
+    writer.optimize()
+    meta = writer.path / lance_module.SHORTLIST_FOLDER / "image" / "meta.json"
+    assert '"kind": "flat"' in meta.read_text()
+    reader = open_store(tmp_path / "lance")  # a new process: the snapshot, memory-mapped
+    assert [reader.search("image", q, 7, f) for q in queries for f in cases] == from_table
+    assert isinstance(reader._flat_cache["image"][1], np.memmap)
+    q = -queries[0]
+    writer.upsert([Row(id="new", doc="/d/new", path="/d/new.jpg", modality="image", vectors={"image": q, "text": q})])
+    fresh = open_store(tmp_path / "lance")
+    assert fresh.search("image", q, 1)[0][0] == "new"  # the stale snapshot is not used: Lance's vectors are
+    assert not isinstance(fresh._flat_cache["image"][1], np.memmap)
+    writer.optimize()
+    again = open_store(tmp_path / "lance")
+    assert again.search("image", q, 1)[0][0] == "new"
+    assert isinstance(again._flat_cache["image"][1], np.memmap)
+    for s in (writer, reader, fresh, again):
+        s.close()
+
+
+def test_recent_query_scores_are_reused_and_an_opposite_query_is_negated_exactly(tmp_path, monkeypatch):
+    from tests.stores.test_contract import DIM as CONTRACT_DIM
+    from tests.stores.test_contract import make_rows
+
+    store = open_store(tmp_path / "lance")
+    store.create({"image": CONTRACT_DIM, "text": CONTRACT_DIM})
+    store.upsert(make_rows())
+    rng = np.random.default_rng(2)
+    queries = [rng.normal(size=CONTRACT_DIM).astype(np.float32) for _ in range(3)]
+    first = [store.search("image", q, 40) for q in queries] + [store.search("image", -q, 40) for q in queries]
+    products, einsum = [], np.einsum
+    monkeypatch.setattr(lance_module.np, "einsum", lambda *a, **k: products.append(1) or einsum(*a, **k))
+    again = [store.search("image", q, 40, Filters(modalities=(Modality.IMAGE,))) for q in queries]
+    assert not products  # three queries asked before: no new matrix product
+    assert again == [[(i, s) for i, s in ranked if i in {r.id for r in make_rows() if r.modality == "image"}][: len(a)]
+                     for ranked, a in zip(first, again)]
+    matrix, columns = store._flat("image", store.table.version)
+    for q, opposite in zip(queries, first[3:]):
+        exact_scores = {i: float(s) for i, s in zip(columns["id"], einsum("ij,j->i", matrix, -q))}
+        assert all(exact_scores[i] == s for i, s in opposite)  # bit for bit what a fresh product gives
+    store.close()
+
+
+def test_lancedb_imports_without_the_rest_client_apis_and_they_still_load_on_use():
+    import subprocess
+    import sys
+
+    code = ("import sys; from polyseek.stores.lancedb import import_lancedb; db = import_lancedb(); "
+            "print(any(m.startswith('lance_namespace_urllib3_client.api.') for m in sys.modules)); "
+            "import lance_namespace_urllib3_client as c; print(c.ApiClient.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "ApiClient"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import json
 import logging
+import sys
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -43,6 +47,14 @@ REFINE_FACTOR = 4  # re-score 4k candidates with full-precision vectors: SQ code
 # Lance's own index answers meanwhile. At 1M rows: benchmarks/query_latency.py --sizes 1000000.
 SHORTLIST_MIN_ROWS = ANN_MIN_ROWS
 SHORTLIST_FOLDER = "_shortlists"
+# From this many rows (and below ANN_MIN_ROWS) optimize() writes a flat snapshot of each space beside the table
+# (float32 vectors, ids and filter columns; polyseek.stores.shortlist.build_flat): a new process memory-maps it
+# instead of reading every vector back through Lance (100k rows: 1.6 s of a cold `polyseek search`). A write
+# makes it stale like a shortlist; the store then reads Lance as before. Costs 4 bytes per dimension on disk.
+FLAT_SNAPSHOT_MIN_ROWS = 10_000
+# Query vectors whose scores a space keeps (the pipeline searches one vector under several filters, and the
+# calibration sample searches the same 8 directions, and their opposites, for every kind of item)
+SCORE_CACHE = 24
 # A reader re-checks the table's latest version at most this often, so a running server sees another
 # process's writes within about a second; the check reads one small manifest listing.
 READ_CONSISTENCY_SECONDS = 0.5
@@ -57,6 +69,41 @@ BASE_FIELDS = [
     pa.field("metadata", pa.string()),
     pa.field("text", pa.string()),
 ]
+
+
+def import_lancedb():
+    """``lancedb``, without running its REST namespace client's package ``__init__`` (``lancedb.db`` imports that
+    client's response models, whose package also builds 366 pydantic-validated API methods: ~0.7 s of CPU of a
+    cold command, for a REST catalogue a local folder store never calls). The package is registered with its
+    path, so its submodules import as usual; the first attribute asked of the package itself runs its
+    ``__init__`` then, so a caller that does use the REST client gets the whole package."""
+    if "lancedb" in sys.modules:
+        return sys.modules["lancedb"]
+    name = "lance_namespace_urllib3_client"
+    if name not in sys.modules:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.loader is not None and spec.submodule_search_locations is not None:
+            module = importlib.util.module_from_spec(spec)
+            lock = threading.RLock()
+            loader = spec.loader
+
+            def complete(attribute: str):
+                with lock:
+                    if module.__dict__.pop("__getattr__", None) is not None:
+                        loader.exec_module(module)
+                try:
+                    return module.__dict__[attribute]
+                except KeyError:
+                    raise AttributeError(f"module {name!r} has no attribute {attribute!r}") from None
+
+            module.__getattr__ = complete  # type: ignore[method-assign]
+            sys.modules[name] = module
+    import lancedb
+
+    return lancedb
 
 
 def filter_sql(filters: Filters | None, space: str | None = None) -> str | None:
@@ -75,8 +122,7 @@ class LanceStore:
     def __init__(self, path: str) -> None:
         from datetime import timedelta
 
-        import lancedb
-
+        lancedb = import_lancedb()
         self.path = Path(path).expanduser()
         self.uri = str(self.path)
         try:
@@ -87,9 +133,10 @@ class LanceStore:
         self.spaces: dict[str, int] = {}
         self.table: Table | None = None
         self._flat_cache: dict[str, tuple] = {}
-        # the last query's scores per space: the pipeline searches one query vector several times with different
-        # filters (one per kind: calibration, per-kind fetch), and each would redo the whole matrix product
-        self._last_scores: dict[str, tuple] = {}
+        # recent queries' scores per space (SCORE_CACHE): the pipeline searches one query vector several times with
+        # different filters (one per kind: calibration, per-kind fetch), and each would redo the whole matrix product
+        self._last_scores: dict[str, tuple[np.ndarray, OrderedDict[bytes, np.ndarray]]] = {}
+        self._scores_lock = threading.Lock()
         self._rows_at: tuple[int, int] = (-1, 0)  # (table version, its row count)
         self.shortlists = Shortlists(self.path / SHORTLIST_FOLDER)
         self._looked_for_table = time.monotonic()
@@ -208,37 +255,65 @@ class LanceStore:
                 self.table.delete(f"{column} IN (" + ", ".join(sql_quote(v) for v in chunk) + ")")
 
     def _flat(self, space: str, version: int):
-        """Vectors of a small table held in memory (re-read when the table's version changes).
+        """Vectors of a small table held in memory (re-read when the table's version changes): the flat snapshot
+        written for this version by optimize() when there is one (memory-mapped), else the table's vectors.
 
         Below ``ANN_MIN_ROWS`` an exact numpy scan beats Lance's flat scan by about 3x, and its ANN index at 100k, on 2 cores.
         """
         table = self._require_table()
         cached = self._flat_cache.get(space)
         if cached is None or cached[0] != version:
-            data = (table.search().where(f"has_{space} = true")
-                    .select(["id", "ext", "modality", "date", f"vec_{space}"]).limit(ANN_MIN_ROWS).to_arrow())
-            matrix = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, self.spaces[space])
-            columns = {name: np.asarray(data.column(name).to_pylist()) for name in ("id", "ext", "modality")}
-            for name in ("ext", "modality"):  # small integer codes: a filter is a table lookup, not a string search
-                columns[f"{name}_vocab"], columns[f"{name}_code"] = np.unique(columns[name], return_inverse=True)
-            columns["date"] = data.column("date").to_numpy()
+            snapshot = self.shortlists.flat(space, version)
+            columns: dict[str, np.ndarray]
+            if snapshot is not None:
+                matrix = snapshot.vectors
+                columns = {"id": snapshot.ids, "ext_vocab": np.asarray(snapshot.exts), "ext_code": snapshot.ext,
+                           "modality_vocab": np.asarray(snapshot.modalities), "modality_code": snapshot.modality,
+                           "date": snapshot.date}
+            else:
+                data = (table.search().where(f"has_{space} = true")
+                        .select(["id", "ext", "modality", "date", f"vec_{space}"]).limit(ANN_MIN_ROWS).to_arrow())
+                matrix = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, self.spaces[space])
+                columns = {name: np.asarray(data.column(name).to_pylist()) for name in ("id", "ext", "modality")}
+                for name in ("ext", "modality"):  # small integer codes: a filter is a table lookup, not a string search
+                    columns[f"{name}_vocab"], columns[f"{name}_code"] = np.unique(columns[name], return_inverse=True)
+                columns["date"] = data.column("date").to_numpy()
             cached = (version, matrix.astype(np.float32, copy=False), columns)
             self._flat_cache[space] = cached
         return cached[1], cached[2]
+
+    def _scores(self, space: str, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """``matrix @ query``, from the space's recent queries when it was asked before (or its opposite was:
+        the scores are then negated, which is exact)."""
+        key = query.tobytes()
+        with self._scores_lock:
+            entry = self._last_scores.get(space)
+            if entry is None or entry[0] is not matrix:
+                entry = (matrix, OrderedDict())
+                self._last_scores[space] = entry
+            recent = entry[1]
+            scores = recent.get(key)
+            if scores is not None:
+                recent.move_to_end(key)
+                return scores
+            opposite = recent.get((-query).tobytes())
+        if opposite is not None:
+            scores = -opposite
+        else:
+            # einsum, not BLAS gemv: on 2 busy cores OpenBLAS threads turn a 0.4 ms product into 16 ms
+            scores = np.einsum("ij,j->i", matrix, query)
+        with self._scores_lock:
+            recent[key] = scores
+            while len(recent) > SCORE_CACHE:
+                recent.popitem(last=False)
+        return scores
 
     def _flat_search(self, space: str, query: np.ndarray, k: int, filters: Filters | None,
                      version: int) -> list[tuple[str, float]]:
         matrix, columns = self._flat(space, version)
         if not len(matrix):
             return []
-        key = query.tobytes()
-        last = self._last_scores.get(space)
-        if last is not None and last[0] is matrix and last[1] == key:
-            scores = last[2]
-        else:
-            # einsum, not BLAS gemv: on 2 busy cores OpenBLAS threads turn a 0.4 ms product into 16 ms
-            scores = np.einsum("ij,j->i", matrix, query)
-            self._last_scores[space] = (matrix, key, scores)
+        scores = self._scores(space, matrix, query)
         if filters is not None and not filters.is_empty():
             mask = np.ones(len(scores), dtype=bool)
 
@@ -260,8 +335,9 @@ class LanceStore:
             return []
         top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
         ids = columns["id"]
-        order = sorted(top.tolist(), key=lambda i: (-round(float(scores[i]), 6), ids[i]))[:take]
-        return [(str(ids[i]), float(scores[i])) for i in order]
+        names = {int(i): (v.decode("utf-8") if isinstance(v := ids[i], bytes) else str(v)) for i in top.tolist()}
+        order = sorted(names, key=lambda i: (-round(float(scores[i]), 6), names[i]))[:take]
+        return [(names[i], float(scores[i])) for i in order]
 
     def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         table = self._current()
@@ -426,7 +502,8 @@ class LanceStore:
         rows = self.table.count_rows()
         version = self.table.version
         for space, dim in self.spaces.items():
-            if rows < SHORTLIST_MIN_ROWS:
+            flat = FLAT_SNAPSHOT_MIN_ROWS <= rows < ANN_MIN_ROWS
+            if rows < SHORTLIST_MIN_ROWS and not flat:
                 self.shortlists.drop(space)
                 continue
             data = (self.table.search().where(f"has_{space} = true")
@@ -435,10 +512,11 @@ class LanceStore:
                 self.shortlists.drop(space)
                 continue
             vectors = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, dim)
-            built[space] = shortlist.build(self.shortlists.folder(space), vectors, data.column("id").to_pylist(),
-                                           data.column("modality").to_pylist(), data.column("ext").to_pylist(),
-                                           data.column("date").to_numpy(), version)
-            log.info("shortlist of %s: %s", space, built[space])
+            write = shortlist.build_flat if flat and rows < SHORTLIST_MIN_ROWS else shortlist.build
+            built[space] = write(self.shortlists.folder(space), vectors, data.column("id").to_pylist(),
+                                 data.column("modality").to_pylist(), data.column("ext").to_pylist(),
+                                 data.column("date").to_numpy(), version)
+            log.info("%s of %s: %s", "flat snapshot" if write is shortlist.build_flat else "shortlist", space, built[space])
         return built
 
     def close(self) -> None:

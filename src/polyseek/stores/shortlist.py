@@ -10,6 +10,10 @@ Matryoshka-trained model needs no rotation, but none of the text encoders polyse
 Filters on modality, file type and date are checked on small per-row columns kept in RAM: a filter that keeps a
 share ``f`` of the rows probes ``nprobe / f`` lists, and one that keeps at most :data:`EXACT_FILTERED_ROWS` rows is
 scanned exactly. Files live in one folder per space, written to a temporary folder and renamed into place.
+
+A space too small for a shortlist gets a *flat snapshot* instead (:func:`build_flat`, :class:`Flat`): the same
+vectors, ids and filter columns, no lists or codes. The store scans it exactly, as it scans vectors read from Lance,
+but a new process memory-maps it in milliseconds where reading 100k rows back from Lance took seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 from polyseek.types import Filters
 
 FORMAT = 2  # 2: codes stored list by list (a probe reads contiguous blocks)
+FLAT_FORMAT = 1
 PREFIX = 128  # int8 PCA dimensions kept in RAM per row (of 384): recall, RAM and speed measured in benchmarks/
 ROWS_PER_LIST = 1000
 # lists probed per query: on the 1M synthetic set of benchmarks/ann_baselines.py (harder than real embeddings:
@@ -68,6 +73,70 @@ def _kmeans(sample: np.ndarray, lists: int, rng: np.random.Generator) -> np.ndar
     return centroids
 
 
+def _columns(tmp: Path, ids: list[str], modality: list[str], ext: list[str], date: np.ndarray,
+             order: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Write ``ids.npy`` and return the per-row filter columns (in ``order`` when given) and their vocabularies."""
+    modalities, modality_codes = np.unique(np.asarray(modality, dtype=object).astype(str), return_inverse=True)
+    exts, ext_codes = np.unique(np.asarray(ext, dtype=object).astype(str), return_inverse=True)
+    np.save(tmp / "ids.npy", np.array([i.encode("utf-8") for i in ids], dtype=bytes))
+    columns = {"modality": modality_codes.astype(np.uint16), "ext": ext_codes.astype(np.uint16),
+               "date": np.asarray(date, dtype=np.float64)}
+    return columns, {"modalities": modalities.tolist(), "exts": exts.tolist()}
+
+
+def _publish(tmp: Path, folder: Path, meta: dict) -> None:
+    """Write ``meta.json`` last (a folder without it is not a shortlist) and swap the folder into place."""
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _scratch(folder: Path) -> Path:
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def build_flat(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str], ext: list[str],
+               date: np.ndarray, version: int) -> Built:
+    """Write the flat snapshot of one space: its float32 vectors, ids and filter columns, as the table is at ``version``."""
+    n, dim = vectors.shape
+    tmp = _scratch(folder)
+    full = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
+    for s in range(0, n, ASSIGN_BATCH):
+        full[s : s + ASSIGN_BATCH] = vectors[s : s + ASSIGN_BATCH]
+    full.flush()
+    del full
+    columns, vocab = _columns(tmp, ids, modality, ext, date)
+    for name, array in columns.items():
+        np.save(tmp / f"{name}.npy", array)
+    _publish(tmp, folder, {"format": FLAT_FORMAT, "kind": "flat", "version": int(version), "rows": n, "dim": dim, **vocab})
+    return Built(rows=n, lists=0, prefix=0, ram_bytes=sum(a.nbytes for a in columns.values()),
+                 disk_bytes=sum(p.stat().st_size for p in folder.iterdir()))
+
+
+class Flat:
+    """A flat snapshot opened for an exact scan: vectors and ids memory-mapped, filter columns in RAM."""
+
+    def __init__(self, folder: Path) -> None:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("kind") != "flat" or meta.get("format") != FLAT_FORMAT:
+            raise ValueError(f"no flat snapshot in {folder}")
+        self.version: int = meta["version"]
+        self.modalities: list[str] = meta["modalities"]
+        self.exts: list[str] = meta["exts"]
+        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        self.ids = np.load(folder / "ids.npy", mmap_mode="r")
+        self.modality, self.ext = np.load(folder / "modality.npy"), np.load(folder / "ext.npy")
+        self.date = np.load(folder / "date.npy")
+        if json.loads((folder / "meta.json").read_text()).get("version") != self.version:
+            raise ValueError(f"{folder} was replaced while it was opened")  # a writer's optimize() swapped it in
+
+
 def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str], ext: list[str],
           date: np.ndarray, version: int, *, prefix: int = PREFIX, seed: int = 0) -> Built:
     """Write the shortlist of one space (``vectors``: (n, d) float32 unit rows, in the order of ``ids``)."""
@@ -83,9 +152,7 @@ def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str]
     scale = (np.maximum(np.quantile(np.abs(projected), 0.999, axis=0), 1e-6) / 127.0).astype(np.float32)
     centroids = _kmeans(sample, lists, rng) if lists > 1 else _normalise_rows(mean[None, :]).astype(np.float32)
     del sample, projected
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = _scratch(folder)
     codes = np.empty((n, prefix), dtype=np.int8)
     assign = np.empty(n, dtype=np.int32)
     full = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
@@ -98,23 +165,14 @@ def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str]
     del full
     order = np.argsort(assign, kind="stable").astype(np.int32)
     offsets = np.searchsorted(assign[order], np.arange(lists + 1)).astype(np.int64)
-    modalities, modality_codes = np.unique(np.asarray(modality, dtype=object).astype(str), return_inverse=True)
-    exts, ext_codes = np.unique(np.asarray(ext, dtype=object).astype(str), return_inverse=True)
-    np.save(tmp / "ids.npy", np.array([i.encode("utf-8") for i in ids], dtype=bytes))
+    columns, vocab = _columns(tmp, ids, modality, ext, date)
     codes = codes[order]  # list by list, as a probe reads them
     arrays = {"codes": codes, "order": order, "offsets": offsets, "centroids": centroids, "mean": mean.astype(np.float32),
-              "rotation": rotation, "scale": scale, "modality": modality_codes.astype(np.uint16),
-              "ext": ext_codes.astype(np.uint16), "date": np.asarray(date, dtype=np.float64)}
+              "rotation": rotation, "scale": scale, **columns}
     for name, array in arrays.items():
         np.save(tmp / f"{name}.npy", array)
-    meta = {"format": FORMAT, "version": int(version), "rows": n, "dim": dim, "prefix": prefix, "lists": lists,
-            "modalities": modalities.tolist(), "exts": exts.tolist()}
-    (tmp / "meta.json").write_text(json.dumps(meta))  # written last: a folder without it is not a shortlist
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    _publish(tmp, folder, {"format": FORMAT, "version": int(version), "rows": n, "dim": dim, "prefix": prefix,
+                           "lists": lists, **vocab})
     ram = sum(a.nbytes for k, a in arrays.items() if k in ("codes", "order", "modality", "ext", "date"))
     disk = sum(p.stat().st_size for p in folder.iterdir())
     return Built(rows=n, lists=lists, prefix=prefix, ram_bytes=ram, disk_bytes=disk)
@@ -125,7 +183,7 @@ class Shortlist:
 
     def __init__(self, folder: Path) -> None:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("format") != FORMAT:
+        if meta.get("format") != FORMAT or meta.get("kind", "shortlist") != "shortlist":
             raise ValueError(f"shortlist format {meta.get('format')} in {folder}, expected {FORMAT}")
         self.folder = folder
         self.version: int = meta["version"]
@@ -236,6 +294,17 @@ class Shortlists:
                 return None
             self._open[space] = current
             return current
+
+    def flat(self, space: str, version: int) -> Flat | None:
+        """The space's flat snapshot if it was written for exactly this table version, else None (opened each time:
+        the store keeps what it opens)."""
+        try:
+            meta = json.loads((self.folder(space) / "meta.json").read_text())
+            if meta.get("kind") != "flat" or meta.get("version") != version:
+                return None
+            return Flat(self.folder(space))
+        except (OSError, ValueError, KeyError):
+            return None
 
     def drop(self, space: str) -> None:
         with self._lock:
