@@ -66,6 +66,6 @@ def test_named_statement_page_comes_first(tmp_path, engine_factory):
     both = engine.search("Using the cash flow statement and the balance sheet, what was capex?", k=4, config=on, filters=filters)
     assert [hit.item.locator.page for hit in both][:2] == [2, 3]
     # no statement named: the rule leaves the order alone
-    plain = "What does the report say about total assets?"
+    plain = "What does the report say about the auditors?"
     assert ([h.id for h in engine.search(plain, k=4, config=on, filters=filters)]
             == [h.id for h in engine.search(plain, k=4, config=off, filters=filters)])

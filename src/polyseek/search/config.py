@@ -33,9 +33,9 @@ class SearchConfig:
     # a question naming a figure, table or page gets that page first (search/policies/documents.py, docs/documents.md)
     document_references: bool = True
     # a question naming a balance sheet, income or cash-flow statement gets that statement's page first
-    # (search/policies/statements.py); ``implied``: also when only its metric implies one (docs/documents.md)
+    # (search/policies/statements.py); ``implied``: also one its metric implies (quick ratio: balance sheet; tune split)
     document_statements: bool = True
-    document_statements_implied: bool = False
+    document_statements_implied: bool = True
     # scores of each kind of item standardised against that kind before kinds are merged (search/calibration.py)
     calibrate: bool = True
     # the query-side kind prior's weight as a multiple of the fitted one (search/kind_prior.py); 0 turns it off

@@ -7,9 +7,10 @@ cross-encoder read "balance sheet" as two words that the auditor's report, the n
 pages, while the statement itself is a page of numbers whose *heading* is "CONSOLIDATED BALANCE SHEETS". So:
 
 1. **Cues** (:func:`statement_cues`): the statements a question names, in the order it names them; with
-   ``implied`` also those its metric implies (working capital → balance sheet, capital expenditure → cash
-   flows, gross margin → income statement). Adjusted and non-GAAP figures imply nothing (they live in
-   reconciliation tables, not in the statements).
+   ``implied`` (``SearchConfig.document_statements_implied``, on: chosen on the tune split) also those its
+   metric implies when it names none (working capital → balance sheet, capital expenditure → cash flows, gross
+   margin → income statement). Adjusted and non-GAAP figures imply nothing (they live in reconciliation
+   tables, not in the statements).
 2. **Statement pages** (:func:`statement_kind`): a page whose first lines hold a statement's title as a line of
    its own ("Consolidated Statements of Cash Flows", "CONDENSED CONSOLIDATED BALANCE SHEETS (Unaudited)"), and
    that is a table of numbers (an index of the statements or a note that opens with the title is not).
