@@ -54,8 +54,11 @@ def test_report_contract(tmp_path):
     assert all(0 < t["p_randomization"] <= 1 for t in report["paired_tests"].values())
     # genre-consistent tastes: content and co-occurrence must beat chance (1 - 10/17 unrated items miss)
     assert report["methods"]["text-only"]["hr@10"] > 0.6
+    cold = report["cold_items"]  # items held out of training entirely (recommend_cold), a block of its own
+    assert cold["n_users"] > 0 and set(cold["candidates"]) == {"all-unrated", "cold-only"}
+    assert "content→cf multimodal" in cold["candidates"]["cold-only"]["methods"]
     json.dumps(report)  # serialisable as is
-    assert "| popularity |" in to_markdown(report)
+    assert "| popularity |" in to_markdown(report) and "Cold items:" in to_markdown(report)
     again = run_recommend_eval(folder, tmp_path / "work", epochs=2, resamples=100, permutations=200,
                                image_encoder="deterministic", text_encoder="deterministic")
     assert again["index"]["unchanged"] == 1 and again["index"]["items"] == 0  # the store is reused between runs

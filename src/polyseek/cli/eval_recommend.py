@@ -26,6 +26,7 @@ def recommend(
     train_minutes: Optional[float] = typer.Option(None, "--train-minutes", min=0.1, help="Stop training the sequential model after the epoch that passes this."),
     negatives: int = typer.Option(0, "--negatives", min=0, help="Sampled negatives per batch when training the sequential model (0: full softmax)."),
     limit_users: Optional[int] = typer.Option(None, "--limit-users", min=2, help="Tune and report on at most N users (quick runs)."),
+    cold_share: float = typer.Option(0.2, "--cold-share", min=0.0, max=0.8, help="Share of items held out of training entirely for the cold-item protocol (0: skip it)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print the methods' headline metrics as one JSON object."),
@@ -41,7 +42,7 @@ def recommend(
         report = run_recommend_eval(folder, work, seed=seed, resamples=resamples, epochs=epochs, models=models, dim=dim,
                                     limit_users=limit_users, posters_only=not all_items, negatives=negatives,
                                     time_budget_s=train_minutes * 60 if train_minutes else None, image_encoder=image_encoder, text_encoder=text_encoder,
-                                    progress=progress)
+                                    cold_share=cold_share, progress=progress)
     json_path, md_path = write_report(report, output, render=to_markdown)
     if as_json:
         print_json({"output": str(json_path), "markdown": str(md_path), "n_users": report["n_users"], "best": report["best"],

@@ -306,10 +306,11 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
                        permutations: int = 10_000, epochs: int = 30, models: int = 1, limit_users: int | None = None,
                        posters_only: bool = True, time_budget_s: float | None = None, negatives: int = 0,
                        dim: int = 64, image_encoder: str | None = None, text_encoder: str | None = None,
-                       progress: Progress | None = None) -> dict[str, Any]:
+                       cold_share: float = 0.2, progress: Progress | None = None) -> dict[str, Any]:
     """The whole evaluation; returns the report (see :func:`to_markdown` for its table).
 
     ``models``: sequential models trained with seeds ``seed .. seed+models-1`` and averaged (standardised scores).
+    ``cold_share``: the share of items held out entirely for the cold-item protocol (``recommend_cold``; 0: off).
     """
     from polyseek.engine import Engine
     from polyseek.eval.compare import randomization_test
@@ -488,6 +489,13 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
             "metric": "ndcg@10", "n_users": len(cold_users), "mean_diff": float((b - a).mean()) if len(a) else None,
             "hr_diff": float(np.mean([per_method[name][u][0] - per_method[other][u][0] for u in cold_users])) if len(a) else None,
             "p_randomization": randomization_test(a, b, permutations=permutations, seed=seed) if len(a) else None}
+    cold_items = None
+    if cold_share > 0:  # items held out of training entirely: content → collaborative maps, text vs poster vs both
+        from polyseek.eval.recommend_cold import run_cold_items
+
+        cold_items = run_cold_items(pool, record_ids, [e for e in events if e.item in usable], share=cold_share,
+                                    seed=seed, resamples=resamples, permutations=permutations, progress=progress)
+        lap("cold_items_s")
     timing["total_s"] = round(time.perf_counter() - started, 1)
     return {
         "dataset": {"name": folder.name, "path": str(folder), "kind": "recommend"},
@@ -500,6 +508,7 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
         "best": best_name,
         "paired_tests": tests,
         "cold_start_tests": cold_tests,
+        "cold_items": cold_items,
         "config": {"k": K, "cold_start_below": COLD_START, "items": "films with a poster" if posters_only else "all films",
                    "protocol": "test: last interaction; dev: second-to-last (history before it)", "seed": seed,
                    "resamples": resamples, "permutations": permutations, "encoders": encoders,
@@ -551,4 +560,8 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     lines += ["", "95% percentile-bootstrap intervals over test users; p: two-sided sign-flip randomisation test, "
               "paired over test users, no multiple-comparison correction. Ties broken at random in expectation. "
               "polyseek-cold-start is tuned on dev users whose dev target is cold and is not a candidate for best."]
+    if report.get("cold_items"):
+        from polyseek.eval.recommend_cold import to_markdown as cold_markdown
+
+        lines += ["", cold_markdown(report["cold_items"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
