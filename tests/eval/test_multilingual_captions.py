@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from polyseek.errors import InvalidInputError
-from polyseek.eval.multilingual import load_captions_lang, mean_rank_variance
+from polyseek.eval.multilingual import by_half, load_captions_lang, mean_rank_variance
 
 
 @pytest.fixture
@@ -54,3 +54,14 @@ def test_mrv_is_the_mean_variance_of_ranks_across_languages():
     result = mean_rank_variance(report, ["en", "zh"])
     assert result["n_images"] == 2
     assert result["mrv"] == pytest.approx((1.0 + 0.0) / 2)  # var(1, 3) = 1, var(2, 2) = 0
+
+
+def test_by_half_splits_queries_by_their_images_position():
+    report = {"per_query": {"text_to_image_zh": {
+        "a.jpg#zh#0": {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0},
+        "b.jpg#zh#0": {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 1.0},
+        "c.jpg#zh#0": {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0},
+        "z.jpg#zh#0": {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0}}}}  # z: not in the gallery order
+    halves = by_half(report, ["a.jpg", "b.jpg", "c.jpg"])["text_to_image_zh"]
+    assert halves["dev"] == {"queries": 2, "recall@1": 0.5, "recall@5": 0.5, "recall@10": 0.5}  # a, c
+    assert halves["heldout"] == {"queries": 1, "recall@1": 0.0, "recall@5": 0.0, "recall@10": 1.0}  # b

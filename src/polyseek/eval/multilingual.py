@@ -115,3 +115,21 @@ def mean_rank_variance(report: dict[str, Any], langs: list[str]) -> dict[str, An
             "mean_rank_by_language": {lang: round(float(matrix[:, i].mean()), 3) for i, lang in enumerate(langs)},
             "definition": "mean over images (those with a caption in every language) of the population variance, across "
                           "languages, of the 1-based rank of the image for its first caption in that language"}
+
+
+def by_half(report: dict[str, Any], order: list[str], metrics: tuple[str, ...] = ("recall@1", "recall@5", "recall@10")) -> dict[str, Any]:
+    """Per task, the report's per-query metrics averaged separately over the images at even positions of ``order``
+    (the gallery order of ``captions.json``: the *dev* half, where choices are made) and at odd positions (the
+    *held-out* half, never used for a choice). A query counts in the half of its relevant image."""
+    position = {image: i for i, image in enumerate(order)}
+    out: dict[str, Any] = {}
+    for task, per_query in (report.get("per_query") or {}).items():
+        halves: dict[str, list[dict[str, Any]]] = {"dev": [], "heldout": []}
+        for qid, result in per_query.items():
+            image = qid.partition("#")[0]
+            if image not in position:
+                continue
+            halves["dev" if position[image] % 2 == 0 else "heldout"].append(result)
+        out[task] = {name: {"queries": len(rows), **{m: round(float(np.mean([r[m] for r in rows])), 4) if rows else None for m in metrics}}
+                     for name, rows in halves.items()}
+    return out
