@@ -21,15 +21,19 @@ pages, while the statement itself is a page of numbers whose *heading* is "CONSO
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 
+from polyseek.catalog import Catalog
 from polyseek.search.context import SearchContext
 from polyseek.search.policies.base import BasePolicy
 from polyseek.search.policies.documents import document_pages, pin_pages
+from polyseek.types import Modality, item_id
 
 BALANCE, INCOME, CASH_FLOW = "balance sheet", "income statement", "cash flow statement"
 STATEMENTS = (BALANCE, INCOME, CASH_FLOW)
 MAX_PER_STATEMENT = 2  # a statement runs over one or two pages; more pages with its title is ambiguous
 HEADING_LINES = 6  # the title is looked for among a page's first lines (company name, "Table of Contents" before it)
+CACHED_DOCUMENTS = 64  # files whose statement pages are kept between queries
 MIN_NUMBERS = 30  # a statement page is a table: at least this many figures on it (years and notes count too)
 
 # what a question says when it names a statement
@@ -115,17 +119,51 @@ def statement_pages(question: str, pages: list, *, implied: bool = False) -> lis
 
 
 class StatementsPolicy(BasePolicy):
+    """Pins the statements a question names; which pages of a document are statements is found once per indexed
+    version of the file (its catalogue hash and item count) and kept (:data:`CACHED_DOCUMENTS` files), so only the
+    first such question on a filing reads all its pages."""
+
     name = "statements"
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog
+        self._kinds: OrderedDict[tuple[str, str, int], dict[str, list[str]]] = OrderedDict()
 
     def finish(self, ctx: SearchContext) -> None:
         query = ctx.query
         if not ctx.config.document_statements or not ctx.hits or not query.text:
             return
-        if not statement_cues(query.text, implied=ctx.config.document_statements_implied):
+        implied = ctx.config.document_statements_implied
+        cues = statement_cues(query.text, implied=implied)
+        if not cues:
             return
 
         def choose(doc: str) -> list:
-            return statement_pages(query.text, document_pages(ctx.rows, doc),
-                                   implied=ctx.config.document_statements_implied)
+            kinds = self.statement_ids(ctx, doc)
+            if kinds is None:  # not (yet) a whole file in the catalogue: read its pages now
+                return statement_pages(query.text, document_pages(ctx.rows, doc), implied=implied)
+            chosen = [i for cue in cues if len(kinds.get(cue, [])) <= MAX_PER_STATEMENT for i in kinds.get(cue, [])]
+            return ctx.rows.get(chosen)
 
         pin_pages(ctx, choose, mark="statement")
+
+    def statement_ids(self, ctx: SearchContext, doc: str) -> dict[str, list[str]] | None:
+        """``{statement: [page item ids in page order]}`` of one indexed file, or None when the catalogue has no
+        complete record of it."""
+        record = self.catalog.file(doc) if self.catalog is not None else None
+        if record is None or not record.items:
+            return None
+        key = (doc, record.hash, int(record.items))
+        if key not in self._kinds:
+            pages = sorted((row for row in ctx.rows.get([item_id(doc, i) for i in range(record.items)])
+                            if row.modality == Modality.PAGE.value), key=lambda row: row.locator.get("page") or 0)
+            kinds: dict[str, list[str]] = {}
+            for row in pages:
+                kind = statement_kind(row.text)
+                if kind:
+                    kinds.setdefault(kind, []).append(row.id)
+            self._kinds[key] = kinds
+            while len(self._kinds) > CACHED_DOCUMENTS:
+                self._kinds.popitem(last=False)
+        self._kinds.move_to_end(key)
+        return self._kinds[key]
