@@ -26,6 +26,9 @@ def eval_upgrade(
     anchor: float = typer.Option(0.5, "--anchor", min=0.0, max=0.99, help="Weight of the old model's own query while queries "
                                  "meet old vectors (0: the projected new query alone)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the stores here (default: a temporary folder)."),
+    during_backfill: bool = typer.Option(False, "--during-backfill", help="Backfill the first half in a thread while searching "
+                                         "(search latency beside the backfill, backfill speed beside searches)."),
+    throttle: float = typer.Option(0.0, "--throttle", min=0.0, help="Backfill pause per second of work (as polyseek upgrade --throttle)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Upgrade the text space OLD → NEW on a captions folder and measure each step through Engine.search."""
@@ -33,7 +36,8 @@ def eval_upgrade(
 
     with stage_progress(console) as progress:
         report = run_upgrade_eval(folder, old=old, new=new, limit=limit, lang=lang, sample=sample, projection=projection,
-                                  anchor=anchor, workdir=workdir, progress=progress)
+                                  anchor=anchor, workdir=workdir, progress=progress,
+                                  during_backfill=during_backfill, throttle=throttle)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")

@@ -80,10 +80,55 @@ def measure(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_pa
     return metrics
 
 
+def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_path: dict[str, list[str]], *,
+                       half: int, throttle: float, progress: ProgressFn | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Backfill ``half`` files in a thread; meanwhile search the queries in a loop. Returns (backfill counts, latencies)."""
+    import threading
+
+    from polyseek.upgrade import backfill
+
+    result: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.update(backfill(engine, batch_files=8, max_files=half, throttle=throttle, finalize_when_done=False))
+        except BaseException as exc:  # reported after the join
+            failure.append(exc)
+
+    thread = threading.Thread(target=work, name="eval-upgrade-backfill", daemon=True)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    thread.start()
+    while thread.is_alive():
+        for query in queries:
+            if not thread.is_alive():
+                break
+            t = time.perf_counter()
+            engine.search(query.text, k=50, spaces=[space])
+            latencies.append(time.perf_counter() - t)
+            if progress:
+                progress("during backfill", len(latencies), len(latencies))
+    thread.join()
+    if failure:
+        raise failure[0]
+    seconds = time.perf_counter() - started
+    row: dict[str, Any] = {"searches": len(latencies), "seconds": round(seconds, 1)}
+    if latencies:
+        row.update(search_p50_ms=round(1000 * float(np.percentile(latencies, 50)), 1),
+                   search_p95_ms=round(1000 * float(np.percentile(latencies, 95)), 1))
+    else:  # the backfill ended before the first search did
+        row.update(search_p50_ms=None, search_p95_ms=None)
+    row["backfill_items_per_second"] = result.get("items_per_second")
+    return result, row
+
+
 def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "text", limit: int = 100, lang: str = "en",
                      sample: int = 200, projection: str | Path | None = None, anchor: float = 0.5, workdir: str | Path | None = None,
-                     progress: ProgressFn | None = None) -> dict[str, Any]:
-    """The rows described in the module docstring, on the captions of the first ``limit`` photos."""
+                     progress: ProgressFn | None = None, during_backfill: bool = False, throttle: float = 0.0) -> dict[str, Any]:
+    """The rows described in the module docstring, on the captions of the first ``limit`` photos. ``during_backfill``:
+    the first half is backfilled in a background thread while the queries are searched again and again (row
+    ``during_backfill``: latency beside the backfill, and the backfill's items/s beside the searches)."""
     from polyseek.engine import Engine
     from polyseek.upgrade import backfill, upgrade
     from polyseek.upgrade.core import indexed_files
@@ -112,7 +157,15 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
     report["fit"] = started["fit"]
     rows["projected_0"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="0%")
     half = len(indexed_files(engine)) // 2
-    report["backfill_50"] = backfill(engine, batch_files=32, max_files=half, finalize_when_done=False)
+    if during_backfill:
+        # the first half is backfilled in a thread while searches run (as a server answering during an upgrade job)
+        report["backfill_50"], rows["during_backfill"] = _searched_backfill(
+            engine, space, queries, qrels, files.ids_by_path, half=half, throttle=throttle, progress=progress)
+        during, idle = rows["during_backfill"], rows["projected_0"]["search_p95_ms"]
+        during["idle_p95_ms"] = idle
+        during["p95_vs_idle"] = round(during["search_p95_ms"] / idle, 2) if during["search_p95_ms"] and idle else None
+    else:
+        report["backfill_50"] = backfill(engine, batch_files=32, max_files=half, throttle=throttle, finalize_when_done=False)
     rows["projected_50"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="50%")
     report["backfill_100"] = backfill(engine, batch_files=32, finalize_when_done=False)
     rows["projected_100"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="100%")
@@ -133,10 +186,17 @@ def to_markdown(report: dict[str, Any]) -> str:
              f"{report['queries']} queries ({report['lang']}), relevant: the other captions of the query's photo.", "",
              "| row | R@1 | R@5 | R@10 | nDCG@10 | MRR@10 | search p50 ms | p95 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, m in report["rows"].items():
+        if "recall@1" not in m:  # during_backfill: latency only
+            continue
         lines.append(f"| {name} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['ndcg@10']:.3f} | "
                      f"{m['mrr@10']:.3f} | {m['search_p50_ms']} | {m['search_p95_ms']} |")
     fit = report.get("fit", {})
     lines += ["", f"Projection fit (held-out items): {fit}"]
+    during = report["rows"].get("during_backfill")
+    if during:
+        lines.append(f"- searches during the first half's backfill: {during['searches']} searches, p50 {during['search_p50_ms']} ms, "
+                     f"p95 {during['search_p95_ms']} ms ({during['p95_vs_idle']}× the idle p95 of row projected_0); "
+                     f"backfill beside them: {during['backfill_items_per_second']} items/s")
     for key in ("backfill_50", "backfill_100"):
         if key in report:
             b = report[key]
