@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                              "0.005 of the best mean of top-1 kind and hit@10 over classes)")
     parser.add_argument("--weights", default="0,0.25,0.5,1,1.5,2,3,4,6", help="candidate weights for --choose-weight")
     parser.add_argument("--max-captions", type=int, default=300, help="dev caption queries used by --choose-weight")
+    parser.add_argument("--keep-fit", action="store_true",
+                        help="keep the shipped classifier (--output's coefficients); only choose the weight again")
     args = parser.parse_args(argv)
     data = labelled(args.captions, args.pages)
     dev = data["dev"]
@@ -148,10 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         print("no dev queries: give --captions and/or --pages", file=sys.stderr)
         return 2
     sources = [str(p.name) for p in ([args.captions] if args.captions else []) + args.pages]
-    prior = fit([t for t, _ in dev], [c for _, c in dev], KINDS, l2=args.l2, weight=args.weight,
-                meta={"fitted_on": "dev half only", "sets": sources, "l2": args.l2,
-                      "dev_queries": {c: sum(1 for _, x in dev if x == c) for c in sorted({x for _, x in dev})}})
-    report: dict = {"dev_accuracy": accuracy(prior, dev), "test_accuracy": accuracy(prior, data["test"])}
+    if args.keep_fit:
+        prior = KindPrior.from_dict(json.loads(args.output.read_text(encoding="utf-8")))
+        report: dict = {key: prior.meta[key] for key in ("dev_accuracy", "test_accuracy") if key in prior.meta}
+        if "weight_choice" in prior.meta:  # the earlier choice stays on record beside the new one
+            report["weight_choice_before"] = prior.meta["weight_choice"]
+    else:
+        prior = fit([t for t, _ in dev], [c for _, c in dev], KINDS, l2=args.l2, weight=args.weight,
+                    meta={"fitted_on": "dev half only", "sets": sources, "l2": args.l2,
+                          "dev_queries": {c: sum(1 for _, x in dev if x == c) for c in sorted({x for _, x in dev})}})
+        report = {"dev_accuracy": accuracy(prior, dev), "test_accuracy": accuracy(prior, data["test"])}
     if args.choose_weight:
         rankings = dev_rankings(args.choose_weight, args.captions, args.pages, args.max_captions)
         grid = {w: score_weight(prior, rankings, w) for w in (float(x) for x in args.weights.split(","))}

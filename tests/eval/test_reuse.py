@@ -135,3 +135,12 @@ def test_reused_only_keeps_the_pdfs_the_source_holds(sets, tmp_path):
     with pytest.raises(InvalidInputError, match="needs at least one --reuse-index"):
         run_universal(UniversalOptions(pages=(sets["pages"],), reused_only=True), store="memory://",
                       image_encoder="deterministic", text_encoder="deterministic")
+
+
+def test_max_pages_per_page_set(sets):
+    one = UniversalOptions(pages=(sets["pages"],), max_pages=(3,), own=False)
+    report = run_universal(one, store="memory://", image_encoder="deterministic", text_encoder="deterministic")
+    assert report["tasks"]["reports"]["n_queries"] == 1  # fruit.pdf's 3 pages fit, tools.pdf's 2 more do not
+    with pytest.raises(InvalidInputError, match="once per --pages"):
+        run_universal(UniversalOptions(pages=(sets["pages"],), max_pages=(3, 4)), store="memory://",
+                      image_encoder="deterministic", text_encoder="deterministic")

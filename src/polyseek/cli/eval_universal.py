@@ -21,7 +21,8 @@ def universal(
     distractors: list[Path] = typer.Option([], "--distractors", help="Any folder indexed as is (notes, audio, posters); repeatable."),
     split: str = typer.Option("all", "--split", help="Queries to run: all, dev (fit calibration here) or test (report here)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N photos of the captions set (pool and queries)."),
-    max_pages: Optional[int] = typer.Option(None, "--max-pages", min=1, help="Per page set: whole PDFs in name order while they fit in N pages."),
+    max_pages: list[int] = typer.Option([], "--max-pages", min=1, help="Per page set: whole PDFs in name order while they fit in N pages; "
+                                        "once for every set, or once per --pages in order."),
     max_queries: Optional[int] = typer.Option(None, "--max-queries", min=1, help="Per task: only the first N queries of the split."),
     max_distractors: Optional[int] = typer.Option(None, "--max-distractors", min=1, help="Per distractor folder: only the first N files."),
     image_queries: Optional[int] = typer.Option(None, "--image-queries", min=0, help="Photo queries: the first N photos of the split (default: all; 0: none)."),
@@ -44,7 +45,8 @@ def universal(
     from polyseek.search.config import SearchConfig
 
     options = UniversalOptions(captions=captions, pages=tuple(pages), moments=moments, distractors=tuple(distractors),
-                               split=split, limit=limit, max_pages=max_pages, max_queries=max_queries,
+                               split=split, limit=limit,
+                               max_pages=(max_pages[0] if len(max_pages) == 1 else tuple(max_pages) or None), max_queries=max_queries,
                                max_distractors=max_distractors, image_queries=image_queries, k=k, own=own,
                                reuse=tuple(reuse_index), reused_only=reused_only)
     config = None if calibrate and kind_prior == 1.0 else SearchConfig(calibrate=calibrate, kind_prior=kind_prior)

@@ -93,7 +93,8 @@ class UniversalOptions:
     distractors: tuple[Path, ...] = ()
     split: str = "all"
     limit: int | None = None  # first N photos of the captions set (pool and queries)
-    max_pages: int | None = None  # per page set: whole PDFs, in name order, while the pages fit
+    max_pages: int | tuple[int, ...] | None = None  # per page set: whole PDFs, in name order, while the pages fit
+    # (one number for every set, or one per page set in --pages order)
     max_queries: int | None = None  # per task: the first N queries of the split
     max_distractors: int | None = None  # per distractor folder: the first N files in path order
     image_queries: int | None = None  # photo queries: the first N photos of the split (default all)
@@ -114,6 +115,9 @@ class UniversalOptions:
         clash = {n for n in names if names.count(n) > 1 or n in ("captions", "moments")}
         if clash:
             raise InvalidInputError(f"page sets need distinct folder names other than captions/moments, got {sorted(clash)}")
+        if isinstance(self.max_pages, tuple) and len(self.max_pages) not in (1, len(self.pages)):
+            raise InvalidInputError(f"--max-pages given {len(self.max_pages)} times for {len(self.pages)} page sets",
+                                    hint="give it once (every set) or once per --pages, in the same order")
         if not 1 <= self.k <= 1000:
             raise InvalidInputError(f"k must be from 1 to 1000, got {self.k}")
 
@@ -149,7 +153,9 @@ def _caption_task(folder: Path, options: UniversalOptions) -> tuple[_Task, list[
     return task, photos
 
 
-def _page_task(folder: Path, options: UniversalOptions, held: set[str] | None = None) -> _Task:
+def _page_task(folder: Path, options: UniversalOptions, held: set[str] | None = None, number: int = 0) -> _Task:
+    limits = options.max_pages
+    max_pages = limits[number if len(limits) > 1 else 0] if isinstance(limits, tuple) else limits
     documents, questions = load_questions(folder, split="all")
     counts = _page_counts(folder, documents)
     if held is not None:
@@ -158,16 +164,16 @@ def _page_task(folder: Path, options: UniversalOptions, held: set[str] | None = 
             raise InvalidInputError(f"no PDF of {folder} is held complete by a --reuse-index")
     chosen, total = [], 0
     for name in sorted(counts):
-        if options.max_pages is not None and total + counts[name] > options.max_pages:
+        if max_pages is not None and total + counts[name] > max_pages:
             continue
         chosen.append(name)
         total += counts[name]
     if not chosen:
-        raise InvalidInputError(f"--max-pages {options.max_pages} leaves no whole PDF of {folder}")
+        raise InvalidInputError(f"--max-pages {max_pages} leaves no whole PDF of {folder}")
     task = _Task(folder.absolute().name, "pages", documents.absolute())
     task.index_paths = [str((documents / name).absolute()) for name in chosen]
     if len(chosen) < len(counts):
-        task.notes.append(f"{len(chosen)} of {len(counts)} PDFs ({total} pages) within --max-pages {options.max_pages}")
+        task.notes.append(f"{task.name}: {len(chosen)} of {len(counts)} PDFs ({total} pages) within --max-pages {max_pages}")
     if held is not None:
         task.notes.append(f"{task.name}: {len(chosen)} PDFs ({total} pages) held complete by a --reuse-index (--reused-only)")
     kept = set(chosen)
@@ -357,7 +363,7 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
         task, photos = _caption_task(Path(options.captions).expanduser(), options)
         tasks.append(task)
     held = _held_files(options.reuse) if options.reused_only else None
-    tasks += [_page_task(Path(folder).expanduser(), options, held) for folder in options.pages]
+    tasks += [_page_task(Path(folder).expanduser(), options, held, n) for n, folder in enumerate(options.pages)]
     if options.moments is not None:
         tasks.append(_moment_task(Path(options.moments)))
     if options.image_queries is not None:
