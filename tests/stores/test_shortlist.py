@@ -176,6 +176,8 @@ def test_a_new_process_scans_the_flat_snapshot_and_a_write_makes_it_stale(tmp_pa
     queries = [r.vectors["image"] for r in make_rows(6, seed=4)]
     cases = [None, Filters(modalities=(Modality.PAGE,)), Filters(file_types=("jpg", "txt"), date_to=1_700_000_000 + 20 * 86400)]
     from_table = [writer.search("image", q, 7, f) for q in queries for f in cases]  # before optimize: read from Lance
+    wanted = ["item039", "nothing", "item000", "item017", "item000"]
+    rows_from_table = writer.get(wanted)
     assert not (writer.path / lance_module.SHORTLIST_FOLDER / "image").exists()
     writer.optimize()
     meta = writer.path / lance_module.SHORTLIST_FOLDER / "image" / "meta.json"
@@ -183,10 +185,13 @@ def test_a_new_process_scans_the_flat_snapshot_and_a_write_makes_it_stale(tmp_pa
     reader = open_store(tmp_path / "lance")  # a new process: the snapshot, memory-mapped
     assert [reader.search("image", q, 7, f) for q in queries for f in cases] == from_table
     assert isinstance(reader._flat_cache["image"][1], np.memmap)
+    assert reader.get(wanted) == rows_from_table and [r.id for r in rows_from_table] == ["item039", "item000", "item017", "item000"]
+    assert reader._rows_snapshot_at[1] is not None  # the rows came from the rows snapshot
     q = -queries[0]
     writer.upsert([Row(id="new", doc="/d/new", path="/d/new.jpg", modality="image", vectors={"image": q, "text": q})])
     fresh = open_store(tmp_path / "lance")
     assert fresh.search("image", q, 1)[0][0] == "new"  # the stale snapshot is not used: Lance's vectors are
+    assert [r.id for r in fresh.get(["new", "item001"])] == ["new", "item001"] and fresh._rows_snapshot_at[1] is None
     assert not isinstance(fresh._flat_cache["image"][1], np.memmap)
     writer.optimize()
     again = open_store(tmp_path / "lance")

@@ -1,5 +1,21 @@
-"""Command-line interface: thin commands over :class:`polyseek.engine.Engine`."""
+"""Command-line interface: thin commands over :class:`polyseek.engine.Engine`.
 
-from polyseek.cli.app import app, main
+``main`` answers a plain ``polyseek search`` through a running ``polyseek serve`` before the Typer app is built
+(:mod:`polyseek.cli.remote`); the app (``polyseek.cli.app``) is imported for everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyseek.cli.remote import main
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from polyseek.cli.app import app
+
+        return app
+    raise AttributeError(name)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -12,7 +10,11 @@ from typing import Any
 
 import typer
 
+from polyseek.cli.output import print_json
 from polyseek.errors import InvalidInputError, NotFoundError
+
+__all__ = ["CATALOG_FILE", "ImageEncoderOption", "StoreOption", "TextEncoderOption", "catalog_exists", "catalog_folder",
+           "make_engine", "parse_date", "print_json", "require_index", "stage_progress"]
 
 CATALOG_FILE = "catalog.sqlite"  # every local index has one (the engine keeps it beside the store)
 
@@ -73,11 +75,6 @@ def require_index(store: str | None) -> None:
     if catalog_exists(store) is False:
         raise NotFoundError(f"no index at {uri}",
                             hint="check --store / $POLYSEEK_STORE, or build one first: polyseek index FOLDER --store " + uri)
-
-
-def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def parse_date(value: str | None, option: str) -> float | None:

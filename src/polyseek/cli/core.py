@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from polyseek.cli.common import (
     ImageEncoderOption,
@@ -19,12 +16,13 @@ from polyseek.cli.common import (
     catalog_exists,
     make_engine,
     parse_date,
-    print_json,
 )
-from polyseek.errors import NotFoundError, PolyseekError
-from polyseek.search.query_syntax import join_arguments, parse_query_syntax
+from polyseek.cli.output import print_hits, print_json
+from polyseek.errors import NotFoundError
+from polyseek.search.query_syntax import join_arguments
 from polyseek.types import Filters, Hit, Modality
 
+__all__ = ["delete", "demo", "index", "print_hits", "sample", "search", "search_served", "status"]
 console = Console(stderr=True)
 NO_WAIT_HELP = "Fail at once if another polyseek is writing to this store, instead of waiting for it."
 MODALITY_NAMES = ", ".join(m.value for m in Modality)  # module level: mypy cannot see a comprehension's name in a default
@@ -53,6 +51,8 @@ def index(
     missing = [str(p) for p in paths if not os.path.lexists(p.expanduser())]
     if missing and len(missing) == len(paths) and catalog_exists(store) is False:
         raise NotFoundError(f"no such file or folder: {', '.join(missing)}", hint="give files or folders to index")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     engine = make_engine(store, image_encoder, text_encoder)
     engine.indexer.wait = not no_wait
     show = not as_json and console.is_terminal
@@ -161,46 +161,9 @@ def search(
 def search_served(store: str | None, text: str, k: int, filters: Filters, instruction: str | None, signals: list[str],
                   rerank: bool | None, like: str | None) -> list[dict] | None:
     """Hits from a running ``polyseek serve`` of this store (see :mod:`polyseek.cli.remote`), or None."""
-    from polyseek.cli.remote import find_server, remote_search
-    from polyseek.config import resolve_store_uri
+    from polyseek.cli.remote import served_hits
 
-    server = find_server(resolve_store_uri(store))
-    if server is None:
-        return None
-    try:
-        if text.strip() and any(kind != "text" for _, kind, _ in parse_query_syntax(text)):
-            return None  # image terms name local files: searched in-process
-    except PolyseekError:
-        return None  # the in-process search reports it properly
-    body = {"text": text or None, "k": k, "instruction": instruction, "signals": list(signals), "rerank": rerank,
-            "like": like, "filters": {"path_glob": filters.path_glob, "file_types": list(filters.file_types),
-                                      "modalities": [m.value for m in filters.modalities],
-                                      "date_from": filters.date_from, "date_to": filters.date_to}}
-    return remote_search(server, body)
-
-
-def print_hits(hits) -> None:
-    out = Console()
-    if not hits:
-        out.print("no results")
-        return
-    table = Table(show_header=True, header_style="bold", expand=False, box=None)
-    table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("type")
-    table.add_column("path", overflow="fold")
-    table.add_column("where")
-    table.add_column("text", overflow="ellipsis", max_width=max(20, shutil.get_terminal_size().columns - 90))
-    for rank, hit in enumerate(hits, 1):
-        snippet = " ".join(hit.item.text.split())[:200]
-        where = hit.item.locator.describe()
-        if hit.best_region is not None:  # a PDF page hit: which region on it matched best
-            region = hit.best_region
-            box = region.locator.bbox
-            where += f" {region.metadata.get('kind', 'region')}" + (" [" + ", ".join(f"{v:.0f}" for v in box) + "]" if box else "")
-            snippet = " ".join(region.text.split())[:200] or snippet
-        table.add_row(str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, where, snippet)
-    out.print(table)
+    return served_hits(store, text, k, filters, instruction, signals, rerank, like)
 
 
 def delete(

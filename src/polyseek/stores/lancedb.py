@@ -51,6 +51,8 @@ SHORTLIST_FOLDER = "_shortlists"
 # (float32 vectors, ids and filter columns; polyseek.stores.shortlist.build_flat): a new process memory-maps it
 # instead of reading every vector back through Lance (100k rows: 1.6 s of a cold `polyseek search`). A write
 # makes it stale like a shortlist; the store then reads Lance as before. Costs 4 bytes per dimension on disk.
+# In the same range a rows snapshot (every row's stored fields, sorted by id, an Arrow file) answers get() by id:
+# 3 Lance B-tree queries per search cost 5-20 ms each on 2 busy cores.
 FLAT_SNAPSHOT_MIN_ROWS = 10_000
 # Query vectors whose scores a space keeps (the pipeline searches one vector under several filters, and the
 # calibration sample searches the same 8 directions, and their opposites, for every kind of item)
@@ -138,6 +140,8 @@ class LanceStore:
         self._last_scores: dict[str, tuple[np.ndarray, OrderedDict[bytes, np.ndarray]]] = {}
         self._scores_lock = threading.Lock()
         self._rows_at: tuple[int, int] = (-1, 0)  # (table version, its row count)
+        self._fts_at: tuple[int, bool] = (-1, False)  # (table version, whether it has the full-text index)
+        self._rows_snapshot_at: tuple[int, shortlist.RowsSnapshot | None] = (-1, None)
         self.shortlists = Shortlists(self.path / SHORTLIST_FOLDER)
         self._looked_for_table = time.monotonic()
         if TABLE in self._table_names():
@@ -345,10 +349,7 @@ class LanceStore:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if filters is None or not filters.path_glob:
-            version = table.version
-            if self._rows_at[0] != version:  # one Lance call per search, not two (each ~0.5 ms on busy cores)
-                self._rows_at = (version, table.count_rows())
-            rows = self._rows_at[1]
+            version, rows = self._counted(table)
             if rows < ANN_MIN_ROWS:
                 return self._flat_search(space, query, k, filters, version)
             shortlist = self.shortlists.get(space, version) if rows >= SHORTLIST_MIN_ROWS else None
@@ -384,11 +385,18 @@ class LanceStore:
         return [(ids[i], float(scores[i])) for i in order]
 
     def _has_fts(self) -> bool:
+        """Whether the table has its full-text index (asked once per table version: listing indexes costs a few ms)."""
+        table = self._require_table()
+        version = table.version
+        if self._fts_at[0] == version:
+            return self._fts_at[1]
         try:
-            return any("text" in (getattr(ix, "columns", None) or []) and "fts" in str(getattr(ix, "index_type", "")).lower()
-                       or getattr(ix, "name", "") == "text_idx" for ix in self._require_table().list_indices())
+            found = any("text" in (getattr(ix, "columns", None) or []) and "fts" in str(getattr(ix, "index_type", "")).lower()
+                        or getattr(ix, "name", "") == "text_idx" for ix in table.list_indices())
         except Exception:  # noqa: BLE001
             return False
+        self._fts_at = (version, found)
+        return found
 
     def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         table = self._current()
@@ -423,6 +431,14 @@ class LanceStore:
             self.table.create_fts_index("text", use_tantivy=False, replace=True, with_position=False,
                                         lower_case=True, stem=True, remove_stop_words=True, ascii_folding=True)
 
+    def _rows_snapshot(self, table: Table) -> shortlist.RowsSnapshot | None:
+        """optimize()'s rows snapshot when it was written for the table's current version (looked up once per version)."""
+        version = table.version
+        held = self._rows_snapshot_at
+        if held[0] != version:
+            held = self._rows_snapshot_at = (version, self.shortlists.rows(version))
+        return held[1]
+
     def get(self, ids: Sequence[str]) -> list[Row]:
         table = self._current()
         if table is None or not ids:
@@ -430,10 +446,15 @@ class LanceStore:
         found: dict[str, Row] = {}
         columns = [f.name for f in BASE_FIELDS]
         unique = list(dict.fromkeys(ids))
+        snapshot = self._rows_snapshot(table)
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
-            for rec in table.search().where(where).select(columns).limit(len(chunk)).to_list():
+            if snapshot is not None:  # a binary search in memory-mapped rows, where Lance's B-tree query took 5-20 ms
+                records = snapshot.records(chunk)
+            else:
+                where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
+                records = table.search().where(where).select(columns).limit(len(chunk)).to_list()
+            for rec in records:
                 found[rec["id"]] = Row(
                     id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
                     locator=json.loads(rec["locator"] or "{}"), text=rec["text"] or "",
@@ -461,7 +482,16 @@ class LanceStore:
 
     def count(self) -> int:
         table = self._current()
-        return 0 if table is None else table.count_rows()
+        return 0 if table is None else self._counted(table)[1]
+
+    def _counted(self, table: Table) -> tuple[int, int]:
+        """(version, row count) of the table, counted once per version (the calibration asks for every kind of every
+        query; a search asks too): one Lance call, not two (each ~0.5 ms on busy cores)."""
+        version = table.version
+        counted = self._rows_at
+        if counted[0] != version:
+            counted = self._rows_at = (version, table.count_rows())
+        return counted
 
     def optimize(self) -> None:
         """Compact fragments, refresh the BM25 index, build the ANN index once the table is large."""
@@ -501,6 +531,14 @@ class LanceStore:
             return built
         rows = self.table.count_rows()
         version = self.table.version
+        snapshot = None
+        if FLAT_SNAPSHOT_MIN_ROWS <= rows < ANN_MIN_ROWS:  # the stored fields, for get() by id
+            fields = self.table.search().select([f.name for f in BASE_FIELDS]).limit(rows).to_arrow()
+            snapshot = shortlist.build_rows(self.shortlists.folder(shortlist.ROWS_FOLDER), fields, version)
+        if snapshot is None:
+            self.shortlists.drop(shortlist.ROWS_FOLDER)
+        else:
+            built[shortlist.ROWS_FOLDER] = snapshot
         for space, dim in self.spaces.items():
             flat = FLAT_SNAPSHOT_MIN_ROWS <= rows < ANN_MIN_ROWS
             if rows < SHORTLIST_MIN_ROWS and not flat:

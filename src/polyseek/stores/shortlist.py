@@ -306,7 +306,71 @@ class Shortlists:
         except (OSError, ValueError, KeyError):
             return None
 
+    def rows(self, version: int) -> RowsSnapshot | None:
+        """The rows snapshot if it was written for exactly this table version, else None."""
+        try:
+            meta = json.loads((self.root / ROWS_FOLDER / "meta.json").read_text())
+            if meta.get("kind") != "rows" or meta.get("version") != version:
+                return None
+            return RowsSnapshot(self.root / ROWS_FOLDER)
+        except (OSError, ValueError, KeyError):
+            return None
+
     def drop(self, space: str) -> None:
         with self._lock:
             self._open.pop(space, None)
         shutil.rmtree(self.folder(space), ignore_errors=True)
+
+
+ROWS_FOLDER = "rows.table"  # not an identifier: no space can be named so
+ROWS_FORMAT = 1
+
+
+def build_rows(folder: Path, rows, version: int) -> Built | None:
+    """Write the rows snapshot: every row's stored fields (a ``pyarrow.Table`` without vectors), sorted by id, as an
+    Arrow file read memory-mapped, beside the sorted ids, as the table is at ``version``. None (and nothing written)
+    when an id ends in a NUL byte, which numpy's fixed-width ids would drop."""
+    import pyarrow as pa
+
+    encoded = [i.encode("utf-8") for i in rows.column("id").to_pylist()]
+    if any(i.endswith(b"\0") for i in encoded):
+        return None
+    ids = np.array(encoded, dtype=bytes)
+    order = np.argsort(ids, kind="stable")
+    tmp = _scratch(folder)
+    np.save(tmp / "ids.npy", ids[order])
+    with pa.OSFile(str(tmp / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
+        writer.write_table(rows.take(pa.array(order)), max_chunksize=65_536)
+    _publish(tmp, folder, {"format": ROWS_FORMAT, "kind": "rows", "version": int(version), "rows": len(ids)})
+    return Built(rows=len(ids), lists=0, prefix=0, ram_bytes=0, disk_bytes=sum(p.stat().st_size for p in folder.iterdir()))
+
+
+class RowsSnapshot:
+    """The rows snapshot opened for lookups by id (binary search in the sorted ids; the Arrow file memory-mapped)."""
+
+    def __init__(self, folder: Path) -> None:
+        import pyarrow as pa
+
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("kind") != "rows" or meta.get("format") != ROWS_FORMAT:
+            raise ValueError(f"no rows snapshot in {folder}")
+        self.version: int = meta["version"]
+        self.ids = np.load(folder / "ids.npy", mmap_mode="r")
+        self.table = pa.ipc.open_file(pa.memory_map(str(folder / "rows.arrow"))).read_all()
+        if json.loads((folder / "meta.json").read_text()).get("version") != self.version:
+            raise ValueError(f"{folder} was replaced while it was opened")
+
+    def records(self, ids: list[str]) -> list[dict]:
+        """The stored fields of each of ``ids`` that the table holds, as dicts (ids it does not hold are left out)."""
+        import pyarrow as pa
+
+        if not ids or not len(self.ids):
+            return []
+        keys = [i.encode("utf-8") for i in ids]
+        at = np.minimum(np.searchsorted(self.ids, np.array(keys, dtype=bytes)), len(self.ids) - 1)
+        found = [int(p) for p, key in zip(at.tolist(), keys) if self.ids[p] == key]
+        if not found:
+            return []
+        records = self.table.take(pa.array(found)).to_pylist()
+        wanted = set(ids)
+        return [r for r in records if r["id"] in wanted]  # exact: the fixed-width ids above cannot mistake a prefix
