@@ -96,3 +96,33 @@ def test_document_results_are_reranked_unless_the_query_says_no(engine_factory, 
     assert only_text and not any("rerank" in h.scores for h in only_text)  # no page in sight: no rerank
     no_auto = engine.with_config(rerank_documents=False)
     assert not any("rerank" in h.scores for h in engine.search("revenue growth by region", k=3, config=no_auto))
+
+
+def test_reranker_reads_the_questions_of_a_long_prompt_like_query():
+    from polyseek.search.aggregate import Aggregated, rerank_results
+    from polyseek.search.rerank import question_focus
+    from polyseek.types import Item, Locator
+
+    prompt = ("You are an investment banker and your only resource(s) to answer the following question is (are): the "
+              "balance sheet. Here's the question: what is the FY2015 quick ratio for Acme? Quick ratio is defined as: "
+              "(cash + receivables) / current liabilities. Round your answer to two decimal places please.")
+    assert question_focus(prompt) == ("what is the FY2015 quick ratio for Acme? Quick ratio is defined as: "
+                                      "(cash + receivables) / current liabilities.")
+    short = "Which region grew fastest? Answer in percent."
+    assert question_focus(short) == short  # short queries are read whole
+    no_question = " ".join(["Summarise the filing's liquidity and capital resources section for me."] * 6)
+    assert question_focus(no_question) == no_question  # nothing asks: read whole
+
+    seen: list[str] = []
+
+    class Recording:
+        name = "recording"
+
+        def score(self, query, passages):
+            seen.append(query)
+            return np.zeros(len(passages), dtype=np.float32)
+
+    results = [Aggregated(item=Item(id=f"i{n}", path="a.pdf", modality=Modality.PAGE, locator=Locator(page=n + 1),
+                                    text=f"page {n}"), score=1.0 / (n + 1)) for n in range(3)]
+    rerank_results(prompt, results, Recording())
+    assert seen == [question_focus(prompt)]

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from polyseek.search.rerank import question_focus
 from polyseek.search.rows import RowCache
 from polyseek.types import Item, Modality, Query, item_id
 
 DEFAULT_DECAY = 0.0  # a page scores as its best member: tuned on the tune split (docs/documents.md)
 RERANK_DEPTH = 20  # results the cross-encoder re-reads
 RERANK_KEEP = 1.0  # weight of the first-stage order blended into the rerank (z-scores)
+FOCUS_QUERY = True  # the reranker reads a long prompt-like query's questions only (rerank.question_focus)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
         for text in _passages(head[slot]):
             flat.append(text)
             owners.append(slot)
-    scores = reranker.score(query_text, flat)
+    scores = reranker.score(question_focus(query_text) if FOCUS_QUERY else query_text, flat)
     best: dict[int, float] = {}
     for slot, value in zip(owners, scores.tolist()):
         best[slot] = max(best.get(slot, float("-inf")), float(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -59,6 +60,30 @@ class CrossEncoderReranker:
             logits = self.session.run(["logits"], inputs)[0]
             out[chunk] = logits.reshape(-1)
         return out
+
+
+LONG_QUERY_WORDS = 40  # a query this long fills a good part of the cross-encoder's 256-piece window
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_DEFINES = re.compile(r"\bdefined?\s+(?:as|by)\b|\bdefine\b", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^.*?\b(?:here'?s|here\s+is)\s+the\s+question\s*:\s*", re.IGNORECASE)
+
+
+def question_focus(text: str) -> str:
+    """What a reranker reads of a long, prompt-like query: its questions (sentences ending in "?") and the
+    sentences that define a term, in order; roles ("You are an investment banker ..."), answer-format orders
+    ("Round your answer to two decimal places.") and lead-ins ("Here's the question:") are left out.
+    A query under :data:`LONG_QUERY_WORDS` words, or one without a question mark, is read whole.
+
+    >>> question_focus("You are an analyst with only the balance sheet. Here's the question: what is the FY2015 "
+    ...                "quick ratio for Acme? Quick ratio is defined as: (cash + receivables) / current liabilities. "
+    ...                "Round your answer to two decimal places and show every step of the calculation please.")
+    'what is the FY2015 quick ratio for Acme? Quick ratio is defined as: (cash + receivables) / current liabilities.'
+    """
+    if len(text.split()) < LONG_QUERY_WORDS or "?" not in text:
+        return text
+    parts = [_LEAD_IN.sub("", part).strip() for part in _SENTENCE.split(text)]
+    kept = [part for part in parts if part.endswith("?") or _DEFINES.search(part)]
+    return " ".join(kept) if kept else text
 
 
 def load_reranker(name: str = "cross-encoder") -> Reranker:
