@@ -27,16 +27,26 @@ def main() -> None:
     args = parser.parse_args()
     order = [entry["image"] for entry in json.loads(Path(args.captions).read_text(encoding="utf-8"))]
     table: dict[str, dict] = {}
+    mrv_lines = []
     for path in args.reports:
-        table.update(by_half(json.loads(Path(path).read_text(encoding="utf-8")), order))
+        halves = by_half(json.loads(Path(path).read_text(encoding="utf-8")), order)
+        found = halves.pop("mrv", None)
+        if found:  # MRV over the report's own languages, per half
+            mrv_lines.append(f"MRV {', '.join(found['dev']['languages'])}: dev {found['dev']['mrv']} ({found['dev']['n_images']} photos), "
+                             f"held-out {found['heldout']['mrv']} ({found['heldout']['n_images']} photos)")
+            table.setdefault("mrv", {})[",".join(found["dev"]["languages"])] = found
+        table.update(halves)
     print("| task | dev queries | dev R@10 | held-out queries | held-out R@1 | R@5 | R@10 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for task, halves in table.items():
+        if task == "mrv":
+            continue
         d, h = halves["dev"], halves["heldout"]
         print(f"| {task} | {d['queries']} | {d['recall@10']} | {h['queries']} | {h['recall@1']} | {h['recall@5']} | {h['recall@10']} |")
+    for line in mrv_lines:
+        print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
-
 
 if __name__ == "__main__":
     main()

@@ -65,3 +65,15 @@ def test_by_half_splits_queries_by_their_images_position():
     halves = by_half(report, ["a.jpg", "b.jpg", "c.jpg"])["text_to_image_zh"]
     assert halves["dev"] == {"queries": 2, "recall@1": 0.5, "recall@5": 0.5, "recall@10": 0.5}  # a, c
     assert halves["heldout"] == {"queries": 1, "recall@1": 0.0, "recall@5": 0.0, "recall@10": 1.0}  # b
+
+
+def test_by_half_gives_each_half_its_own_mrv():
+    def result(rank):
+        return {"recall@1": float(rank == 1), "recall@5": float(rank <= 5), "recall@10": float(rank <= 10), "first_relevant_rank": rank}
+
+    report = {"languages": ["en", "zh"], "per_query": {
+        "text_to_image_en": {"a.jpg#0": result(1), "b.jpg#0": result(2)},
+        "text_to_image_zh": {"a.jpg#zh#0": result(3), "b.jpg#zh#0": result(12)}}}
+    mrv = by_half(report, ["a.jpg", "b.jpg"])["mrv"]
+    assert mrv["dev"]["mrv"] == 1.0 and mrv["dev"]["n_images"] == 1  # a: ranks 1 and 3
+    assert mrv["heldout"]["mrv"] == 25.0  # b: ranks 2 and 12

@@ -132,4 +132,11 @@ def by_half(report: dict[str, Any], order: list[str], metrics: tuple[str, ...] =
             halves["dev" if position[image] % 2 == 0 else "heldout"].append(result)
         out[task] = {name: {"queries": len(rows), **{m: round(float(np.mean([r[m] for r in rows])), 4) if rows else None for m in metrics}}
                      for name, rows in halves.items()}
+    langs = list(report.get("languages") or [])
+    if len(langs) > 1:  # MRV of each half: the report restricted to the half's images
+        for name, h in (("dev", 0), ("heldout", 1)):
+            part = {task: {q: r for q, r in per_query.items() if position.get(q.partition("#")[0], -1) % 2 == h}
+                    for task, per_query in report["per_query"].items()}
+            found = mean_rank_variance({"per_query": part}, langs)
+            out.setdefault("mrv", {})[name] = {"mrv": found["mrv"], "n_images": found["n_images"], "languages": langs}
     return out
