@@ -233,3 +233,14 @@ def test_lancedb_imports_without_the_rest_client_apis_and_they_still_load_on_use
             "import lance_namespace_urllib3_client as c; print(c.ApiClient.__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "ApiClient"]
+
+
+def test_the_rows_snapshot_finds_exact_ids_only(tmp_path):
+    import pyarrow as pa
+
+    rows = pa.table({"id": ["b", "ab", "a", "abc", "é"], "text": ["B", "AB", "A", "ABC", "E"]})
+    shortlist_module.build_rows(tmp_path / "rows", rows, version=3)
+    snapshot = shortlist_module.RowsSnapshot(tmp_path / "rows")
+    got = snapshot.records(["abcd", "ab", "zz", "", "é", "0"])  # "abcd" is longer than any stored id
+    assert sorted((r["id"], r["text"]) for r in got) == [("ab", "AB"), ("é", "E")]
+    assert shortlist_module.build_rows(tmp_path / "nul", pa.table({"id": ["x\0"], "text": ["X"]}), version=1) is None

@@ -340,7 +340,7 @@ def build_rows(folder: Path, rows, version: int) -> Built | None:
     tmp = _scratch(folder)
     np.save(tmp / "ids.npy", ids[order])
     with pa.OSFile(str(tmp / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
-        writer.write_table(rows.take(pa.array(order)), max_chunksize=65_536)
+        writer.write_table(rows.take(pa.array(order)).combine_chunks())  # one batch: a take never concatenates chunks
     _publish(tmp, folder, {"format": ROWS_FORMAT, "kind": "rows", "version": int(version), "rows": len(ids)})
     return Built(rows=len(ids), lists=0, prefix=0, ram_bytes=0, disk_bytes=sum(p.stat().st_size for p in folder.iterdir()))
 
@@ -366,11 +366,12 @@ class RowsSnapshot:
 
         if not ids or not len(self.ids):
             return []
-        keys = [i.encode("utf-8") for i in ids]
-        at = np.minimum(np.searchsorted(self.ids, np.array(keys, dtype=bytes)), len(self.ids) - 1)
-        found = [int(p) for p, key in zip(at.tolist(), keys) if self.ids[p] == key]
-        if not found:
+        keys = np.array([i.encode("utf-8") for i in ids], dtype=bytes)
+        at = np.minimum(np.searchsorted(self.ids, keys), len(self.ids) - 1)
+        # compared at the stored width: a longer key may match its prefix here, which the id check below drops
+        found = at[np.asarray(self.ids[at]) == keys.astype(self.ids.dtype)]
+        if not len(found):
             return []
         records = self.table.take(pa.array(found)).to_pylist()
         wanted = set(ids)
-        return [r for r in records if r["id"] in wanted]  # exact: the fixed-width ids above cannot mistake a prefix
+        return [r for r in records if r["id"] in wanted]

@@ -1,0 +1,162 @@
+"""A whole ``polyseek search`` command as a user runs it (a new process each time): wall, CPU and peak RSS,
+in-process and with ``polyseek serve`` up on the same store, for this checkout beside a baseline checkout of
+polyseek's ``src`` in the same run (runs interleaved, so both meet the same load).
+
+    git archive e06c9cd src | (mkdir -p /tmp/i13/base && tar -x -C /tmp/i13/base)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cold_search.py --store /tmp/i13/s100k --items 100000 \\
+        --baseline-src /tmp/i13/base/src --repeats 5
+
+``--store`` is reused when it holds an index (else the mixed synthetic index of ``query_latency.py`` is built
+there with ``--items`` items, which the current code snapshots in ``optimize()``); a baseline that predates the
+snapshots ignores them. Each variant runs ``python -c "from polyseek.cli import main; main()" search ...`` with
+``PYTHONPATH`` set to its ``src``; the page cache is warm for both (the first run of each is discarded). The
+hits of both variants are compared: a speed-up that changed the results would be reported as a mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import write  # noqa: E402
+
+QUERIES = ["a dog running on grass", "quarterly revenue by region", "the lighthouse on the harbour", "a cup of coffee",
+           "rocket launch at night", "the ferry timetable", "notes from the meeting", "a galaxy through a telescope"]
+CLI = "from polyseek.cli import main; main()"
+
+
+def popen_rusage(src: str | None, store: Path, text: str, json_output: bool) -> dict:
+    """One command in a new process: wall seconds, CPU seconds (user + system) and peak RSS of that process
+    (``os.wait4``), and the hit ids (with ``--json``)."""
+    env = {**os.environ, "POLYSEEK_TIMINGS": "0", "HF_HUB_OFFLINE": "1"}
+    env.pop("POLYSEEK_STORE", None)
+    if src:
+        env["PYTHONPATH"] = src
+    command = [sys.executable, "-c", CLI, "search", text, "--store", str(store), "-k", "10"] + (["--json"] if json_output else [])
+    out_path = store.parent / f".cold-search-{os.getpid()}.out"
+    with open(out_path, "wb") as out, open(os.devnull, "wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    text_out = out_path.read_text()
+    out_path.unlink()
+    if process.returncode != 0:
+        raise RuntimeError(f"search failed ({process.returncode}) for {src or 'current'}")
+    ids = [h["id"] for h in json.loads(text_out)["hits"]] if json_output else []
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_bytes": usage.ru_maxrss * 1024, "ids": ids}
+
+
+def summarise(method: str, items: int, runs: list[dict], **extra) -> dict:
+    return {"method": method, "items": items, "runs": len(runs),
+            "wall_s_median": round(statistics.median(r["wall_s"] for r in runs), 3),
+            "cpu_s_median": round(statistics.median(r["cpu_s"] for r in runs), 3),
+            "rss_mb_median": round(statistics.median(r["rss_bytes"] for r in runs) / 2**20, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()], **extra}
+
+
+def ensure_store(store: Path, items: int) -> None:
+    if (store / "catalog.sqlite").exists():
+        return
+    import numpy as np
+    import query_latency
+
+    from polyseek.engine import Engine
+
+    engine = Engine(store)
+    engine.spaces.ensure(engine.store)
+    query_latency.build(engine, items, np.random.default_rng(0))
+    engine.close()
+
+
+def start_server(store: Path) -> subprocess.Popen:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--store", str(store), "--port", str(port), "--warm"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 600
+    while not (store / "serve.json").exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("polyseek serve did not start")
+        time.sleep(0.3)
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--items", type=int, default=100000, help="items of the synthetic index built when --store has none")
+    parser.add_argument("--baseline-src", default=None, help="a baseline checkout's src folder (git archive COMMIT src)")
+    parser.add_argument("--baseline-name", default="baseline")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-server", action="store_true", help="skip the runs with polyseek serve up")
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build_only:
+        ensure_store(args.store, args.items)
+        return
+    # in child processes: a forked child's peak RSS counts the parent's pages until it execs, so this process
+    # stays small (no polyseek import here)
+    subprocess.run([sys.executable, __file__, "--build-only", "--store", str(args.store), "--items", str(args.items)], check=True)
+    items = int(subprocess.run([sys.executable, "-c", "import sys; from polyseek.stores.lancedb import LanceStore; "
+                                "print(LanceStore(sys.argv[1]).count())", str(args.store)],
+                               check=True, capture_output=True, text=True).stdout)
+    variants = [("current", None)] + ([(args.baseline_name, args.baseline_src)] if args.baseline_src else [])
+    rows: list[dict] = []
+    mismatches: list[str] = []
+    for setting in (["in-process"] + ([] if args.no_server else ["server up"])):
+        server = start_server(args.store) if setting == "server up" else None
+        try:
+            for name, src in variants:  # discarded: page cache, the server's first search
+                popen_rusage(src, args.store, QUERIES[0], True)
+            runs: dict[str, list[dict]] = {name: [] for name, _ in variants}
+            table_runs: dict[str, list[dict]] = {name: [] for name, _ in variants}
+            for i in range(args.repeats):
+                text = QUERIES[i % len(QUERIES)]
+                for name, src in variants if i % 2 == 0 else variants[::-1]:
+                    runs[name].append(popen_rusage(src, args.store, text, True))
+                    if setting == "server up":  # the table imports rich: the server-up path's other half
+                        table_runs[name].append(popen_rusage(src, args.store, text, False))
+                    print(f"{setting} {name} {text!r}: {runs[name][-1]['wall_s']:.2f} s wall, "
+                          f"{runs[name][-1]['cpu_s']:.2f} s CPU", flush=True)
+                if len(variants) > 1 and runs["current"][-1]["ids"] != runs[variants[1][0]][-1]["ids"]:
+                    mismatches.append(f"{setting}: {text!r}")
+            for name, _ in variants:
+                rows.append(summarise(f"`polyseek search --json`, {setting}, {name}", items, runs[name]))
+                if table_runs[name]:
+                    rows.append(summarise(f"`polyseek search` (table), {setting}, {name}", items, table_runs[name]))
+        finally:
+            if server is not None:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+    if len(variants) > 1:
+        for row in rows:
+            if row["method"].endswith(", current"):
+                base = next(r for r in rows if r["method"] == row["method"].replace(", current", f", {args.baseline_name}"))
+                row["wall_vs_baseline"] = round(row["wall_s_median"] / base["wall_s_median"], 3)
+                row["cpu_vs_baseline"] = round(row["cpu_s_median"] / base["cpu_s_median"], 3)
+    write("cold_search", {"store": str(args.store), "items": items, "repeats": args.repeats,
+                          "baseline_src": args.baseline_src, "hits_identical": not mismatches, "mismatches": mismatches,
+                          "command": " ".join(sys.argv)},
+          rows, ["method", "items", "wall_s_median", "cpu_s_median", "rss_mb_median", "wall_vs_baseline",
+                 "cpu_vs_baseline", "load_average"], args.out)
+
+
+if __name__ == "__main__":
+    main()
