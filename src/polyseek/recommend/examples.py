@@ -62,11 +62,13 @@ class BestScore:
             positives, _ = profile_matrix(profile.positives, space, dim)
             if not len(positives):
                 continue
-            best_positive = (pool.vectors[space] @ positives.T).max(1)
             negatives, _ = profile_matrix(profile.negatives, space, dim)
+            # one pass over the pool's matrix for both sides (the request's cost is reading it)
+            similarity = pool.vectors[space] @ np.vstack([positives, negatives]).T
+            best_positive = similarity[:, : len(positives)].max(1)
             scores = best_positive
             if len(negatives):
-                best_negative = (pool.vectors[space] @ negatives.T).max(1)
+                best_negative = similarity[:, len(positives):].max(1)
                 scores = np.where(best_positive > best_negative, best_positive, -(best_negative ** 2))
             total += np.where(pool.present[space], scores, 0.0)
         return total
@@ -85,17 +87,22 @@ def content_scores(profile: Profile, pool: Pool, space_weights: Mapping[str, flo
             continue
         dim = pool.vectors[space].shape[1]
         per_space = np.zeros(len(pool), dtype=np.float32)
-        for side, items, sign in (("positive", profile.positives, 1.0), ("negative", profile.negatives, -negative_weight)):
-            matrix, weights = profile_matrix(items, space, dim)
-            if not len(matrix) or sign == 0:
-                continue
+        sides = [(side, *profile_matrix(items, space, dim), sign) for side, items, sign in
+                 (("positive", profile.positives, 1.0), ("negative", profile.negatives, -negative_weight))]
+        sides = [(side, matrix, weights, sign) for side, matrix, weights, sign in sides if len(matrix) and sign != 0]
+        keys = [(id(pool.vectors[space]), space, side, len(matrix)) for side, matrix, _w, _s in sides]
+        if sides and (cache is None or any(key not in cache for key in keys)):
+            # one pass over the pool's matrix for both sides (a request's cost is mostly reading it)
+            joint = pool.vectors[space] @ np.vstack([matrix for _side, matrix, _w, _s in sides]).T  # (pool, examples)
+            split = np.cumsum([len(matrix) for _side, matrix, _w, _s in sides])[:-1]
+            parts = dict(zip(keys, np.split(joint, split, axis=1)))
+            if cache is not None:
+                cache.update(parts)
+        else:
+            parts = {key: cache[key] for key in keys} if cache is not None else {}
+        for key, (_side, matrix, weights, sign) in zip(keys, sides):
             weights = np.abs(weights)
-            key = (id(pool.vectors[space]), space, side, len(matrix))
-            similarity = cache.get(key) if cache is not None else None
-            if similarity is None:
-                similarity = pool.vectors[space] @ matrix.T  # (pool, examples)
-                if cache is not None:
-                    cache[key] = similarity
+            similarity = parts[key]
             mean = similarity @ (weights / weights.sum())
             best = similarity.max(1)
             per_space += sign * ((1 - best_share) * mean + best_share * best)
