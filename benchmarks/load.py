@@ -113,13 +113,13 @@ async def http_load(base: str, texts: list[str], clients: int, max_requests: int
     import httpx
 
     latencies: list[float] = []
-    errors = 0
+    errors = busy = 0
     issued = 0
     deadline = time.perf_counter() + max_seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         async def worker(offset: int) -> None:
-            nonlocal issued, errors
+            nonlocal issued, errors, busy
             while time.perf_counter() < deadline and issued < max_requests:
                 text = texts[(issued + offset) % len(texts)]
                 issued += 1
@@ -127,13 +127,16 @@ async def http_load(base: str, texts: list[str], clients: int, max_requests: int
                 response = await client.post("/api/search", json={"text": text, "k": k})
                 if response.status_code == 200 and "hits" in response.json():
                     latencies.append(time.perf_counter() - started)
+                elif response.status_code == 503 and response.headers.get("Retry-After"):
+                    busy += 1  # deliberate: the server's queue is full; a client waits as it is told, then retries
+                    await asyncio.sleep(float(response.headers["Retry-After"]))
                 else:
                     errors += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(i * 7) for i in range(clients)))
         elapsed = time.perf_counter() - started
-    return summarise("HTTP POST /api/search", clients, latencies, errors, elapsed)
+    return {**summarise("HTTP POST /api/search", clients, latencies, errors, elapsed), "busy_503": busy}
 
 
 def engine_load(engine, texts: list[str], clients: int, max_requests: int, max_seconds: float, k: int) -> dict:
@@ -223,6 +226,7 @@ def main() -> None:
     parser.add_argument("--max-concurrent-searches", type=int, default=0, help="the server's limit (0: its default)")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
+    load_start = os.getloadavg()
 
     from polyseek.engine import Engine
 
@@ -255,10 +259,16 @@ def main() -> None:
         server.wait(10)
         engine.close()
     rows.sort(key=lambda r: (r["case"].startswith("browser"), r["clients"], not r["case"].startswith("Engine")))
-    results = {"items": items, "encoders": encoders, "k": args.k, "max_concurrent_searches": args.max_concurrent_searches or "default", "limits": {"seconds": args.seconds, "requests": args.requests},
-               "load_average": os.getloadavg()}
-    write("load", results, rows, ["case", "clients", "requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms",
-                                  "ratio_vs_baseline"], args.out)
+    results = {"items": items, "encoders": encoders, "k": args.k,  # load_average: at the end of the run "max_concurrent_searches": args.max_concurrent_searches or "default", "limits": {"seconds": args.seconds, "requests": args.requests},
+               "load_average": os.getloadavg(), "load_average_start": load_start}
+    http = {r["clients"]: r for r in rows if r["case"].startswith("HTTP")}
+    if 8 in http and 32 in http and http[8]["req_per_s"]:  # the goal: 32 clients keep >= 0.9x of 8 clients' throughput
+        http[32]["vs_8_clients"] = http[32]["req_per_s"] / http[8]["req_per_s"]
+    for row in http.values():
+        row["p95_over_p50"] = row["p95_ms"] / row["p50_ms"] if row["p50_ms"] else float("nan")
+    results["command"] = " ".join(sys.argv)
+    write("load", results, rows, ["case", "clients", "requests", "errors", "busy_503", "req_per_s", "p50_ms", "p95_ms",
+                                  "p99_ms", "p95_over_p50", "ratio_vs_baseline", "vs_8_clients"], args.out)
     temp.cleanup()
 
 

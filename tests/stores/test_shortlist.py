@@ -244,3 +244,22 @@ def test_the_rows_snapshot_finds_exact_ids_only(tmp_path):
     got = snapshot.records(["abcd", "ab", "zz", "", "é", "0"])  # "abcd" is longer than any stored id
     assert sorted((r["id"], r["text"]) for r in got) == [("ab", "AB"), ("é", "E")]
     assert shortlist_module.build_rows(tmp_path / "nul", pa.table({"id": ["x\0"], "text": ["X"]}), version=1) is None
+
+
+def test_vectors_of_a_scanned_space_come_from_memory_and_match_lance(tmp_path):
+    from tests.stores.test_contract import DIM as CONTRACT_DIM
+    from tests.stores.test_contract import make_rows
+
+    store = open_store(tmp_path / "lance")
+    store.create({"image": CONTRACT_DIM, "text": CONTRACT_DIM})
+    store.upsert(make_rows())
+    wanted = ["item003", "item000", "nothing", "item001"]  # photos (000, 003) have no text vector
+    from_lance = {space: store.get_vectors(space, wanted) for space in ("image", "text")}
+    assert "text" not in store._positions_of and "image" not in store._flat_cache
+    for space in ("image", "text"):
+        store.search(space, make_rows()[5].vectors["image"], 3)
+        from_memory = store.get_vectors(space, wanted)
+        assert space in store._positions_of
+        assert sorted(from_memory) == sorted(from_lance[space]) == (["item000", "item001", "item003"] if space == "image" else ["item001"])
+        assert all(np.array_equal(from_memory[i], from_lance[space][i]) for i in from_memory)
+    store.close()

@@ -145,6 +145,7 @@ class LanceStore:
         self._last_scores: dict[str, tuple[np.ndarray, OrderedDict[bytes, np.ndarray]]] = {}
         self._scores_lock = threading.Lock()
         self._filter_cache: dict[tuple, np.ndarray] = {}
+        self._positions_of: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._rows_at: tuple[int, int] = (-1, 0)  # (table version, its row count)
         self._fts_at: tuple[int, bool] = (-1, False)  # (table version, whether it has the full-text index)
         self._version_at: tuple[Table | None, int, float] = (None, -1, 0.0)  # (table, its version, when it was asked)
@@ -299,6 +300,17 @@ class LanceStore:
             cached = (version, matrix.astype(np.float32, copy=False), columns)
             self._flat_cache[space] = cached
         return cached[1], cached[2]
+
+    def _positions(self, space: str, cached: tuple) -> dict[str, int]:
+        """Row of each id in a space's in-memory vectors (built once per loaded version: the calibration sample's
+        vectors then come from memory, not from ten Lance queries)."""
+        held = self._positions_of.get(space)
+        if held is None or held[0] is not cached[1]:
+            ids = cached[2]["id"]
+            names = (v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in ids.tolist())
+            held = (cached[1], {name: i for i, name in enumerate(names)})
+            self._positions_of[space] = held
+        return held[1]
 
     def _scores(self, space: str, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
         """``matrix @ query``, from the space's recent queries when it was asked before (or its opposite was:
@@ -499,6 +511,10 @@ class LanceStore:
             return {}
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(ids))
+        cached = self._flat_cache.get(space)
+        if cached is not None and cached[0] == self._counted(table)[0]:  # the vectors a search just scanned
+            positions = self._positions(space, cached)
+            return {i: np.array(cached[1][positions[i]]) for i in unique if i in positions}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             where = f"has_{space} = true AND id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
