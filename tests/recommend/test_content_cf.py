@@ -86,7 +86,8 @@ def _log(items=120, users=40, seed=0):
 
 def test_cold_item_report_contract_and_text_beats_chance():
     pool, ids, events = _log()
-    block = run_cold_items(pool, ids, events, share=0.3, resamples=100, permutations=200)
+    release = Pool(pool.ids, {"text": pool.vectors["text"][:, :4].copy(), "image": pool.vectors["image"]}, pool.present)
+    block = run_cold_items(pool, ids, events, share=0.3, resamples=100, permutations=200, release=release)
     assert block["n_items_dev_cold"] == block["n_items_test_cold"] == 18 and block["n_users"] > 20
     for candidates in ("all-unrated", "cold-only"):
         result = block["candidates"][candidates]
@@ -95,7 +96,10 @@ def test_cold_item_report_contract_and_text_beats_chance():
         for values in result["methods"].values():
             low, high = values["ndcg@10_ci"]
             assert 0.0 <= low <= values["ndcg@10"] <= high <= 1.0 and "dev_ndcg@10" in values["setting"]
-        assert set(result["tests"]) >= {"content→cf multimodal vs content→cf text-only"}
+        assert "content→cf multimodal (release-day)" in names and result["methods"]["content→cf multimodal (release-day)"][
+            "setting"]["content"] == "release-day"
+        assert set(result["tests"]) >= {"content→cf multimodal vs content→cf text-only",
+                                        "content→cf multimodal (release-day) vs content→cf text-only (release-day)"}
         assert all(0 < t["p_randomization"] <= 1 for t in result["tests"].values())
     every = block["candidates"]["all-unrated"]
     # the taste is in the text: a quarter of the ~110 candidates match it, so text finds targets 2.5x as often as

@@ -56,7 +56,7 @@ def test_report_contract(tmp_path):
     assert report["methods"]["text-only"]["hr@10"] > 0.6
     cold = report["cold_items"]  # items held out of training entirely (recommend_cold), a block of its own
     assert cold["n_users"] > 0 and set(cold["candidates"]) == {"all-unrated", "cold-only"}
-    assert "content→cf multimodal" in cold["candidates"]["cold-only"]["methods"]
+    assert {"content→cf multimodal", "content→cf text-only (release-day)"} <= set(cold["candidates"]["cold-only"]["methods"])
     json.dumps(report)  # serialisable as is
     assert "| popularity |" in to_markdown(report) and "Cold items:" in to_markdown(report)
     again = run_recommend_eval(folder, tmp_path / "work", epochs=2, resamples=100, permutations=200,

@@ -491,10 +491,13 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
             "p_randomization": randomization_test(a, b, permutations=permutations, seed=seed) if len(a) else None}
     cold_items = None
     if cold_share > 0:  # items held out of training entirely: content → collaborative maps, text vs poster vs both
-        from polyseek.eval.recommend_cold import run_cold_items
+        from polyseek.eval.recommend_cold import release_day_pool, run_cold_items
 
+        release = release_day_pool(catalogue, record_ids, pool, text_encoder=encoders["text"],
+                                   poster_logits=encoders["image"] == "aligner", cache=workdir)
         cold_items = run_cold_items(pool, record_ids, [e for e in events if e.item in usable], share=cold_share,
-                                    seed=seed, resamples=resamples, permutations=permutations, progress=progress)
+                                    seed=seed, resamples=resamples, permutations=permutations, release=release,
+                                    progress=progress)
         lap("cold_items_s")
     timing["total_s"] = round(time.perf_counter() - started, 1)
     return {

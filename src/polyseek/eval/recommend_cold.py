@@ -15,8 +15,10 @@ Warm items' interactions from after a target's time stay in training (the random
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,6 +75,54 @@ def cold_targets(events: Sequence[Event], row: Mapping[str, int], cold: np.ndarr
     return out
 
 
+RELEASE_FIELDS = ("title", "genres")  # what a catalogue knows of a film on its release day (no user tags)
+
+
+def release_day_pool(catalogue: Path, record_ids: Sequence[str], pool: Pool, *, text_encoder: str,
+                     poster_logits: bool, cache: Path) -> Pool:
+    """``pool``'s items with release-day content: the text of the title and genres only (user tags are other
+    people's reactions, which a film nobody has seen does not have yet) and, with ``poster_logits``, the poster as
+    the aligner backbone's 1,000 ImageNet logits standardised over the items instead of the aligner's vector (the
+    representation chosen on dev targets by ``benchmarks/recommend_cold_features.py``). Cached in ``cache``."""
+    import hashlib
+
+    from polyseek.encoders.base import load_encoder
+    from polyseek.ingest.catalogue import record_text
+
+    records = {}
+    for line in Path(catalogue).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            records[str(record["id"])] = record
+    texts = [record_text({k: records[r][k] for k in RELEASE_FIELDS if k in records[r]}) for r in record_ids]
+    images = [str(records[r].get("image", "")) for r in record_ids]
+    digest = hashlib.blake2b(json.dumps([text_encoder, poster_logits, texts, images]).encode(), digest_size=10)
+    path = Path(cache) / f"release-day-{digest.hexdigest()}.npz"
+    if path.is_file():
+        stored = np.load(path)
+        text, image = stored["text"], stored["image"]
+    else:
+        encoder = load_encoder(text_encoder)
+        text = np.concatenate([encoder.encode_documents(texts[i:i + 64]) for i in range(0, len(texts), 64)])
+        image = pool.vectors["image"]
+        if poster_logits:
+            from PIL import Image
+
+            from polyseek.align.features import extract
+
+            rows = [i for i, name in enumerate(images) if name and pool.present["image"][i]]
+            logits = extract("lite0", [Image.open(images[i]).convert("RGB") for i in rows], ("logits",))["logits"]
+            logits = (logits - logits.mean(0)) / (logits.std(0) + 1e-6)
+            image = np.zeros((len(record_ids), logits.shape[1]), dtype=np.float32)
+            image[rows] = logits
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, text=text, image=image)
+    ids = list(pool.ids)
+    vectors = {"text": dict(zip(ids, text)),
+               "image": {item: image[i] for i, item in enumerate(ids) if pool.present["image"][i]}}
+    return Pool.from_vectors(ids, vectors, {"text": int(text.shape[1]), "image": int(image.shape[1])})
+
+
 def _profile(pool: Pool, row: Mapping[str, int], history: Sequence[Event]) -> Profile:
     items = []
     for event in history:
@@ -107,9 +157,13 @@ def _evaluate(methods: Mapping[str, Scorer], targets: Mapping[str, Target], cold
 
 
 def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event], *, share: float = 0.2,
-                   seed: int = 0, resamples: int = 1000, permutations: int = 10_000,
+                   seed: int = 0, resamples: int = 1000, permutations: int = 10_000, release: Pool | None = None,
                    progress: Progress | None = None) -> dict[str, Any]:
-    """The cold-item protocol (module docstring) over ``pool`` (rows in ``record_ids`` order); a report block."""
+    """The cold-item protocol (module docstring) over ``pool`` (rows in ``record_ids`` order); a report block.
+
+    ``release``: the same items with release-day content (:func:`release_day_pool`); adds the content → cf
+    variants over it, named ``… (release-day)``.
+    """
     from polyseek.eval.compare import randomization_test
     from polyseek.eval.recommend import mean_ndcg, summarise
 
@@ -145,10 +199,13 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
 
     fitted: dict[tuple, np.ndarray] = {}
 
-    def cf_method(weights: Mapping[str, float], dim: int, ridge: float, half_life: float) -> Scorer:
-        key = (tuple(sorted(weights.items())), dim, ridge)
+    pools = {"indexed": pool, "release-day": release or pool}
+
+    def cf_method(weights: Mapping[str, float], dim: int, ridge: float, half_life: float,
+                  content: str = "indexed") -> Scorer:
+        key = (tuple(sorted(weights.items())), dim, ridge, content)
         if key not in fitted:
-            features = content_features(pool, weights)
+            features = content_features(pools[content], weights)
             fitted[key] = ContentToCF.fit(features, embeddings[dim], warm, ridge).predict(features)
         predicted, real = fitted[key], embeddings[dim]
         only_image = not weights["text"]
@@ -171,13 +228,17 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
             continue
         grids[f"content {variant}"] = [{"kind": "content", "weights": w, "half_life": h, "best_share": b}
                                        for w in variants(variant) for h in HALF_LIVES for b in (0.0, 0.3)]
-        grids[f"content→cf {variant}"] = [{"kind": "cf", "weights": w, "dim": d, "ridge": r, "half_life": h}
-                                          for w in variants(variant) for d in CF_DIMS for r in RIDGES for h in CF_HALF_LIVES]
+        for content, suffix in (("indexed", ""), ("release-day", " (release-day)")):
+            if content == "release-day" and release is None:
+                continue
+            grids[f"content→cf {variant}{suffix}"] = [
+                {"kind": "cf", "content": content, "weights": w, "dim": d, "ridge": r, "half_life": h}
+                for w in variants(variant) for d in CF_DIMS for r in RIDGES for h in CF_HALF_LIVES]
 
     def build(params: Mapping[str, Any]) -> Scorer:
         if params["kind"] == "content":
             return content_method(params["weights"], params["half_life"], params["best_share"])
-        return cf_method(params["weights"], params["dim"], params["ridge"], params["half_life"])
+        return cf_method(params["weights"], params["dim"], params["ridge"], params["half_life"], params["content"])
 
     flat = {f"{name}#{n}": build(p) for name, grid in grids.items() for n, p in enumerate(grid)}
     tuned = _evaluate(flat, dev_targets, dev_cold, progress, "tune cold items")
@@ -199,9 +260,11 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
             summary[name]["setting"] = {k: v for k, v in chosen[candidates][name].items() if k != "kind"}
         users = sorted(test_targets)
         tests = {}
-        for kind in ("content", "content→cf"):
+        for kind in ("content", "content→cf", "release-day"):
             for variant in ("multimodal", "poster-only"):
                 name, other = f"{kind} {variant}", f"{kind} text-only"
+                if kind == "release-day":
+                    name, other = f"content→cf {variant} (release-day)", "content→cf text-only (release-day)"
                 if name not in per or other not in per:
                     continue
                 a = np.array([per[other][u][1] for u in users])
