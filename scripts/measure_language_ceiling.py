@@ -63,6 +63,8 @@ def photo_vectors(store: str, names: list[str]) -> np.ndarray:
     from polyseek.engine import Engine
     from polyseek.types import item_id
 
+    if not (Path(store) / "catalog.sqlite").is_file():  # never open (and so create) an index where there is none
+        raise SystemExit(f"no polyseek index at {store}: give the workdir/store of a polyseek eval captions run")
     engine = Engine(store)
     try:
         keys = {Path(key).name: key for key in engine.catalog.files()}
