@@ -140,12 +140,13 @@ def parse_plain_search(args: list[str]) -> dict[str, Any] | None:
         if not token.startswith("-"):
             options["query"].append(token)
             continue
-        name, has_value, value = token.partition("=") if token.startswith("--") else (token, False, "")
+        name, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        has_value = bool(equals)
         if name in FLAGS and not has_value:
-            key, flag = FLAGS[name]
-            if key in options:
+            flag_key, flag = FLAGS[name]
+            if flag_key in options:
                 return None
-            options[key] = flag
+            options[flag_key] = flag
             continue
         key = VALUE_OPTIONS.get(name)
         if key is None:

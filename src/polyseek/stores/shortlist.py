@@ -73,14 +73,14 @@ def _kmeans(sample: np.ndarray, lists: int, rng: np.random.Generator) -> np.ndar
     return centroids
 
 
-def _columns(tmp: Path, ids: list[str], modality: list[str], ext: list[str], date: np.ndarray,
-             order: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    """Write ``ids.npy`` and return the per-row filter columns (in ``order`` when given) and their vocabularies."""
+def _columns(tmp: Path, ids: list[str], modality: list[str], ext: list[str],
+             date: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
+    """Write ``ids.npy`` and return the per-row filter columns and their vocabularies."""
     modalities, modality_codes = np.unique(np.asarray(modality, dtype=object).astype(str), return_inverse=True)
     exts, ext_codes = np.unique(np.asarray(ext, dtype=object).astype(str), return_inverse=True)
     np.save(tmp / "ids.npy", np.array([i.encode("utf-8") for i in ids], dtype=bytes))
-    columns = {"modality": modality_codes.astype(np.uint16), "ext": ext_codes.astype(np.uint16),
-               "date": np.asarray(date, dtype=np.float64)}
+    columns: dict[str, np.ndarray] = {"modality": modality_codes.astype(np.uint16), "ext": ext_codes.astype(np.uint16),
+                                      "date": np.asarray(date, dtype=np.float64)}
     return columns, {"modalities": modalities.tolist(), "exts": exts.tolist()}
 
 
