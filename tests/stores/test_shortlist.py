@@ -263,3 +263,20 @@ def test_vectors_of_a_scanned_space_come_from_memory_and_match_lance(tmp_path):
         assert sorted(from_memory) == sorted(from_lance[space]) == (["item000", "item001", "item003"] if space == "image" else ["item001"])
         assert all(np.array_equal(from_memory[i], from_lance[space][i]) for i in from_memory)
     store.close()
+
+
+def test_an_id_ending_in_nul_leaves_the_space_on_lance(tmp_path, monkeypatch):
+    """numpy's fixed-width ids would drop a trailing NUL byte: such a space gets no flat snapshot, and answers right."""
+    monkeypatch.setattr(lance_module, "FLAT_SNAPSHOT_MIN_ROWS", 0)
+    store = open_store(tmp_path / "lance")
+    store.create({"image": 4})
+    q = np.array([1, 0, 0, 0], dtype=np.float32)
+    store.upsert([Row(id="odd\0", doc="/a", path="/a.jpg", modality="image", vectors={"image": q}),
+                  Row(id="plain", doc="/b", path="/b.jpg", modality="image", vectors={"image": -q})])
+    store.optimize()
+    assert not (store.path / lance_module.SHORTLIST_FOLDER / "image").exists()
+    reader = open_store(tmp_path / "lance")
+    assert [i for i, _ in reader.search("image", q, 2)] == ["odd\0", "plain"]
+    assert [r.id for r in reader.get(["odd\0"])] == ["odd\0"] and set(reader.get_vectors("image", ["odd\0"])) == {"odd\0"}
+    for s in (store, reader):
+        s.close()

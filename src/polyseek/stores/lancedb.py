@@ -145,7 +145,7 @@ class LanceStore:
         self._last_scores: dict[str, tuple[np.ndarray, OrderedDict[bytes, np.ndarray]]] = {}
         self._scores_lock = threading.Lock()
         self._filter_cache: dict[tuple, np.ndarray] = {}
-        self._positions_of: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        self._positions_of: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._rows_at: tuple[int, int] = (-1, 0)  # (table version, its row count)
         self._fts_at: tuple[int, bool] = (-1, False)  # (table version, whether it has the full-text index)
         self._version_at: tuple[Table | None, int, float] = (None, -1, 0.0)  # (table, its version, when it was asked)
@@ -293,7 +293,8 @@ class LanceStore:
                 data = (table.search().where(f"has_{space} = true")
                         .select(["id", "ext", "modality", "date", f"vec_{space}"]).limit(ANN_MIN_ROWS).to_arrow())
                 matrix = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, self.spaces[space])
-                columns = {name: np.asarray(data.column(name).to_pylist()) for name in ("id", "ext", "modality")}
+                columns = {name: np.asarray(data.column(name).to_pylist()) for name in ("ext", "modality")}
+                columns["id"] = np.asarray(data.column("id").to_pylist(), dtype=object)  # "<U" would drop a trailing NUL
                 for name in ("ext", "modality"):  # small integer codes: a filter is a table lookup, not a string search
                     columns[f"{name}_vocab"], columns[f"{name}_code"] = np.unique(columns[name], return_inverse=True)
                 columns["date"] = data.column("date").to_numpy()
@@ -301,16 +302,27 @@ class LanceStore:
             self._flat_cache[space] = cached
         return cached[1], cached[2]
 
-    def _positions(self, space: str, cached: tuple) -> dict[str, int]:
-        """Row of each id in a space's in-memory vectors (built once per loaded version: the calibration sample's
-        vectors then come from memory, not from ten Lance queries)."""
+    def _positions(self, space: str, cached: tuple, wanted: list[str]) -> dict[str, int]:
+        """Row of each of ``wanted`` in a space's in-memory vectors (ids sorted once per loaded version, then a
+        binary search: the calibration sample's vectors come from memory, not from ten Lance queries)."""
         held = self._positions_of.get(space)
         if held is None or held[0] is not cached[1]:
-            ids = cached[2]["id"]
-            names = (v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in ids.tolist())
-            held = (cached[1], {name: i for i, name in enumerate(names)})
+            ids = np.asarray(cached[2]["id"])
+            order = np.argsort(ids, kind="stable")
+            held = (cached[1], ids[order], order)
             self._positions_of[space] = held
-        return held[1]
+        _, ordered, order = held
+        if not len(ordered) or not wanted:
+            return {}
+        binary = ordered.dtype.kind == "S"
+        keys = np.array([w.encode("utf-8") for w in wanted], dtype=bytes) if binary else np.array(wanted, dtype=object)
+        at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1).tolist()
+        found: dict[str, int] = {}
+        for name, position in zip(wanted, at):
+            stored = ordered[position]
+            if (stored.decode("utf-8") if binary else str(stored)) == name:  # exact: fixed-width ids compare prefixes
+                found[name] = int(order[position])
+        return found
 
     def _scores(self, space: str, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
         """``matrix @ query``, from the space's recent queries when it was asked before (or its opposite was:
@@ -513,7 +525,7 @@ class LanceStore:
         unique = list(dict.fromkeys(ids))
         cached = self._flat_cache.get(space)
         if cached is not None and cached[0] == self._counted(table)[0]:  # the vectors a search just scanned
-            positions = self._positions(space, cached)
+            positions = self._positions(space, cached, unique)
             return {i: np.array(cached[1][positions[i]]) for i in unique if i in positions}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
@@ -614,10 +626,14 @@ class LanceStore:
                 continue
             vectors = data.column(f"vec_{space}").combine_chunks().flatten().to_numpy().reshape(-1, dim)
             write = shortlist.build_flat if flat and rows < SHORTLIST_MIN_ROWS else shortlist.build
-            built[space] = write(self.shortlists.folder(space), vectors, data.column("id").to_pylist(),
-                                 data.column("modality").to_pylist(), data.column("ext").to_pylist(),
-                                 data.column("date").to_numpy(), version)
-            log.info("%s of %s: %s", "flat snapshot" if write is shortlist.build_flat else "shortlist", space, built[space])
+            made = write(self.shortlists.folder(space), vectors, data.column("id").to_pylist(),
+                         data.column("modality").to_pylist(), data.column("ext").to_pylist(),
+                         data.column("date").to_numpy(), version)
+            if made is None:
+                self.shortlists.drop(space)
+                continue
+            built[space] = made
+            log.info("%s of %s: %s", "flat snapshot" if write is shortlist.build_flat else "shortlist", space, made)
         return built
 
     def close(self) -> None:

@@ -102,8 +102,11 @@ def _scratch(folder: Path) -> Path:
 
 
 def build_flat(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str], ext: list[str],
-               date: np.ndarray, version: int) -> Built:
-    """Write the flat snapshot of one space: its float32 vectors, ids and filter columns, as the table is at ``version``."""
+               date: np.ndarray, version: int) -> Built | None:
+    """Write the flat snapshot of one space: its float32 vectors, ids and filter columns, as the table is at ``version``.
+    None (nothing written) when an id ends in a NUL byte, which numpy's fixed-width ids would drop."""
+    if any(i.endswith("\0") for i in ids):
+        return None
     n, dim = vectors.shape
     tmp = _scratch(folder)
     full = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
