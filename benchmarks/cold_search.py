@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-server", action="store_true", help="skip the runs with polyseek serve up")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--name", default="cold_search", help="results file name (results/NAME.json and .md)")
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
@@ -151,7 +152,7 @@ def main() -> None:
                 base = next(r for r in rows if r["method"] == row["method"].replace(", current", f", {args.baseline_name}"))
                 row["wall_vs_baseline"] = round(row["wall_s_median"] / base["wall_s_median"], 3)
                 row["cpu_vs_baseline"] = round(row["cpu_s_median"] / base["cpu_s_median"], 3)
-    write("cold_search", {"store": str(args.store), "items": items, "repeats": args.repeats,
+    write(args.name, {"store": str(args.store), "items": items, "repeats": args.repeats,
                           "baseline_src": args.baseline_src, "hits_identical": not mismatches, "mismatches": mismatches,
                           "command": " ".join(sys.argv)},
           rows, ["method", "items", "wall_s_median", "cpu_s_median", "rss_mb_median", "wall_vs_baseline",
