@@ -228,11 +228,14 @@ def test_lancedb_imports_without_the_rest_client_apis_and_they_still_load_on_use
     import subprocess
     import sys
 
-    code = ("import sys; from polyseek.stores.lancedb import import_lancedb; db = import_lancedb(); "
+    code = ("import sys, pydantic; from polyseek.stores.lancedb import import_lancedb; db = import_lancedb(); "
             "print(any(m.startswith('lance_namespace_urllib3_client.api.') for m in sys.modules)); "
-            "import lance_namespace_urllib3_client as c; print(c.ApiClient.__name__)")
+            "import lance_namespace_urllib3_client as c; print(c.ApiClient.__name__); "
+            "from lance_namespace_urllib3_client.models import ListTablesResponse as R; print(R(tables=['t']).tables[0]); "
+            "print('defer_build' in pydantic.BaseModel.model_config)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "ApiClient"]
+    # the deferred models still validate on first use, and pydantic's defaults are as they were for every other model
+    assert out == ["False", "ApiClient", "t", "False"]
 
 
 def test_the_rows_snapshot_finds_exact_ids_only(tmp_path):

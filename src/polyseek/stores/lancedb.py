@@ -108,9 +108,41 @@ def import_lancedb():
 
             module.__getattr__ = complete  # type: ignore[method-assign]
             sys.modules[name] = module
-    import lancedb
+    with _IMPORT_LOCK, _deferred_pydantic_models():
+        import lancedb
 
     return lancedb
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+class _deferred_pydantic_models:  # noqa: N801 - used as a context manager
+    """While lancedb is imported, pydantic models are created with ``defer_build``: the ~200 models of lancedb and
+    the namespace client build their validators on first use instead of at import (0.2 s of CPU of a cold command;
+    a local store uses a handful of them). Models that are never used are never built; nothing else changes."""
+
+    config: dict | None = None
+    had: object = None
+
+    def __enter__(self) -> None:
+        try:
+            import pydantic
+
+            config = cast("dict", pydantic.BaseModel.model_config)
+            self.had = config.get("defer_build", _deferred_pydantic_models)
+            config["defer_build"] = True
+            self.config = config
+        except (ImportError, AttributeError, TypeError):
+            self.config = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.config is None:
+            return
+        if self.had is _deferred_pydantic_models:  # it was not set: pydantic's default again
+            self.config.pop("defer_build", None)
+        else:
+            self.config["defer_build"] = self.had
 
 
 def filter_sql(filters: Filters | None, space: str | None = None) -> str | None:
