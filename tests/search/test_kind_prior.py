@@ -166,3 +166,33 @@ def test_the_prior_is_a_named_stage_between_fusion_and_the_pooling_policies(coll
     names = [name for name, _ in engine.pipeline.stages()]
     assert names.index("calibration.before_fusion") < names.index("fuse") < names.index("kind-prior.after_fusion")
     assert names.index("kind-prior.after_fusion") < names.index("moments.after_fusion") < names.index("documents.after_fusion")
+
+
+def test_within_a_kind_the_universal_order_is_the_order_of_a_search_restricted_to_it(engine_factory):
+    """Evidence decides between kinds, never within one: pages keep the order a pages-only search gives them."""
+    from polyseek.search.policies.calibration import CalibrationPolicy
+
+    engine = engine_factory(store="memory://", config=SearchConfig(rerank_documents=False))
+    engine.spaces.ensure(engine.store)
+    rng = np.random.default_rng(1)
+    words = "apple banana cherry grape lemon mango olive peach pear plum".split()
+    di = len(engine.encoder("image").encode_queries(["x"])[0])
+    text_encoder = engine.encoder("text")
+    rows = [Row(id=f"photo{i}", doc=f"/p/{i}.jpg", path=f"/p/{i}.jpg", modality="image",
+                vectors={"image": unit(rng.normal(size=di))}) for i in range(30)]
+    for i in range(30):
+        text = " ".join(rng.choice(words, size=int(rng.integers(3, 12))))
+        rows.append(Row(id=f"page{i}", doc=f"/d/{i}.pdf", path=f"/d/{i}.pdf", modality="page", text=text,
+                        locator={"page": 1}, vectors={"image": unit(rng.normal(size=di)),
+                                                      "text": text_encoder.encode_documents([text])[0]}))
+    engine.store.upsert(rows)
+    query = "banana lemon peach pear"
+
+    def pages(**options) -> list[str]:
+        return [h.item.id for h in engine.search(query, k=60, **options) if h.item.modality == Modality.PAGE][:12]
+
+    restricted = pages(filters=Filters(modalities=(Modality.PAGE,)))
+    assert len(restricted) == 12 and pages() == restricted
+    calibration = next(p for p in engine.pipeline.policies if isinstance(p, CalibrationPolicy))
+    calibration.keep_kind_order = False  # evidence alone reorders pages against pages
+    assert pages() != restricted

@@ -7,6 +7,12 @@ others out), standardises each kind's scores against its own background (:mod:`p
 and has the signals fused by that evidence (``fusion.evidence``) instead of by rank: the best photo for a
 question about a PDF page then counts only as far as it truly stands out. An index of one kind is left exactly
 as it was. A query restricted by ``--modality`` to one kind is too.
+
+Evidence decides between kinds, never within one (``keep_kind_order``): after fusion, each kind's items take
+that kind's evidence scores in the order rank fusion gives them over the same lists, i.e. the order of a search
+restricted to that kind. Fusing z-scores reorders pages against pages (a BM25 outlier outweighs two dense ranks);
+on the MMLongBench-Doc questions of the universal pool that lost evidence pages that the page set's own search
+finds (docs/universal.md).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from functools import partial
 
 from polyseek.search.calibration import GROUP_OF, GROUPS, ModalityBackgrounds, standardise
 from polyseek.search.context import SearchContext
+from polyseek.search.fusion import rrf
 from polyseek.search.policies.base import BasePolicy
 from polyseek.types import DENSE_SIGNALS, Signal
 
@@ -23,8 +30,9 @@ from polyseek.types import DENSE_SIGNALS, Signal
 class CalibrationPolicy(BasePolicy):
     name = "calibration"
 
-    def __init__(self, backgrounds: ModalityBackgrounds) -> None:
+    def __init__(self, backgrounds: ModalityBackgrounds, keep_kind_order: bool = True) -> None:
         self.backgrounds = backgrounds
+        self.keep_kind_order = keep_kind_order
 
     def before_fusion(self, ctx: SearchContext) -> None:
         if not ctx.config.calibrate or not ctx.query.has_text:
@@ -60,6 +68,11 @@ class CalibrationPolicy(BasePolicy):
                 standardised[space] = self._own_kind(ctx, space)
         ctx.lists.update({s: ranked for s, ranked in standardised.items() if ranked})
         ctx.fusion = "evidence"
+        ctx.state[self.name] = {"spaces": sorted(s.value for s in standardised)}
+
+    def after_fusion(self, ctx: SearchContext) -> None:
+        if self.keep_kind_order and ctx.fusion == "evidence" and self.name in ctx.state and ctx.fused:
+            ctx.fused = kind_order(ctx)
 
     def _own_kind(self, ctx: SearchContext, space: Signal) -> list[tuple[str, float]]:
         """A space that holds one kind here, standardised against that kind's background."""
@@ -79,3 +92,33 @@ def by_kind(ctx: SearchContext, space: Signal) -> dict[str, list[tuple[str, floa
         group = GROUP_OF.get(rows[item_id].modality, "other") if item_id in rows else "other"
         out.setdefault(group, []).append((item_id, score))
     return out
+
+
+def kind_order(ctx: SearchContext) -> list[tuple[str, float]]:
+    """The fused list with each kind's evidence scores handed out in that kind's rank-fusion order.
+
+    Per kind, the signal lists are cut down to the kind's items (a standardised list keeps the raw order within a
+    kind) and fused by rank as a search restricted to the kind would fuse them; the kind's scores, best first, go
+    to its items in that order. Which kinds lead, and by how much, stays the evidence's.
+    """
+    rows = ctx.rows.by_id([i for i, _ in ctx.fused])
+    kind = {i: GROUP_OF.get(rows[i].modality, "other") if i in rows else "other" for i, _ in ctx.fused}
+    has_text = {i for s in (Signal.TEXT, Signal.LEXICAL) for i, _ in ctx.lists.get(s, [])}
+    has_text |= {i for i, row in rows.items() if row.text.strip()}
+
+    def eligible(item_id: str, signal: str) -> bool:  # as ``pipeline.fuse`` decides it
+        if item_id in ctx.ineligible.get(Signal(signal), ()):
+            return False
+        return signal == Signal.IMAGE or item_id in has_text
+
+    out: list[tuple[str, float, int]] = []
+    for group in dict.fromkeys(kind.values()):
+        members = [i for i, _ in ctx.fused if kind[i] == group]
+        scores = sorted((s for i, s in ctx.fused if kind[i] == group), reverse=True)
+        wanted = set(members)
+        lists = {s: [(i, v) for i, v in ranked if i in wanted] for s, ranked in ctx.lists.items()}
+        lists = {s: ranked for s, ranked in lists.items() if ranked}
+        ranked = rrf(lists, ctx.weights, eligible) if len(lists) > 1 else next(iter(lists.values()), [])
+        order = list(dict.fromkeys([i for i, _ in ranked if i in wanted] + members))
+        out += [(item_id, score, position) for position, (item_id, score) in enumerate(zip(order, scores))]
+    return [(i, s) for i, s, _ in sorted(out, key=lambda t: (-t[1], t[2], t[0]))]
