@@ -112,3 +112,12 @@ def test_cold_item_report_contract_and_text_beats_chance():
 def test_tie_aware_metrics_with_an_unscorable_target():
     scores = np.array([np.inf, -np.inf, 0.0])
     assert tie_aware_metrics(scores, 1, np.ones(3, bool))[2] == 3  # -inf ranks last
+
+
+def test_a_hold_out_without_targets_reports_none_instead_of_failing():
+    pool, ids, events = _log(items=40, users=4)
+    block = run_cold_items(pool, ids, [e for e in events if e.user == "0"][:1], share=0.05, resamples=100,
+                           permutations=100)  # one event: no user has a warm history before a cold rating
+    assert block["n_users"] == 0 and block["candidates"]["cold-only"]["tests"] == {}
+    assert block["candidates"]["cold-only"]["median_candidates"] is None
+    assert "no test target" in to_markdown(block)

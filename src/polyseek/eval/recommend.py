@@ -495,7 +495,9 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
 
         release = release_day_pool(catalogue, record_ids, pool, text_encoder=encoders["text"],
                                    poster_logits=encoders["image"] == "aligner", cache=workdir)
-        cold_items = run_cold_items(pool, record_ids, [e for e in events if e.item in usable], share=cold_share,
+        kept = set(test) if limit_users else None  # a quick run's user limit applies here too
+        cold_events = [e for e in events if e.item in usable and (kept is None or e.user in kept)]
+        cold_items = run_cold_items(pool, record_ids, cold_events, share=cold_share,
                                     seed=seed, resamples=resamples, permutations=permutations, release=release,
                                     progress=progress)
         lap("cold_items_s")

@@ -265,7 +265,7 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
                 name, other = f"{kind} {variant}", f"{kind} text-only"
                 if kind == "release-day":
                     name, other = f"content→cf {variant} (release-day)", "content→cf text-only (release-day)"
-                if name not in per or other not in per:
+                if name not in per or other not in per or not users:  # no test target: nothing to pair
                     continue
                 a = np.array([per[other][u][1] for u in users])
                 b = np.array([per[name][u][1] for u in users])
@@ -275,8 +275,9 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
                     "p_randomization": randomization_test(a, b, permutations=permutations, seed=seed)}
         sizes = [int(((~t.rated) if candidates == "all-unrated" else (test_cold & ~t.rated)).sum())
                  for t in test_targets.values()]
-        blocks[candidates] = {"methods": summary, "tests": tests, "median_candidates": float(np.median(sizes)),
-                              "random_hr@10": float(np.mean([min(1.0, 10 / s) for s in sizes]))}
+        blocks[candidates] = {"methods": summary, "tests": tests,
+                              "median_candidates": float(np.median(sizes)) if sizes else None,
+                              "random_hr@10": float(np.mean([min(1.0, 10 / max(s, 1)) for s in sizes])) if sizes else None}
     return {
         "protocol": "items held out entirely (seeded); target: each user's last rating of a held-out item; "
                     "history: the user's warm ratings before it; dev-cold and test-cold items are disjoint halves",
@@ -300,6 +301,9 @@ def to_markdown(block: Mapping[str, Any]) -> str:
              f"Target: each user's last rating of a held-out item, history: the user's earlier ratings of warm items; "
              f"{block['n_users']} test users ({block['n_dev_users']} dev users choose every setting)."]
     for candidates, result in block["candidates"].items():
+        if not result["median_candidates"]:
+            lines += ["", f"Candidates: {candidates}: no test target (too few held-out items or ratings)"]
+            continue
         lines += ["", f"Candidates: {candidates} (median {result['median_candidates']:.0f} items per user; random "
                       f"HR@10 {result['random_hr@10']:.3f})", "",
                   "| method | HR@10 | NDCG@10 | dev NDCG@10 |", "|---|---:|---:|---:|"]
