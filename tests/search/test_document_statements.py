@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from polyseek.search.config import SearchConfig
-from polyseek.search.policies.statements import BALANCE, CASH_FLOW, INCOME, statement_cues, statement_kind
+from polyseek.search.policies.statements import BALANCE, CASH_FLOW, INCOME, first_run, statement_cues, statement_kind
 from polyseek.types import Filters, Modality
 from tests.ingest._pdf import PageSpec, write_pdf
 
@@ -28,6 +28,7 @@ def test_statement_pages_by_heading_and_figures():
     assert statement_kind(f"59\nADOBE SYSTEMS INCORPORATED\nCONSOLIDATED BALANCE SHEETS\n(In thousands)\n{_ROWS}") == BALANCE
     assert statement_kind(f"Table of Contents\nAcme Inc.\nConsolidated Statements of Cash Flows (Continued)\n{_ROWS}") == CASH_FLOW
     assert statement_kind(f"CONDENSED CONSOLIDATED STATEMENTS OF INCOME (Unaudited)\n{_ROWS}") == INCOME
+    assert statement_kind(f"SQUARE,INC.\nCONSOLIDATEDBALANCESHEETS\n{_ROWS}") == BALANCE  # a text layer without spaces
     # the same title as prose, a note, an analysis or an index is not the statement
     assert statement_kind(f"We have audited the accompanying consolidated balance sheets of Acme\n{_ROWS}") is None
     assert statement_kind(f"Notes to Consolidated Balance Sheets\n{_ROWS}") is None
@@ -69,3 +70,10 @@ def test_named_statement_page_comes_first(tmp_path, engine_factory):
     plain = "What does the report say about the auditors?"
     assert ([h.id for h in engine.search(plain, k=4, config=on, filters=filters)]
             == [h.id for h in engine.search(plain, k=4, config=off, filters=filters)])
+
+
+def test_the_first_run_of_pages_with_a_title_is_the_statement():
+    page = lambda p: p  # noqa: E731
+    assert first_run([50, 96, 111, 112, 113], page) == [50]  # guarantor schedules repeat the title later
+    assert first_run([84, 85], page) == [84, 85]  # a statement continued on the next page
+    assert first_run([7, 8, 9], page) == []  # three pages in a row with one title: ambiguous

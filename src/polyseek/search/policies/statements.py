@@ -14,14 +14,17 @@ pages, while the statement itself is a page of numbers whose *heading* is "CONSO
 2. **Statement pages** (:func:`statement_kind`): a page whose first lines hold a statement's title as a line of
    its own ("Consolidated Statements of Cash Flows", "CONDENSED CONSOLIDATED BALANCE SHEETS (Unaudited)"), and
    that is a table of numbers (an index of the statements or a note that opens with the title is not).
-3. The named statements' pages (at most :data:`MAX_PER_STATEMENT` each; more matches pin nothing, as an
-   ambiguous reference) are put first in the order the question names them (``SearchConfig.document_statements``).
+3. The named statements' pages: the *first run* of consecutive pages with the title (a statement and its
+   continuation; the schedules, guarantor statements and quarterly data that repeat a title come after the
+   primary statements), at most :data:`MAX_PER_STATEMENT` pages (a longer run pins nothing, as ambiguous), are put first in the order the question names them (``SearchConfig.document_statements``).
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 from polyseek.catalog import Catalog
 from polyseek.search.context import SearchContext
@@ -33,6 +36,7 @@ BALANCE, INCOME, CASH_FLOW = "balance sheet", "income statement", "cash flow sta
 STATEMENTS = (BALANCE, INCOME, CASH_FLOW)
 MAX_PER_STATEMENT = 2  # a statement runs over one or two pages; more pages with its title is ambiguous
 HEADING_LINES = 6  # the title is looked for among a page's first lines (company name, "Table of Contents" before it)
+T = TypeVar("T")
 CACHED_DOCUMENTS = 64  # files whose statement pages are kept between queries
 MIN_NUMBERS = 30  # a statement page is a table: at least this many figures on it (years and notes count too)
 
@@ -55,15 +59,15 @@ _IMPLIED = {
 }
 _ADJUSTED = re.compile(r"\badjusted\b|non[-\s]?gaap", re.IGNORECASE)
 _TITLES = {
-    BALANCE: r"balance\s+sheets?|statements?\s+of\s+financial\s+(?:position|condition)",
-    INCOME: r"statements?\s+of\s+(?:consolidated\s+)?(?:income|operations|earnings)"
-            r"(?:\s+and\s+comprehensive\s+(?:income|loss|earnings))?|income\s+statements?",
-    CASH_FLOW: r"statements?\s+of\s+(?:consolidated\s+)?cash\s+flows?|cash\s+flows?\s+statements?",
+    BALANCE: r"balance\s*sheets?|statements?\s*of\s*financial\s*(?:position|condition)",
+    INCOME: r"statements?\s*of\s*(?:consolidated\s*)?(?:income|operations|earnings)"
+            r"(?:\s*and\s*comprehensive\s*(?:income|loss|earnings))?|income\s*statements?",
+    CASH_FLOW: r"statements?\s*of\s*(?:consolidated\s*)?cash\s*flows?|cash\s*flows?\s*statements?",
 }
 # a heading line: optional company prefix and "condensed/consolidated", the title, optional "(Unaudited)",
 # "(Continued)", "(in millions ...)"; a line that goes on into text or ends in a page number (an index) is not one
 _TAIL = r"(?:\s*[-\u2013\u2014,]?\s*(?:\((?:[^()]{0,60})\)|unaudited|continued))*\s*$"
-_HEADINGS = {kind: re.compile(rf"^(?:[\w.,&'\u2019 -]{{0,50}}?\s)?(?:condensed\s+)?(?:consolidated\s+)?(?:{title}){_TAIL}",
+_HEADINGS = {kind: re.compile(rf"^(?:[\w.,&'\u2019 -]{{0,50}}?\s)?(?:condensed\s*)?(?:consolidated\s*)?(?:{title}){_TAIL}",
                               re.IGNORECASE) for kind, title in _TITLES.items()}
 # a line that speaks about the statement ("Notes to ...", "Analysis of the ...", "Index to ...") is not its heading
 _NOT_HEADING = re.compile(r"^\s*(?:notes?\s+to|index\s+to|report\s+of)|\b(?:analysis|discussion|of\s+the|our|see)\b\s",
@@ -104,6 +108,21 @@ def statement_kind(page_text: str) -> str | None:
     return None
 
 
+def first_run(matches: list[T], page: Callable[[T], int]) -> list[T]:
+    """The first run of consecutive pages among ``matches`` (in page order), or nothing when that run is longer
+    than :data:`MAX_PER_STATEMENT`.
+
+    >>> first_run([52, 107], lambda p: p), first_run([84, 85], lambda p: p), first_run([5, 6, 7], lambda p: p)
+    ([52], [84, 85], [])
+    """
+    run: list[T] = []
+    for match in matches:
+        if run and page(match) != page(run[-1]) + 1:
+            break
+        run.append(match)
+    return run if len(run) <= MAX_PER_STATEMENT else []
+
+
 def statement_pages(question: str, pages: list, *, implied: bool = False) -> list:
     """The pages of the statements a question names, in the order it names them."""
     cues = statement_cues(question, implied=implied)
@@ -112,9 +131,7 @@ def statement_pages(question: str, pages: list, *, implied: bool = False) -> lis
     kinds = {row.id: statement_kind(row.text) for row in pages}
     chosen: list = []
     for cue in cues:
-        matches = [row for row in pages if kinds[row.id] == cue]
-        if len(matches) <= MAX_PER_STATEMENT:
-            chosen += matches
+        chosen += first_run([row for row in pages if kinds[row.id] == cue], lambda row: row.locator.get("page") or 0)
     return chosen
 
 
@@ -127,7 +144,7 @@ class StatementsPolicy(BasePolicy):
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog
-        self._kinds: OrderedDict[tuple[str, str, int], dict[str, list[str]]] = OrderedDict()
+        self._kinds: OrderedDict[tuple[str, str, int], dict[str, list[tuple[str, int]]]] = OrderedDict()
 
     def finish(self, ctx: SearchContext) -> None:
         query = ctx.query
@@ -142,13 +159,13 @@ class StatementsPolicy(BasePolicy):
             kinds = self.statement_ids(ctx, doc)
             if kinds is None:  # not (yet) a whole file in the catalogue: read its pages now
                 return statement_pages(query.text, document_pages(ctx.rows, doc), implied=implied)
-            chosen = [i for cue in cues if len(kinds.get(cue, [])) <= MAX_PER_STATEMENT for i in kinds.get(cue, [])]
+            chosen = [i for cue in cues for i, _ in first_run(kinds.get(cue, []), lambda entry: entry[1])]
             return ctx.rows.get(chosen)
 
         pin_pages(ctx, choose, mark="statement")
 
-    def statement_ids(self, ctx: SearchContext, doc: str) -> dict[str, list[str]] | None:
-        """``{statement: [page item ids in page order]}`` of one indexed file, or None when the catalogue has no
+    def statement_ids(self, ctx: SearchContext, doc: str) -> dict[str, list[tuple[str, int]]] | None:
+        """``{statement: [(page item id, page number)] in page order}`` of one indexed file, or None when the catalogue has no
         complete record of it."""
         record = self.catalog.file(doc) if self.catalog is not None else None
         if record is None or not record.items:
@@ -161,7 +178,7 @@ class StatementsPolicy(BasePolicy):
             for row in pages:
                 kind = statement_kind(row.text)
                 if kind:
-                    kinds.setdefault(kind, []).append(row.id)
+                    kinds.setdefault(kind, []).append((row.id, int(row.locator.get("page") or 0)))
             self._kinds[key] = kinds
             while len(self._kinds) > CACHED_DOCUMENTS:
                 self._kinds.popitem(last=False)
