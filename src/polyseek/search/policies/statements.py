@@ -174,7 +174,7 @@ class StatementsPolicy(BasePolicy):
         if key not in self._kinds:
             pages = sorted((row for row in ctx.rows.get([item_id(doc, i) for i in range(record.items)])
                             if row.modality == Modality.PAGE.value), key=lambda row: row.locator.get("page") or 0)
-            kinds: dict[str, list[str]] = {}
+            kinds: dict[str, list[tuple[str, int]]] = {}
             for row in pages:
                 kind = statement_kind(row.text)
                 if kind:
