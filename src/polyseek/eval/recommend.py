@@ -540,11 +540,7 @@ def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
 
 def to_markdown(report: Mapping[str, Any]) -> str:
     """The headline table: HR@10 and NDCG@10 (95% CI) overall and on cold-start targets, test users only."""
-    def cell(block: Mapping[str, Any], metric: str) -> str:
-        if block.get(metric) is None:
-            return "–"
-        low, high = block[f"{metric}_ci"]
-        return f"{block[metric]:.3f} [{low:.3f}, {high:.3f}]"
+    from polyseek.eval.recommend_cold import ci_cell as cell
 
     lines = [f"Test targets: the last interaction of {report['n_users']} users (tuning on the second-to-last of "
              f"{report['n_dev_users']}); items ranked: "

@@ -288,14 +288,17 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
     }
 
 
+def ci_cell(values: Mapping[str, Any], metric: str) -> str:
+    """A table cell: the metric with its 95 % interval, or a dash when it was not measured."""
+    if values.get(metric) is None:
+        return "–"
+    low, high = values[f"{metric}_ci"]
+    return f"{values[metric]:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def to_markdown(block: Mapping[str, Any]) -> str:
     """The cold-item tables: one per candidate set, test targets, settings chosen on dev."""
-    def cell(values: Mapping[str, Any], metric: str) -> str:
-        if values.get(metric) is None:
-            return "–"
-        low, high = values[f"{metric}_ci"]
-        return f"{values[metric]:.3f} [{low:.3f}, {high:.3f}]"
-
+    cell = ci_cell
     lines = [f"Cold items: {block['share_held_out']:.0%} of the items held out of training entirely (seed "
              f"{block['seed']}; {block['n_items_dev_cold']} dev-cold, {block['n_items_test_cold']} test-cold items). "
              f"Target: each user's last rating of a held-out item, history: the user's earlier ratings of warm items; "
