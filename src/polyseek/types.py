@@ -59,12 +59,28 @@ class Modality(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Modality) -> Modality:
+        """A modality by its value or a word people type for it ("photos", "pdf", "video", "audio", "notes")."""
+        if isinstance(value, Modality):
+            return value
+        word = str(value).strip().lower().replace("-", "_").replace(" ", "_")
         try:
-            return cls(value)
+            return cls(MODALITY_WORDS.get(word, word))
         except ValueError:
             raise InvalidInputError(
                 f"unknown modality {value!r}", hint="accepted: " + ", ".join(m.value for m in cls)
+                + "; also photo, pdf, video, audio, note"
             ) from None
+
+
+# words people type for a modality (plural forms and everyday names), read by Modality.parse
+MODALITY_WORDS = {
+    "texts": "text", "note": "text", "notes": "text",
+    "images": "image", "photo": "image", "photos": "image", "picture": "image", "pictures": "image",
+    "pages": "page", "pdf": "page", "pdfs": "page", "document": "page", "documents": "page",
+    "regions": "region",
+    "video": "video_moment", "videos": "video_moment", "moment": "video_moment", "moments": "video_moment",
+    "audio": "audio_segment", "speech": "audio_segment", "segment": "audio_segment", "segments": "audio_segment",
+}
 
 
 def _locator_field(value: Any, name: str, *, integer: bool = False) -> Any:
