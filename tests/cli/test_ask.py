@@ -73,3 +73,24 @@ def test_concept_commands_round_trip(collection, tmp_path):
     assert "not found" in str(fails("concept", "add", "Mia", "--image", str(tmp_path / "missing.png"), "--store", store))
     assert "--attr takes key=value" in str(fails("concept", "add", "Mia", "--attr", "oops", "--store", store))
     assert [c["name"] for c in json.loads(run("concept", "list", "--store", store, "--json").stdout)["concepts"]] == ["Rex"]
+
+
+def test_an_empty_answer_is_named_with_its_sources_not_printed_blank(collection, tmp_path, monkeypatch):
+    (tmp_path / "silentpkg").mkdir()
+    (tmp_path / "silentpkg" / "__init__.py").write_text("")
+    (tmp_path / "silentpkg" / "gen.py").write_text(
+        "class Silent:\n"
+        "    accepts_images = False\n"
+        "    context_window = 4096\n"
+        "    def __init__(self, arg=''):\n"
+        "        self.name = 'silentpkg.gen:Silent'\n"
+        "    def stream(self, question, blocks, facts=()):\n"
+        "        yield '  '\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    store = str(tmp_path / "store")
+    run("index", str(collection), "--store", store, *PLUMBING)
+    shown = run("ask", "what do cats do?", "--store", store, "--generator", "silentpkg.gen:Silent").stdout
+    assert "(no answer: " in shown and "wrote nothing usable" in shown
+    assert f"[1] {collection}" in shown  # the sources it was given are listed
+    out = json.loads(run("ask", "what do cats do?", "--store", store, "--generator", "silentpkg.gen:Silent", "--json").stdout)
+    assert out["answer"].strip() == "" and out["context"]  # the JSON stays as it was: an empty answer, its context
