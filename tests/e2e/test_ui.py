@@ -7,6 +7,7 @@ import base64
 import io
 import os
 import shutil
+import time
 
 import pytest
 from PIL import Image
@@ -197,6 +198,43 @@ def test_token_protected_server_asks_for_the_token(browser, tmp_path):
         page.click("#login-form button[type=submit]")
         page.wait_for_function("() => !document.querySelector('#login').open")
         page.wait_for_selector("#status-line:text('0 items')")
+        context.close()
+    finally:
+        stop(process)
+
+
+def test_an_empty_answer_is_named_with_its_sources(browser, e2e_collection, tmp_path):
+    """A generator that writes nothing (a small base model often does) gets a message and the sources, not a blank."""
+    import httpx
+
+    package = tmp_path / "silentpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "gen.py").write_text(
+        "class Silent:\n    accepts_images = False\n    context_window = 4096\n"
+        "    def __init__(self, arg=''):\n        self.name = 'silentpkg.gen:Silent'\n"
+        "    def stream(self, question, blocks, facts=()):\n        yield ' '\n")
+    pythonpath = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    process, base = start_serve(str(tmp_path / "store"), tmp_path / "serve.log", "--root", str(e2e_collection),
+                                env_extra={"POLYSEEK_GENERATOR": "silentpkg.gen:Silent", "PYTHONPATH": pythonpath})
+    try:
+        job = httpx.post(f"{base}/api/index/jobs", json={"path": "notes"}, timeout=10).json()
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{base}/api/index/jobs/{job['id']}", timeout=10).json()["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, "indexing the notes did not finish"
+            time.sleep(0.3)
+        context = browser.new_context(base_url=base)
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_selector("html[data-ready=true]")
+        page.click("a[data-tab=ask]")
+        page.fill("#question", "What do cats do?")
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_function("() => document.querySelector('#answer').getAttribute('aria-busy') === 'false'")
+        shown = page.inner_text("#answer-text")
+        assert "No answer: silentpkg.gen:Silent wrote nothing usable" in shown, shown
+        assert page.locator("#citations li").count() >= 1
         context.close()
     finally:
         stop(process)

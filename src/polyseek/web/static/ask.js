@@ -47,6 +47,14 @@ function renderCitations(list) {
   }));
 }
 
+/** A model that wrote nothing usable: say so, name it, and list the sources it was given (never a blank). */
+function renderNoAnswer(done) {
+  $('#answer-text').replaceChildren(h('p', { class: 'message', 'data-kind': 'empty' },
+    `No answer: ${done.generator || 'the generator'} wrote nothing usable for this question. ` +
+    'The sources it was given are listed below.'));
+  renderCitations((done.context || []).map((block, i) => ({ ...block, number: i + 1 })));
+}
+
 async function ask(event) {
   event.preventDefault();
   const question = $('#question').value.trim();
@@ -74,7 +82,10 @@ async function ask(event) {
     await postStream('/api/ask', request, (name, data) => {
       if (name === 'context') renderCitations(data.citations);
       else if (name === 'token') { text += data.text; renderAnswer(text); }
-      else if (name === 'done') { text = data.answer; renderAnswer(text); renderCitations(data.citations); }
+      else if (name === 'done') {
+        text = data.answer || '';
+        if (text.trim()) { renderAnswer(text); renderCitations(data.citations); } else { renderNoAnswer(data); }
+      }
       else if (name === 'error') {
         $('#answer-text').replaceChildren(h('p', { class: 'message', 'data-kind': 'error' }, `${data.message} (${data.code})`));
       }
