@@ -72,14 +72,9 @@ def ask(
 
 def print_no_answer(done: dict) -> None:
     """An empty answer is never printed as a blank: the generator is named and the sources it was given listed."""
-    from polyseek.types import Locator
-
-    out = Console(highlight=False)
-    out.print(f"(no answer: {done.get('generator') or 'the generator'} wrote nothing usable for this question; "
-              "the sources it was given are below — try another generator with -g)")
-    for number, block in enumerate(done.get("context") or [], start=1):
-        where = Locator.from_dict(block.get("locator") or {}).describe()
-        out.print(f"[bold][{number}][/bold] {block['path']}" + (f"  {where}" if where else "") + f"  ({block['modality']})")
+    Console(highlight=False).print(f"(no answer: {done.get('generator') or 'the generator'} wrote nothing usable for "
+                                   "this question; the sources it was given are below — try another generator with -g)")
+    print_citations([{**block, "number": number} for number, block in enumerate(done.get("context") or [], start=1)])
 
 
 def print_citations(citations: list[dict]) -> None:

@@ -22,7 +22,7 @@ from polyseek.errors import NotFoundError
 from polyseek.search.query_syntax import join_arguments
 from polyseek.types import Filters, Hit, Modality
 
-__all__ = ["delete", "demo", "index", "print_hits", "sample", "search", "search_served", "status"]
+__all__ = ["delete", "demo", "index", "print_hits", "sample", "search", "status"]
 console = Console(stderr=True)
 NO_WAIT_HELP = "Fail at once if another polyseek is writing to this store, instead of waiting for it."
 MODALITY_NAMES = ", ".join(m.value for m in Modality)  # module level: mypy cannot see a comprehension's name in a default
@@ -128,7 +128,9 @@ def search(
         date_to=parse_date(before, "--before"),
     )
     if image is None and show is None and not (image_encoder or text_encoder or expand):
-        served = search_served(store, text, k, filters, instruction, signal, rerank, like)
+        from polyseek.cli.remote import served_hits  # a running `polyseek serve` of this store answers, if any
+
+        served = served_hits(store, text, k, filters, instruction, signal, rerank, like)
         if served is not None:
             if as_json:
                 print_json({"hits": served, **({"served_by": "polyseek serve"} if timings else {})})
@@ -156,14 +158,6 @@ def search(
             Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
                                        + f" — total {sum(trace.timings.values()):.1f}", highlight=False)
     engine.close()
-
-
-def search_served(store: str | None, text: str, k: int, filters: Filters, instruction: str | None, signals: list[str],
-                  rerank: bool | None, like: str | None) -> list[dict] | None:
-    """Hits from a running ``polyseek serve`` of this store (see :mod:`polyseek.cli.remote`), or None."""
-    from polyseek.cli.remote import served_hits
-
-    return served_hits(store, text, k, filters, instruction, signals, rerank, like)
 
 
 def delete(
