@@ -3,6 +3,10 @@ and the same model in process. A 270M base model: these check plumbing (streamin
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from polyseek.rag.base import load_generator
@@ -47,6 +51,19 @@ def test_local_llama_cpp_generator_in_process(asker, gemma_gguf):
     events = list(asker.ask_stream("Who ate the lettuce?", generator="llama-cpp:gemma?max_tokens=24&window=1024", k=2))
     assert events[0]["type"] == "context" and events[-1]["type"] == "done", events[-1]
     assert sum(1 for e in events if e["type"] == "token") > 1
+
+
+def test_loading_the_local_model_prints_nothing_on_stderr(gemma_gguf):
+    """llama-cpp-python printed llama.cpp's warnings ("llama_kv_cache_iswa: using full-size SWA cache …") even with
+    verbose=False; a user of `polyseek ask` saw them. A fresh process, so the model is really loaded here."""
+    code = ("from polyseek.rag.llamacpp import LlamaCppGenerator\n"
+            "g = LlamaCppGenerator('gemma?window=512&threads=1&max_tokens=4')\n"
+            "print(''.join(g.chat([{'role': 'user', 'content': 'Say yes.'}])) is not None)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert "llama" not in done.stderr, done.stderr
 
 
 def test_a_base_model_is_prompted_as_plain_text_and_answers_from_the_context(gemma_gguf):

@@ -7,8 +7,10 @@ Options follow ``?``: ``window=TOKENS`` (default 4096), ``max_tokens=N``, ``thre
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -23,6 +25,26 @@ from polyseek.types import Modality
 GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 _models: dict[tuple[str, int, int], Any] = {}
 _load_lock = threading.Lock()
+_log_callback: Any = None  # kept referenced: llama.cpp calls it from C for as long as the process lives
+GGML_LOG_LEVEL_ERROR = 4  # ggml's enum: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+
+
+def quiet_llama_log(llama_cpp: Any) -> None:
+    """Route llama.cpp's own log to stderr for errors only.
+
+    llama-cpp-python's callback maps ggml's levels by an older enum and so prints warnings, such as
+    "llama_kv_cache_iswa: using full-size SWA cache …", even with ``verbose=False``: they reached users' terminals.
+    """
+    global _log_callback
+    if _log_callback is not None:
+        return
+
+    def log(level: int, text: bytes, _user_data: Any) -> None:
+        if level == GGML_LOG_LEVEL_ERROR:
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    _log_callback = llama_cpp.llama_log_callback(log)
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 def cache_dir() -> Path:
@@ -153,6 +175,7 @@ class LlamaCppGenerator:
         with _load_lock:
             if key not in _models:
                 llama_cpp = require("llama_cpp", "llm")
+                quiet_llama_log(llama_cpp)
                 try:
                     llama = llama_cpp.Llama(model_path=key[0], n_ctx=self.context_window, n_threads=self.threads,
                                             verbose=False)
