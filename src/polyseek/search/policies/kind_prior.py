@@ -8,6 +8,12 @@ order never changes. It acts only where calibration fused several kinds by evide
 kind, a query by image, and any query with a modality filter (``--modality`` always wins) rank as before;
 an instruction that names a kind ("find a PDF page") replaces the model's guess. ``SearchConfig.kind_prior``
 scales the fitted weight (0 turns it off).
+
+The prior is a guess from the query's form and cannot see the items: it must not overturn evidence it has no
+view of. A kind that holds a *literal match* (a candidate whose text holds every content word of a query of at
+least :data:`MIN_LITERAL_WORDS` of them, BM25's tokens) is not held back: it gets the largest prior any kind gets,
+and evidence decides (on a mixed folder "lighthouse granite" returned five photos before the PDF page holding
+both words, which leads without the prior; docs/universal.md). Within a kind the order still never changes.
 """
 
 from __future__ import annotations
@@ -16,6 +22,13 @@ from polyseek.search.calibration import GROUP_OF
 from polyseek.search.context import SearchContext
 from polyseek.search.kind_prior import KindPrior, load
 from polyseek.search.policies.base import BasePolicy
+from polyseek.stores.base import Row
+from polyseek.stores.memory import tokenize
+from polyseek.types import Signal
+
+# a query needs this many distinct content words before matching all of them counts as clear evidence (one
+# word, "lighthouse", is as likely to ask for a picture as for the page that mentions it)
+MIN_LITERAL_WORDS = 2
 
 _UNSET = object()
 
@@ -46,6 +59,10 @@ class KindPriorPolicy(BasePolicy):
         if not any(biases.values()):
             return
         rows = ctx.rows.by_id([i for i, _ in ctx.fused])
+        literal = literal_kinds(ctx, rows)
+        if literal:
+            top = max(0.0, *biases.values())
+            biases = {**biases, **{kind: max(top, biases.get(kind, 0.0)) for kind in literal}}
         adjusted = []
         for item_id, score in ctx.fused:
             row = rows.get(item_id)
@@ -53,3 +70,23 @@ class KindPriorPolicy(BasePolicy):
             adjusted.append((item_id, score + biases.get(kind, 0.0)))
         ctx.fused = sorted(adjusted, key=lambda kv: (-kv[1], kv[0]))
         ctx.state[self.name] = biases
+        if literal:
+            ctx.state[f"{self.name}.literal"] = sorted(literal)
+
+
+def literal_kinds(ctx: SearchContext, rows: dict[str, Row]) -> set[str]:
+    """The kinds of the lexical candidates whose text holds every content word of the query (none for a query
+    of fewer than :data:`MIN_LITERAL_WORDS` distinct content words)."""
+    words = set(tokenize(ctx.query.text or ""))
+    lexical = ctx.lists.get(Signal.LEXICAL)
+    if len(words) < MIN_LITERAL_WORDS or not lexical:
+        return set()
+    kinds: set[str] = set()
+    for item_id, _ in lexical:
+        row = rows.get(item_id)
+        if row is None:
+            continue
+        kind = GROUP_OF.get(row.modality, "other")
+        if kind not in kinds and words <= set(tokenize(row.text)):
+            kinds.add(kind)
+    return kinds
