@@ -133,6 +133,7 @@ recommenders: Registry[Recommender] = Registry(
         "multimodal": "polyseek.recommend.examples",
         "history": "polyseek.recommend.history",
         "sequential": "polyseek.recommend.sequential",
+        "content_cf": "polyseek.recommend.content_cf",
     },
 )
 

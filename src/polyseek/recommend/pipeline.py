@@ -22,6 +22,7 @@ from polyseek.recommend.base import (
     recommenders,
     unit,
 )
+from polyseek.recommend.content_cf import ContentCF
 from polyseek.recommend.sequential import Sequential
 from polyseek.stores.base import Row, matches
 from polyseek.types import Filters, Hit
@@ -232,6 +233,18 @@ def model_pool(engine: Any, item_ids: Sequence[str], dims: Mapping[str, int], ca
     return pool
 
 
+def known_and_near(engine: Any, item_ids: Sequence[str], profile: Profile, filters: Filters | None,
+                   depth: int) -> Pool:
+    """Without the in-memory index: the model's items still indexed, and the items nearest the profile (new ones)."""
+    near = content_pool(engine, profile, filters, depth)
+    ids = list(dict.fromkeys(list(item_ids) + list(near.ids)))
+    pool = Pool.from_vectors(ids, _vectors(engine, ids), _dims(engine))
+    indexed = np.zeros(len(pool), dtype=bool)
+    for mask in pool.present.values():
+        indexed |= mask
+    return pool.subset(np.flatnonzero(indexed))  # items removed from the index since training are not ranked
+
+
 def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[Any] = (), history: Sequence[Any] = (),
               method: str | None = None, k: int = 10, filters: Filters | None = None, exclude: Sequence[str] = (),
               exclude_seen: bool = True, diversity: float = 0.0, model_dir: str | os.PathLike[str] | None = None,
@@ -240,7 +253,8 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
 
     ``method``: ``multimodal`` (default with examples), ``average_vector``, ``best_score`` (Qdrant's strategies),
     ``history`` (default with a history), ``sequential`` (a model trained with ``train-recommender``; the default
-    with a history when this index has one). The examples and history items themselves are never returned;
+    with a history when this index has one), ``content_cf`` (the content → collaborative map saved with that model:
+    items nobody interacted with, including items indexed after training, are placed by their content). The examples and history items themselves are never returned;
     ``exclude`` removes more, ``exclude_seen=False`` lets history items come back. ``diversity`` in [0, 1]
     turns on MMR.
 
@@ -263,7 +277,7 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
         raise InvalidInputError(f"unknown recommender {method!r}", hint="accepted: " + ", ".join(recommenders.names()))
     factory = recommenders.get(method)
     settings = options_of(factory, options or {})
-    if method == "sequential":
+    if method in ("sequential", "content_cf"):
         settings.setdefault("model_dir", directory)
     recommender = factory(**settings)
     cache = item_cache(engine)
@@ -278,8 +292,10 @@ def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[A
             excluded.update(resolve_ids(engine, reference, known) or [reference])
     if exclude_seen or not history:
         excluded.update(profile.ids)  # the examples themselves never come back; a history's items by default
-    if isinstance(recommender, Sequential):
+    if isinstance(recommender, Sequential) and not recommender.scores_new_items:
         pool = model_pool(engine, recommender.item_ids, recommender.dims, cache)
+    elif isinstance(recommender, (Sequential, ContentCF)) and cache is None:  # the model's items + the nearest others
+        pool = known_and_near(engine, recommender.item_ids, profile, filters, SEARCH_DEPTH + len(excluded) + k)
     elif cache is not None:
         pool = cache.pool  # every item scored: cheaper than searching for candidates, and the same as evaluated
     else:

@@ -9,15 +9,17 @@ from typing import Any
 import numpy as np
 
 from polyseek.errors import InvalidInputError
-from polyseek.recommend import sasrec
+from polyseek.recommend import content_cf, sasrec
 from polyseek.recommend.base import SPACES, Pool, Profile, recommenders, unit, zscore
+from polyseek.recommend.content_cf import CollaborativeModel
 from polyseek.recommend.cooccurrence import CoOccurrence
 from polyseek.recommend.history import History
 
 # the hybrid's weights chosen on the MovieLens dev targets (docs/recommend.md, `polyseek eval recommend`): the
 # model's standardised scores + these x the standardised content profile, recency item-kNN and log-popularity
 TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.25, "negative_weight": 0.0}
-TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.5, "popularity_weight": 0.0, "knn_half_life": 3.0}
+TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.5, "popularity_weight": 0.0, "knn_half_life": 3.0,
+                "cf_weight": 0.0}
 _loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any], CoOccurrence | None]] = {}
 _lock = threading.Lock()
 _tables: dict[tuple[int, int, int, int], tuple[Pool, Any]] = {}  # (model, pool) -> item table
@@ -52,13 +54,15 @@ class Sequential:
                  content_weight: float = TUNED_HYBRID["content_weight"], knn_weight: float = TUNED_HYBRID["knn_weight"],
                  popularity_weight: float = TUNED_HYBRID["popularity_weight"],
                  knn_half_life: float = TUNED_HYBRID["knn_half_life"], content: dict[str, Any] | None = None,
-                 cooccurrence: CoOccurrence | None = None) -> None:
+                 cooccurrence: CoOccurrence | None = None, cf_weight: float = TUNED_HYBRID["cf_weight"],
+                 collaborative: CollaborativeModel | None = None) -> None:
         if model is None:
             if model_dir is None:
                 raise InvalidInputError("the sequential recommender needs a trained model directory",
                                         hint="train one with: polyseek train-recommender INTERACTIONS.csv")
             model, config, item_ids, info, cooccurrence = load_cached(model_dir)
             dims = info["dims"]
+            collaborative = content_cf.load_cached(model_dir)
         self.model, self.config = model, config or sasrec.TrainConfig()
         self.item_ids = list(item_ids or [])
         self.number = {item: i + 1 for i, item in enumerate(self.item_ids)}
@@ -71,6 +75,11 @@ class Sequential:
         self.knn_weight = float(knn_weight) if cooccurrence is not None else 0.0
         self.popularity_weight = float(popularity_weight) if cooccurrence is not None else 0.0
         self.knn_half_life = float(knn_half_life)
+        # the content → cf map (saved by train-recommender): items with no interactions, new ones included, are
+        # placed in the collaborative space from their content; without it only the model's items are ranked
+        self.collaborative = collaborative
+        self.cf_weight = float(cf_weight) if collaborative is not None else 0.0
+        self.scores_new_items = collaborative is not None
 
     def score(self, profile: Profile, pool: Pool) -> np.ndarray:
         history = sorted((p for p in profile.items if p.weight > 0 or profile.from_history), key=lambda p: p.timestamp)
@@ -93,7 +102,7 @@ class Sequential:
                 _tables[key] = cached
         scores = sasrec.score_all(self.model, history_features, history_known, None, None, self.config.max_len,
                                   table=cached[1])
-        if self.content is None and not self.knn_weight and not self.popularity_weight:
+        if self.content is None and not self.knn_weight and not self.popularity_weight and not self.cf_weight:
             return scores
         total = zscore(scores)
         if self.content is not None:
@@ -105,4 +114,7 @@ class Sequential:
                                    (self.popularity_weight, self.cooccurrence.popularity())):
                 if weight:
                     total += weight * zscore(np.where(known, values[np.maximum(columns, 0)], 0.0))
+        if self.collaborative is not None and self.cf_weight:
+            table = content_cf.item_table(self.collaborative, pool)
+            total += self.cf_weight * zscore(self.collaborative.score(profile, pool, table))
         return total

@@ -15,6 +15,7 @@ import numpy as np
 from polyseek.errors import InvalidInputError
 from polyseek.recommend import sasrec
 from polyseek.recommend.base import SPACES, Pool
+from polyseek.recommend.content_cf import TUNED_CF, CollaborativeModel
 from polyseek.recommend.cooccurrence import CoOccurrence
 
 
@@ -130,6 +131,14 @@ def train_recommender(engine: Any, interactions: Path, *, catalogue: Path | None
             "n_interactions": len(events), "unknown_items": unknown, "bad_rows": len(problems), "log": log,
             "encoders": {s: v.get("encoder") for s, v in meta.get("spaces", {}).items()}}
     cooccurrence = CoOccurrence.from_sequences(sequences, len(vocabulary))  # for the hybrid's item-kNN and popularity
-    sasrec.save(model, directory, vocabulary, config, info, extra=cooccurrence.save)
+    # the content → collaborative map: places items nobody interacted with (and items indexed later) from content
+    collaborative = CollaborativeModel.fit(pool, cooccurrence.matrix, **TUNED_CF)
+    info["content_cf"] = {**TUNED_CF, "items_with_interactions": int(collaborative.warm.sum())}
+
+    def extra(folder: Path) -> None:
+        cooccurrence.save(folder)
+        collaborative.save(folder)
+
+    sasrec.save(model, directory, vocabulary, config, info, extra=extra)
     return {"model_dir": str(directory), "problems": problems[:20], **{k: v for k, v in info.items() if k != "log"},
             "final_loss": log["epochs"][-1]["loss"] if log["epochs"] else None}
