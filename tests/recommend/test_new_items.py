@@ -113,6 +113,16 @@ def test_an_item_added_after_training_is_recommended_from_its_content(catalogue_
     with pytest.raises(InvalidInputError, match="half_life"):
         recommend(engine, history=history, method="content_cf", options={"half_life": -1})
 
+    from fastapi.testclient import TestClient
+
+    from polyseek.server.app import create_app
+
+    with TestClient(create_app(engine)) as client:
+        answer = client.post("/api/recommend", json={"history": [{"item": r1, "timestamp": 1}, {"item": r2, "timestamp": 2}],
+                                                     "method": "content_cf", "k": 2})
+        assert answer.status_code == 200, answer.text
+        assert "r4" in [h["metadata"]["record_id"] for h in answer.json()["hits"]]
+
 
 def test_content_cf_without_a_saved_map_says_how_to_get_one(catalogue_engine, tmp_path):
     engine, catalogue = catalogue_engine

@@ -14,7 +14,8 @@ from polyseek.errors import InvalidInputError
 from polyseek.types import Filters, Modality
 
 console = Console(stderr=True)
-METHODS = "multimodal (default with examples), average_vector, best_score, history (default with a history), sequential"
+METHODS = ("multimodal (default with examples), average_vector, best_score, history (default with a history), "
+           "sequential (default with a history once trained), content_cf (ranks items nobody has interacted with yet)")
 
 
 def _example(value: str) -> tuple[str, float]:
@@ -67,7 +68,7 @@ def recommend(
     diversity: float = typer.Option(0.0, "--diversity", min=0.0, max=1.0, help="MMR diversity, 0 (off) to 1."),
     modality: list[str] = typer.Option([], "--modality", "-m", help="Only these modalities. Repeatable."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob."),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Sequential model (default: STORE/recommender)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Trained model: sequential and content_cf (default: STORE/recommender)."),
     store: Optional[str] = StoreOption,
     image_encoder: Optional[str] = ImageEncoderOption,
     text_encoder: Optional[str] = TextEncoderOption,
@@ -108,7 +109,8 @@ def train_recommender(
     store: Optional[str] = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
-    """Train the sequential recommender (a small transformer over the items' image and text vectors) on CPU."""
+    """Train the sequential recommender (a small transformer over the items' image and text vectors) on CPU, and the
+    content → collaborative map that ranks items nobody has interacted with (new catalogue items too)."""
     from polyseek.recommend.sasrec import TrainConfig
     from polyseek.recommend.training import train_recommender as run
 

@@ -34,7 +34,7 @@ class RecommendRequest(bodies.Body):
     positive: list[ExampleIn | ItemId] = Field(default_factory=list, max_length=200)
     negative: list[ExampleIn | ItemId] = Field(default_factory=list, max_length=200)
     history: list[EventIn] = Field(default_factory=list, max_length=5000)
-    method: Literal["multimodal", "average_vector", "best_score", "history", "sequential"] | None = None
+    method: Literal["multimodal", "average_vector", "best_score", "history", "sequential", "content_cf"] | None = None
     k: int = Field(10, ge=1, le=1000)
     exclude: list[ItemId] = Field(default_factory=list, max_length=10_000, description="Items not to recommend")
     include_seen: bool = Field(False, description="Let the history's items come back")
