@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polyseek.stores.base import Store
+from polyseek.ingest.tiles import is_tile
+from polyseek.stores.base import Row, Store
 from polyseek.types import Filters, Modality
 
 # kinds of item that share a score scale in a space: documents (pages and their regions) and moments
@@ -38,6 +39,14 @@ SAMPLE_PER_DIRECTION = 48  # items per direction and kind (up to 384 vectors per
 MIN_SAMPLE = 2  # a kind with fewer vectors has no background (its score is taken as it is)
 PRIOR_COUNT = 8.0  # pseudo-items of the pooled background mixed into a kind's: a kind of 3 items is mostly pooled
 REFRESH_GROWTH = 0.1  # the sample is redrawn once the store's size changed by this fraction
+
+
+def kind_of(row: Row) -> str:
+    """The kind a stored item competes as: its modality's group, except an image tile (a ``region`` of a photo),
+    which belongs to its image's kind, not to the documents'."""
+    if row.modality == Modality.REGION.value and is_tile(row.modality, row.locator, row.metadata):
+        return "image"
+    return GROUP_OF.get(row.modality, "other")
 
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # scores of the rows of an (n, dim) matrix for one query
@@ -90,6 +99,8 @@ class ModalityBackgrounds:
             for sign in (1.0, -1.0):  # both ends of a direction: the sample is not tilted towards it
                 ids += [i for i, _ in self.store.search(space, sign * direction, SAMPLE_PER_DIRECTION // 2, members)]
         ids = list(dict.fromkeys(ids))
+        if Modality.REGION in GROUPS[group]:  # image tiles are regions too, but not documents
+            ids = [row.id for row in self.store.get(ids) if kind_of(row) == group]
         vectors = self.store.get_vectors(space, ids) if len(ids) >= MIN_SAMPLE else {}
         if len(vectors) < MIN_SAMPLE:
             return None

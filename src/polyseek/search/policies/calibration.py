@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from polyseek.search.calibration import GROUP_OF, GROUPS, ModalityBackgrounds, standardise
+from polyseek.search.calibration import GROUPS, ModalityBackgrounds, kind_of, standardise
 from polyseek.search.context import SearchContext
 from polyseek.search.fusion import rrf
 from polyseek.search.policies.base import BasePolicy
@@ -57,7 +57,8 @@ class CalibrationPolicy(BasePolicy):
                 if len(per_kind[group]) < depth:  # crowded out of the shared list: fetch this kind's own top
                     modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
                     own = ctx.rows.search(space.value, vector, depth, replace(query.filters, modalities=modalities))
-                    per_kind[group] = ctx.rescore(space, own)
+                    rows = ctx.rows.by_id([i for i, _ in own])
+                    per_kind[group] = [(i, s) for i, s in ctx.rescore(space, own) if i in rows and kind_of(rows[i]) == group]
             merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
             standardised[space] = merged[: depth * 2]
         if not standardised:
@@ -89,7 +90,7 @@ def by_kind(ctx: SearchContext, space: Signal) -> dict[str, list[tuple[str, floa
     rows = ctx.rows.by_id([i for i, _ in ctx.lists[space]])
     out: dict[str, list[tuple[str, float]]] = {}
     for item_id, score in ctx.lists[space]:
-        group = GROUP_OF.get(rows[item_id].modality, "other") if item_id in rows else "other"
+        group = kind_of(rows[item_id]) if item_id in rows else "other"
         out.setdefault(group, []).append((item_id, score))
     return out
 
@@ -102,7 +103,7 @@ def kind_order(ctx: SearchContext) -> list[tuple[str, float]]:
     to its items in that order. Which kinds lead, and by how much, stays the evidence's.
     """
     rows = ctx.rows.by_id([i for i, _ in ctx.fused])
-    kind = {i: GROUP_OF.get(rows[i].modality, "other") if i in rows else "other" for i, _ in ctx.fused}
+    kind = {i: kind_of(rows[i]) if i in rows else "other" for i, _ in ctx.fused}
     has_text = {i for s in (Signal.TEXT, Signal.LEXICAL) for i, _ in ctx.lists.get(s, [])}
     has_text |= {i for i, row in rows.items() if row.text.strip()}
 

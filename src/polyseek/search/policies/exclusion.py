@@ -13,7 +13,7 @@ import numpy as np
 
 from polyseek.catalog import Catalog
 from polyseek.errors import NotFoundError
-from polyseek.search.calibration import GROUP_OF
+from polyseek.search.calibration import kind_of
 from polyseek.search.context import SearchContext
 from polyseek.search.policies.base import BasePolicy
 from polyseek.types import DENSE_SIGNALS, item_id
@@ -38,7 +38,7 @@ class ExclusionPolicy(BasePolicy):
             raise NotFoundError(f"no item with id {query.like!r} to find more like",
                                 hint="give the id of an indexed item (search results carry it)")
         ctx.excluded.add(query.like)
-        ctx.state[self.name] = GROUP_OF.get(rows[0].modality)
+        ctx.state[self.name] = kind_of(rows[0])
         for space in DENSE_SIGNALS:
             vector = ctx.rows.get_vectors(space.value, [query.like]).get(query.like)
             if vector is not None:
@@ -51,6 +51,6 @@ class ExclusionPolicy(BasePolicy):
         if kind is None or not ctx.fused:
             return
         rows = ctx.rows.by_id([i for i, _ in ctx.fused])
-        boosted = [(i, s * (1 + LIKE_OWN_KIND_BONUS) if s > 0 and i in rows and GROUP_OF.get(rows[i].modality) == kind
+        boosted = [(i, s * (1 + LIKE_OWN_KIND_BONUS) if s > 0 and i in rows and kind_of(rows[i]) == kind
                     else s) for i, s in ctx.fused]
         ctx.fused = sorted(boosted, key=lambda kv: (-kv[1], kv[0]))

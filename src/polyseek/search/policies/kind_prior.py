@@ -18,7 +18,7 @@ both words, which leads without the prior; docs/universal.md). Within a kind the
 
 from __future__ import annotations
 
-from polyseek.search.calibration import GROUP_OF
+from polyseek.search.calibration import kind_of
 from polyseek.search.context import SearchContext
 from polyseek.search.kind_prior import KindPrior, load
 from polyseek.search.policies.base import BasePolicy
@@ -66,7 +66,7 @@ class KindPriorPolicy(BasePolicy):
         adjusted = []
         for item_id, score in ctx.fused:
             row = rows.get(item_id)
-            kind = GROUP_OF.get(row.modality, "other") if row is not None else "other"
+            kind = kind_of(row) if row is not None else "other"
             adjusted.append((item_id, score + biases.get(kind, 0.0)))
         ctx.fused = sorted(adjusted, key=lambda kv: (-kv[1], kv[0]))
         ctx.state[self.name] = biases
@@ -86,7 +86,7 @@ def literal_kinds(ctx: SearchContext, rows: dict[str, Row]) -> set[str]:
         row = rows.get(item_id)
         if row is None:
             continue
-        kind = GROUP_OF.get(row.modality, "other")
+        kind = kind_of(row)
         if kind not in kinds and words <= set(tokenize(row.text)):
             kinds.add(kind)
     return kinds

@@ -5,7 +5,8 @@ tile candidate stands for its image: the image's score is the best of its own sc
 so a query for a small thing inside a poster lifts the poster without its tiles filling the result list. When a
 tile scores at least as well as the whole image, the hit carries that tile as ``best_region`` (its box, in the
 image's pixels, and ``scores["region"]``), as a PDF page hit carries its best region. A query that asks for
-regions only (``--modality region``) gets the tiles themselves.
+regions only (``--modality region``) gets the tiles themselves; one that asks for images (``--modality image``)
+still searches the tiles (they are part of their images, stored as regions) and gets their images.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class TilesPolicy(BasePolicy):
         """A dense list whose candidates are mostly tiles of a few images holds fewer images than the search
         wanted: it is retrieved again deeper (up to :data:`MAX_DEEPEN` times) until it holds enough images."""
         depth = ctx.config.depth(ctx.query.k)
+        self._add_tiles_of_images(ctx, depth)
         for space in DENSE_SIGNALS:
             ranked = ctx.lists.get(space)
             vector = ctx.vectors.get(space)
@@ -56,6 +58,30 @@ class TilesPolicy(BasePolicy):
                 factor *= 4
                 ranked = ctx.rescore(space, ctx.rows.search(space.value, vector, depth * factor, ctx.query.filters))
             ctx.lists[space] = ranked
+
+    def _add_tiles_of_images(self, ctx: SearchContext, depth: int) -> None:
+        """A search restricted to images: the store's filter left the tiles out (they are regions); each dense
+        list gets the best tiles too, so a small thing inside a large image still finds the image."""
+        filters = ctx.query.filters
+        if Modality.IMAGE not in filters.modalities or Modality.REGION in filters.modalities:
+            return
+        from polyseek.ingest.images import ImageIngestor  # here: pillow-heif is not imported for every search
+
+        image_types = ImageIngestor.extensions  # a tile's file is an image file (a PDF's regions are not tiles)
+        types = tuple(t for t in filters.file_types if t in image_types) if filters.file_types else tuple(sorted(image_types))
+        if not types:
+            return
+        tile_filters = replace(filters, modalities=(Modality.REGION,), file_types=types)  # regions of image files
+        for space in DENSE_SIGNALS:
+            vector = ctx.vectors.get(space)
+            if vector is None or space not in ctx.lists:
+                continue
+            found = ctx.rescore(space, ctx.rows.search(space.value, vector, depth, tile_filters))
+            rows = ctx.rows.by_id([i for i, _ in found])
+            tiles = [(i, s) for i, s in found if i in rows and tile_parent(rows[i]) is not None]
+            if tiles:
+                merged = dict(ctx.lists[space]) | dict(tiles)
+                ctx.lists[space] = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def after_fusion(self, ctx: SearchContext) -> None:
         modalities = ctx.query.filters.modalities
