@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from polyseek.search.config import SearchConfig
-from polyseek.search.policies.documents import caption_pattern, has_page_label, references
+from polyseek.search.policies.documents import (
+    caption_pattern,
+    edge_numbers,
+    has_page_label,
+    positions,
+    printed_offset,
+    references,
+)
 from polyseek.types import Filters, Modality
 from tests.ingest._pdf import PageSpec, write_pdf
 
@@ -71,3 +78,54 @@ def test_named_figure_and_printed_page_come_first(tmp_path, engine_factory):
     assert hits[0].scores.get("reference") == 1.0
     # a figure no caption names pins nothing: the order is the one without the rule
     assert _top_pages(engine, "What does Figure 9 show?", path, on) == _top_pages(engine, "What does Figure 9 show?", path, off)
+
+
+def test_positions_and_edge_numbers():
+    assert positions("How many lines are highlighted in yellow on the first page?") == [1]
+    assert positions("In the figure at Page at the second last, how many people are standing?") == [-2]
+    assert positions("What is on the last slide and the second-to-last page?") == [-1, -2]
+    assert positions("When was the last serious shock recorded in the table?") == []  # "last" without "page"
+    assert edge_numbers("Object Storage Service\nbody\nmore body\nmiddle\nx\ny\nz\nIssue 26 (2024-02-28) Copyright Ltd. 2") == {2}
+    assert edge_numbers("a\nb\nc\nd\ne\n17 of 40") == {17}
+    assert edge_numbers("a\nb\nc\nd\n33\ne\nf\ng\nh") == set()  # a number in the middle of the page
+
+
+class _Row:
+    def __init__(self, page: int, text: str) -> None:
+        self.locator = {"page": page}
+        self.text = text
+
+
+def test_printed_offset_needs_pages_that_agree():
+    front = [_Row(1, "Cover"), _Row(2, "Contents\n1 About 3\n2 Pricing 9")]
+    numbered = [_Row(p, "Body text of the page\nmore" + f"\nmore\nmore\nGuide 2024 Copyright Ltd. {p - 2}") for p in range(3, 9)]
+    assert printed_offset(front + numbered) == 2  # the footer's number runs two behind the PDF's page
+    spreads = [_Row(p, f"{2 * p}\nbody\nbody\nbody\n{2 * p + 1}") for p in range(1, 9)]  # two printed pages a sheet
+    assert printed_offset(spreads) is None
+    assert printed_offset(front) is None
+
+
+def _footer_pdf(tmp_path):
+    topics = ["storage classes", "buckets", "access keys and their rotation", "pricing", "regions"]
+    pages = [PageSpec(lines=[(72, 72, 20, "Object Storage Service Product Guide")]),
+             PageSpec(lines=[(72, 72, 14, "Contents"), (72, 100, 11, "1 About the service 1"), (72, 116, 11, "2 Buckets 3")])]
+    for printed in range(1, 6):
+        topic = topics[printed - 1]
+        pages.append(PageSpec(lines=[(72, 72, 11, f"This section explains {topic}."), (72, 90, 11, f"More on {topic}."),
+                                     (72, 740, 8, "Object Storage Service"),
+                                     (72, 752, 8, f"Issue 26 (2024-02-28) Copyright Huawei Technologies Co., Ltd. {printed}")]))
+    return write_pdf(tmp_path / "guide.pdf", pages)
+
+
+def test_page_named_by_footer_number_or_position_comes_first(tmp_path, engine_factory):
+    path = _footer_pdf(tmp_path)
+    engine = engine_factory()
+    engine.index([path])
+    on = replace(SearchConfig(), rerank_documents=False)
+    off = replace(on, document_references=False)
+    question = "How many access keys does the figure in Page 2 show?"
+    assert _top_pages(engine, question, path, off)[0] == 5  # the access-keys page (printed 3)
+    assert _top_pages(engine, question, path, on)[0] == 4  # printed "2" in the footer of the PDF's 4th page
+    assert _top_pages(engine, "What does the last page of the guide say about buckets?", path, off)[0] != 7
+    assert _top_pages(engine, "What does the last page of the guide say about buckets?", path, on)[0] == 7
+    assert _top_pages(engine, "What is the title on the first page?", path, on)[0] == 1

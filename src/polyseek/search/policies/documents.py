@@ -11,12 +11,17 @@
    gets that page first, within the document of its first result (``SearchConfig.document_references``):
    the page whose caption starts "Figure 3:"/"Figure 3." or whose printed page label is 17 (a line of its
    own among the page's first or last lines). Text
-   encoders read "Figure 3" as two common words; the caption line says where the figure is.
+   encoders read "Figure 3" as two common words; the caption line says where the figure is. When no page
+   carries the label as a line of its own, the document's *page numbering* says where it is: the printed
+   number that ends or opens a footer or header line ("... Co., Ltd. 2"), when most pages agree on one offset
+   between it and the PDF's page (:func:`printed_offset`). A question that names a page by its position
+   ("the first page", "the second last page", "the last slide") gets that page of the PDF.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -28,6 +33,13 @@ from polyseek.types import Hit, Modality, Signal, item_id
 
 _FIGURE_REF = re.compile(r"\b(fig(?:ure)?s?|tables?|tab)\.?\s*(\d{1,3})\b", re.IGNORECASE)
 _PAGE_REF = re.compile(r"\b(?:page|slide)\s*(\d{1,4})\b", re.IGNORECASE)
+_LAST = r"(?:second[\s-]*(?:to[\s-]*)?last|penultimate|last|final)"
+_POSITION_REF = re.compile(rf"\b(first|{_LAST})\s+(?:page|slide)\b|\b(?:page|slide)\s+at\s+the\s+(first|{_LAST})\b",
+                           re.IGNORECASE)
+_EDGE_NUMBER = re.compile(r"^(?:page\s*)?[-\u2013(]?\s*(\d{1,4})\s*[-\u2013)]?(?:\s*(?:of|/)\s*\d+)?$|\s(\d{1,4})$|^(\d{1,4})\s",
+                          re.IGNORECASE)
+MIN_NUMBERED = 3  # page numbering is trusted when at least this many pages, and
+NUMBERED_SHARE = 0.3  # this share of the document's pages, agree on one offset between printed and PDF page
 MAX_PINNED = 2  # a reference that matches more pages than this is ambiguous: nothing is pinned for it
 LABEL_LINES = 3  # a printed page label is looked for among the first and the last lines of a page's text
 _ID_BLOCK = 512  # a document's items are fetched by id in blocks until one comes back empty
@@ -53,6 +65,46 @@ def has_page_label(text: str, number: int) -> bool:
     return any(label.match(line) for line in lines[:LABEL_LINES] + lines[-LABEL_LINES:])
 
 
+def positions(text: str) -> list[int]:
+    """Pages a question names by position: 1 for "the first page", -1 for "the last page", -2 for "the second last"."""
+    out = []
+    for match in _POSITION_REF.finditer(text):
+        word = (match.group(1) or match.group(2)).lower()
+        out.append(1 if word == "first" else -1 if word in ("last", "final") else -2)
+    return list(dict.fromkeys(out))
+
+
+def edge_numbers(text: str) -> set[int]:
+    """Numbers that stand alone on, end or open one of the page's first or last lines (page-number candidates)."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    out = set()
+    for line in lines[:LABEL_LINES] + lines[-LABEL_LINES:]:
+        match = _EDGE_NUMBER.search(line)
+        if match:
+            out.add(int(next(g for g in match.groups() if g)))
+    return out
+
+
+def printed_offset(pages: list) -> int | None:
+    """PDF page minus printed page number, when the document's pages agree on one (None: no numbering found).
+
+    Every page votes for ``page - n`` for each number at the edge of its text; footers such as "Issue 26
+    (2024-02-28) Copyright Huawei Technologies Co., Ltd. 2" count, and years, section numbers and two-page
+    spreads scatter their votes over many offsets.
+    """
+    votes: Counter[int] = Counter()
+    for row in pages:
+        page = row.locator.get("page")
+        if page:
+            votes.update({int(page) - n for n in edge_numbers(row.text)})
+    if not votes:
+        return None
+    (offset, count), *rest = votes.most_common(2)
+    if count < max(MIN_NUMBERED, NUMBERED_SHARE * len(pages)) or (rest and rest[0][1] == count):
+        return None
+    return offset
+
+
 def document_pages(rows: RowCache, doc: str) -> list:
     """The page rows of one indexed file, in page order (its items are ``item_id(doc, 0..)``)."""
     out, start = [], 0
@@ -69,6 +121,7 @@ def referenced_pages(question: str, pages: list) -> list:
     """The pages a question names, in the order it names them (each reference pins at most MAX_PINNED)."""
     captions, numbers = references(question)
     chosen: list = []
+    offset: list[int | None] = []  # computed once, when a page number has no label line
     for kind, number in captions:
         pattern = caption_pattern(kind, number)
         matches = [row for row in pages if pattern.search(row.text)]
@@ -78,8 +131,16 @@ def referenced_pages(question: str, pages: list) -> list:
         # printed labels only: the PDF's own page number rarely is the one a reader quotes (covers, front
         # matter, two-page spreads), and pinning it cost rank 1 on the tune split (docs/documents.md)
         matches = [row for row in pages if has_page_label(row.text, number)]
+        if not matches:
+            if not offset:
+                offset.append(printed_offset(pages))
+            if offset[0] is not None:
+                matches = [row for row in pages if row.locator.get("page") == number + offset[0]]
         if len(matches) <= MAX_PINNED:
             chosen += matches
+    for position in positions(question):
+        if len(pages) >= abs(position):
+            chosen.append(pages[position - 1 if position > 0 else position])
     return list({row.id: row for row in chosen}.values())
 
 
@@ -115,7 +176,7 @@ class DocumentsPolicy(BasePolicy):
         if not ctx.config.document_references or not ctx.hits or not query.text:
             return
         captions, numbers = references(query.text)
-        if not captions and not numbers:
+        if not captions and not numbers and not positions(query.text):
             return
         pin_pages(ctx, lambda doc: referenced_pages(query.text, document_pages(ctx.rows, doc)), mark="reference")
 
