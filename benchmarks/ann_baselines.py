@@ -275,20 +275,36 @@ def polyseek_methods(data: np.ndarray, cache: Path, tag: str) -> list[Method]:
     assert shortlist is not None
     ram = shortlist.ram_bytes / n + 0  # codes, list order, filter columns, centroids
     default = shortlist_module.NPROBE
+    knobs = ("NPROBE", "NPROBE_EXPONENT", "SCAN_ALL_ROWS")
+    defaults = {name: getattr(shortlist_module, name) for name in knobs}
 
     def quantised(q, nprobe):  # through the store's search, as the engine calls it, with the shortlist forced on
-        shortlist_module.NPROBE = nprobe
-        lance_module.ANN_MIN_ROWS = lance_module.SHORTLIST_MIN_ROWS = 0  # (its own threshold is 150k rows)
+        # the setting is the number of lists probed (no scaling by the table's size, no one-pass scan)
+        shortlist_module.NPROBE, shortlist_module.NPROBE_EXPONENT, shortlist_module.SCAN_ALL_ROWS = nprobe, 0.0, 0
+        lance_module.ANN_MIN_ROWS = lance_module.SHORTLIST_MIN_ROWS = 0  # (its own threshold is 50k rows)
+        shortlist._recent.clear()  # (the sweep repeats its queries)
         try:
             return [int(i[1:]) for i, _ in store.search("image", q, K)]
         finally:
-            shortlist_module.NPROBE = default
+            for name, value in defaults.items():
+                setattr(shortlist_module, name, value)
+            lance_module.ANN_MIN_ROWS, lance_module.SHORTLIST_MIN_ROWS = saved
+
+    def one_pass(q, _setting):  # as shipped up to SCAN_ALL_ROWS rows: every row's codes scored, the best re-scored
+        lance_module.ANN_MIN_ROWS = lance_module.SHORTLIST_MIN_ROWS = 0
+        shortlist._recent.clear()  # (the sweep repeats its queries)
+        try:
+            return [int(i[1:]) for i, _ in store.search("image", q, K)]
+        finally:
             lance_module.ANN_MIN_ROWS, lance_module.SHORTLIST_MIN_ROWS = saved
 
     methods.append(Method(f"polyseek shortlist (int8 PCA-{shortlist.codes.shape[1]} + rescoring from disk)", ram, build,
                           sorted({8, 16, default, 32, 48, 64, 96, 128, 192}), quantised))
     methods[-1].restore = saved  # type: ignore[attr-defined]
     methods[-1].store = store  # type: ignore[attr-defined]
+    if n <= shortlist_module.SCAN_ALL_ROWS:
+        methods.append(Method(f"polyseek shortlist, one pass over the int8 PCA-{shortlist.codes.shape[1]} codes "
+                              "(as shipped up to 250k rows)", ram, build, [None], one_pass))
     return methods
 
 

@@ -283,3 +283,85 @@ def test_an_id_ending_in_nul_leaves_the_space_on_lance(tmp_path, monkeypatch):
     assert [r.id for r in reader.get(["odd\0"])] == ["odd\0"] and set(reader.get_vectors("image", ["odd\0"])) == {"odd\0"}
     for s in (store, reader):
         s.close()
+
+
+@pytest.mark.parametrize("scan_all", [True, False], ids=["one-pass", "probed-lists"])
+def test_the_shortlist_equals_exact_when_it_rescores_every_row(large, monkeypatch, scan_all):
+    """With every row re-scored (and, probed, every list probed), the shortlist is the exact search: same ids,
+    same order, exact scores, for every filter, however the query's earlier searches left its cache."""
+    store, vectors, rows = large
+    monkeypatch.setattr(shortlist_module, "SCAN_ALL_ROWS", 10**9 if scan_all else 0)
+    monkeypatch.setattr(shortlist_module, "RESCORE", len(rows))
+    monkeypatch.setattr(shortlist_module, "NPROBE", 10**6)
+    monkeypatch.setattr(shortlist_module, "EXACT_KIND_ROWS", 0)
+    shortlist = store.shortlists.get("image", store.table.version)
+    assert shortlist is not None
+    cases = [(None, lambda r: True), (Filters(modalities=(Modality.PAGE,)), lambda r: r.modality == "page"),
+             (Filters(modalities=(Modality.IMAGE, Modality.TEXT)), lambda r: r.modality in ("image", "text")),
+             (Filters(modalities=(Modality.PAGE,), date_to=1500.0), lambda r: r.modality == "page" and r.date <= 1500)]
+    rng = np.random.default_rng(11)
+    for j in rng.choice(len(rows), 4, replace=False):
+        q = vectors[j] + rng.normal(scale=0.3, size=DIM).astype(np.float32)
+        for filters, keep in cases + cases[::-1]:  # the second round answers from the query's cached codes' scores
+            got = shortlist.search(q, 20, filters)
+            assert [i for i, _ in got] == exact(vectors, rows, q, 20, keep)
+            by_id = {r.id: k for k, r in enumerate(rows)}
+            assert all(s == pytest.approx(float(vectors[by_id[i]] @ q), abs=1e-5) for i, s in got)
+
+
+def test_probed_lists_filtered_by_kind_score_only_that_kind(large, monkeypatch):
+    """Each list stores its rows kind by kind: a search for one kind scores that kind's codes only, and finds what
+    the exact search finds (recall over 20 queries)."""
+    store, vectors, rows = large
+    monkeypatch.setattr(shortlist_module, "SCAN_ALL_ROWS", 0)
+    monkeypatch.setattr(shortlist_module, "EXACT_KIND_ROWS", 0)  # the page rows are probed, not scanned exactly
+    shortlist = store.shortlists.get("image", store.table.version)
+    assert shortlist is not None
+    shortlist._recent.clear()
+    page = shortlist.modalities.index("page")
+    kinds = np.asarray(shortlist.modality)[shortlist.order]
+    per_kind = len(shortlist.modalities)
+    for c in range(len(shortlist.offsets) - 1):  # the kind's block of each list holds that kind's rows only
+        start, end = shortlist.bounds[c * per_kind + page], shortlist.bounds[c * per_kind + page + 1]
+        assert (kinds[start:end] == page).all()
+    scored: list[int] = []
+    codes = shortlist.codes
+
+    class Spy(np.ndarray):
+        pass
+
+    spy = codes.view(Spy)
+    original = Spy.__getitem__
+
+    def record(self, item):
+        scored.append(len(np.asarray(codes)[item]))
+        return original(self, item)
+
+    monkeypatch.setattr(Spy, "__getitem__", record)
+    monkeypatch.setattr(shortlist, "codes", spy)
+    rng = np.random.default_rng(4)
+    keep = lambda r: r.modality == "page"  # noqa: E731
+    recalls = []
+    for j in rng.choice(len(rows), 20, replace=False):
+        got = [i for i, _ in shortlist.search(vectors[j], 10, Filters(modalities=(Modality.PAGE,)))]
+        want = exact(vectors, rows, vectors[j], 10, keep)
+        recalls.append(len(set(got) & set(want)) / 10)
+    assert scored and sum(scored) <= sum(1 for r in rows if keep(r)) * 20  # never another kind's codes
+    assert np.mean(recalls) >= 0.9
+
+
+def test_a_shortlist_space_gives_its_vectors_from_the_memory_map(large):
+    store, vectors, rows = large
+    store.search("image", vectors[3], 5)
+    wanted = ["r00003", "nothing", "r00010"]
+    got = store.get_vectors("image", wanted)
+    assert sorted(got) == ["r00003", "r00010"]
+    assert np.array_equal(got["r00003"], vectors[3]) and np.array_equal(got["r00010"], vectors[10])
+    assert "image" in store._positions_of  # found in the shortlist's ids, not asked of Lance
+
+
+def test_a_shortlist_is_not_built_for_an_id_ending_in_nul(tmp_path):
+    vectors = np.eye(4, dtype=np.float32)
+    assert shortlist_module.build(tmp_path / "s", vectors, ["a", "b", "c\0", "d"], ["image"] * 4, ["jpg"] * 4,
+                                  np.zeros(4), version=1) is None
+    assert not (tmp_path / "s").exists()

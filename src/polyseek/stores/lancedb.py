@@ -45,7 +45,7 @@ REFINE_FACTOR = 4  # re-score 4k candidates with full-precision vectors: SQ code
 # PCA-prefix codes in RAM, ~140 bytes per row, float32 vectors memory-mapped for the exact rescoring), and
 # searches use it while it matches the table's version; a write makes it stale until the next optimize(), and
 # Lance's own index answers meanwhile. At 1M rows: benchmarks/query_latency.py --sizes 1000000.
-SHORTLIST_MIN_ROWS = ANN_MIN_ROWS
+SHORTLIST_MIN_ROWS = 50_000
 SHORTLIST_FOLDER = "_shortlists"
 # From this many rows (and below ANN_MIN_ROWS) optimize() writes a flat snapshot of each space beside the table
 # (float32 vectors, ids and filter columns; polyseek.stores.shortlist.build_flat): a new process memory-maps it
@@ -64,7 +64,7 @@ READ_CONSISTENCY_SECONDS = 0.5
 # ...and a search takes the table's version from its last look if that was this recent: one search asks for it
 # ~17 times (per kind, per space, the row count, the rows), and each ask is a round trip to lancedb's event-loop
 # thread (0.1 ms on a quiet core, 2 ms at load 13 on 2 cores). This process's own writes reset it at once.
-VERSION_RECHECK_SECONDS = 0.05
+VERSION_RECHECK_SECONDS = READ_CONSISTENCY_SECONDS
 BASE_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("doc", pa.string()),
@@ -465,11 +465,11 @@ class LanceStore:
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if filters is None or not filters.path_glob:
             version, rows = self._counted(table)
-            if rows < ANN_MIN_ROWS:
-                return self._flat_search(space, query, k, filters, version)
             shortlist = self.shortlists.get(space, version) if rows >= SHORTLIST_MIN_ROWS else None
             if shortlist is not None:
                 return shortlist.search(query, k, filters)
+            if rows < ANN_MIN_ROWS:
+                return self._flat_search(space, query, k, filters, version)
         compiled = compile_filters(filters, LANCE, space)
         limit = k if compiled.post_glob is None else max(4 * k, 64)
         while True:
@@ -583,8 +583,12 @@ class LanceStore:
             return {}
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(ids))
+        version, rows = self._counted(table)
         cached = self._flat_cache.get(space)
-        if cached is not None and cached[0] == self._counted(table)[0]:  # the vectors a search just scanned
+        shortlist = self.shortlists.get(space, version) if rows >= SHORTLIST_MIN_ROWS else None
+        if shortlist is not None and (cached is None or cached[0] != version):  # its memory-mapped vectors
+            cached = (version, shortlist.vectors, {"id": shortlist.ids})
+        if cached is not None and cached[0] == version:  # the vectors a search just scanned
             positions = self._positions(space, cached, unique)
             return {i: np.array(cached[1][positions[i]]) for i in unique if i in positions}
         for start in range(0, len(unique), 500):

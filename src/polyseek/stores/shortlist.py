@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,15 +31,30 @@ import numpy as np
 
 from polyseek.types import Filters
 
-FORMAT = 2  # 2: codes stored list by list (a probe reads contiguous blocks)
+FORMAT = 3  # 2: codes stored list by list (a probe reads contiguous blocks); 3: by kind of item within a list
 FLAT_FORMAT = 1
 PREFIX = 128  # int8 PCA dimensions kept in RAM per row (of 384): recall, RAM and speed measured in benchmarks/
 ROWS_PER_LIST = 1000
 # lists probed per query: on the 1M synthetic set of benchmarks/ann_baselines.py (harder than real embeddings:
 # HNSW M=16 reached 0.87-0.89 at ef 256 there at 100k) recall@10 was 0.86 at 24, 0.95 at 64, 0.97 at 96
 NPROBE = 64
-RESCORE = 160  # rows re-scored at full precision per query (at least 10 per result asked)
+# ... with ~1,000 lists (1M rows). A smaller table has fewer, larger-share lists and needs a larger share of them:
+# ``NPROBE * (lists / 1000) ** NPROBE_EXPONENT`` (100k rows, 100 lists: 32, recall@10 0.96 on the same set)
+NPROBE_EXPONENT = 0.3
+# a filter that keeps a share ``f`` of the rows probes ``nprobe / f ** FILTER_EXPONENT`` lists (capped at all)
+FILTER_EXPONENT = 1.0
+# Up to this many rows a search scores every row's codes once per query vector (one pass, kept for its other
+# filters) instead of probing lists: the calibration's per-kind searches would probe most lists of a 100k table
+# anyway, one small block at a time, and a single pass has no list misses (100k rows: ~3 ms on a quiet core)
+SCAN_ALL_ROWS = 250_000
+RECENT_QUERIES = 24  # query vectors whose probed lists' approximate scores a shortlist keeps (one search asks
+# the same vector under several filters: the calibration's kinds, the documents policy)
+RESCORE = 160  # rows re-scored at full precision per query ...
+RESCORE_PER_RESULT = 10  # ... and at least this many per result asked
 EXACT_FILTERED_ROWS = 20_000
+# ... or 4,096 when the filter is on kinds of item alone: a probe then scores only those kinds' codes (int8, a third
+# of a row's float32 vector), which beats gathering 20k full vectors from the memory map
+EXACT_KIND_ROWS = 4096
 SAMPLE_ROWS = 65_536  # rows that fit the rotation, the code scales and the centroids
 KMEANS_ITERATIONS = 8
 ASSIGN_BATCH = 16_384
@@ -127,7 +143,8 @@ class Flat:
 
     def __init__(self, folder: Path) -> None:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("kind") != "flat" or meta.get("format") != FLAT_FORMAT:
+        kind = meta.get("kind", "shortlist")
+        if (kind, meta.get("format")) not in (("flat", FLAT_FORMAT), ("shortlist", FORMAT)):  # a shortlist holds the same files
             raise ValueError(f"no flat snapshot in {folder}")
         self.version: int = meta["version"]
         self.modalities: list[str] = meta["modalities"]
@@ -141,8 +158,11 @@ class Flat:
 
 
 def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str], ext: list[str],
-          date: np.ndarray, version: int, *, prefix: int = PREFIX, seed: int = 0) -> Built:
-    """Write the shortlist of one space (``vectors``: (n, d) float32 unit rows, in the order of ``ids``)."""
+          date: np.ndarray, version: int, *, prefix: int = PREFIX, seed: int = 0) -> Built | None:
+    """Write the shortlist of one space (``vectors``: (n, d) float32 unit rows, in the order of ``ids``). None
+    (nothing written) when an id ends in a NUL byte, which numpy's fixed-width ids would drop."""
+    if any(i.endswith("\0") for i in ids):
+        return None
     n, dim = vectors.shape
     prefix = min(prefix, dim)
     rng = np.random.default_rng(seed)
@@ -166,12 +186,17 @@ def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str]
         assign[s : s + len(block)] = np.argmax(block @ centroids.T, axis=1)
     full.flush()
     del full
-    order = np.argsort(assign, kind="stable").astype(np.int32)
-    offsets = np.searchsorted(assign[order], np.arange(lists + 1)).astype(np.int64)
     columns, vocab = _columns(tmp, ids, modality, ext, date)
-    codes = codes[order]  # list by list, as a probe reads them
-    arrays = {"codes": codes, "order": order, "offsets": offsets, "centroids": centroids, "mean": mean.astype(np.float32),
-              "rotation": rotation, "scale": scale, **columns}
+    kinds = len(vocab["modalities"])
+    # list by list, as a probe reads them, and each list's rows kind by kind: a search filtered to some kinds of
+    # item scores only their rows' codes (the calibration asks each kind's own top of every query)
+    order = np.lexsort((columns["modality"], assign)).astype(np.int32)
+    key = assign[order].astype(np.int64) * kinds + columns["modality"][order]
+    bounds = np.searchsorted(key, np.arange(lists * kinds + 1)).astype(np.int64)  # list c, kind j: [c*kinds + j]
+    offsets = bounds[::kinds]
+    codes = codes[order]
+    arrays = {"codes": codes, "order": order, "offsets": offsets, "bounds": bounds, "centroids": centroids,
+              "mean": mean.astype(np.float32), "rotation": rotation, "scale": scale, **columns}
     for name, array in arrays.items():
         np.save(tmp / f"{name}.npy", array)
     _publish(tmp, folder, {"format": FORMAT, "version": int(version), "rows": n, "dim": dim, "prefix": prefix,
@@ -194,20 +219,30 @@ class Shortlist:
         self.modalities: list[str] = meta["modalities"]
         self.exts: list[str] = meta["exts"]
         load = lambda name: np.load(folder / f"{name}.npy")  # noqa: E731
-        self.codes, self.order, self.offsets = load("codes"), load("order"), load("offsets")
+        self.codes, self.order, self.offsets, self.bounds = load("codes"), load("order"), load("offsets"), load("bounds")
         self.centroids, self.mean, self.rotation, self.scale = load("centroids"), load("mean"), load("rotation"), load("scale")
         self.modality, self.ext, self.date = load("modality"), load("ext"), load("date")
-        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        self.ids = np.load(folder / "ids.npy", mmap_mode="r")
+        # plain arrays over the memory maps: numpy's memmap subclass costs ~0.1 ms per indexing on busy cores
+        self.vectors = np.asarray(np.load(folder / "vectors.npy", mmap_mode="r"))
+        self.ids = np.asarray(np.load(folder / "ids.npy", mmap_mode="r"))
+        self._masks: dict[tuple, tuple[np.ndarray, int] | None] = {}
+        self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]] = OrderedDict()
+        self._positions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
 
     @property
     def ram_bytes(self) -> int:
         """Bytes this shortlist holds in RAM (the memory-mapped vectors and ids are not counted: page cache)."""
-        return sum(a.nbytes for a in (self.codes, self.order, self.offsets, self.centroids, self.rotation,
+        return sum(a.nbytes for a in (self.codes, self.order, self.offsets, self.bounds, self.centroids, self.rotation,
                                       self.modality, self.ext, self.date))
 
-    def _mask(self, filters: Filters) -> np.ndarray | None:
-        """Rows that pass the filters (None: no filter applies here)."""
+    def _mask(self, filters: Filters) -> tuple[np.ndarray, int] | None:
+        """(rows that pass the filters as a mask, how many), None when no filter applies here; kept per filter: one
+        search asks the same few."""
+        key = (tuple(sorted(m.value for m in filters.modalities)), tuple(sorted(filters.file_types)),
+               filters.date_from, filters.date_to)
+        if key in self._masks:
+            return self._masks[key]
         mask: np.ndarray | None = None
 
         def both(part: np.ndarray) -> None:
@@ -224,37 +259,117 @@ class Shortlist:
             both(self.date >= filters.date_from)
         if filters.date_to is not None:
             both(self.date <= filters.date_to)
-        return mask
+        if len(self._masks) >= 64:
+            self._masks.clear()
+        held = None if mask is None else (mask, int(mask.sum()))
+        self._masks[key] = held
+        return held
+
+    def nprobe(self) -> int:
+        """Lists an unfiltered search probes: :data:`NPROBE` at ~1,000 lists, a larger share of fewer lists."""
+        lists = len(self.offsets) - 1
+        return min(lists, max(1, math.ceil(NPROBE * (lists / 1000) ** NPROBE_EXPONENT)))
+
+    def _probed(self, query: np.ndarray, nprobe: int, kinds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, approximate scores) of the rows of ``kinds`` (modality codes) in the ``nprobe`` lists nearest
+        ``query``. What was scored for this query vector before (its searches under other filters) is reused."""
+        key = query.tobytes()
+        with self._lock:
+            entry = self._recent.get(key)
+            if entry is not None:
+                self._recent.move_to_end(key)
+        if entry is None or not len(entry[0]):  # (a one-pass scan leaves no list ranking)
+            entry = (np.argsort(-(self.centroids @ query), kind="stable"), (query @ self.rotation) * self.scale,
+                     entry[2] if entry is not None else {})
+        ranking, weights, scored = entry
+        per_list = len(self.modalities)
+        rows, approx = [], []
+        for c in ranking[:nprobe].tolist():
+            first = c * per_list
+            for j in kinds:
+                start, end = int(self.bounds[first + j]), int(self.bounds[first + j + 1])
+                if start == end:
+                    continue
+                part = scored.get(first + j)
+                if part is None:
+                    part = scored[first + j] = self.codes[start:end].astype(np.float32) @ weights
+                rows.append(self.order[start:end])
+                approx.append(part)
+        with self._lock:
+            self._recent[key] = entry
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        if not rows:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+        return np.concatenate(rows), np.concatenate(approx)
+
+    def _scanned(self, query: np.ndarray) -> np.ndarray:
+        """Approximate scores of every row, in the stored (list) order, once per query vector."""
+        key = query.tobytes()
+        with self._lock:
+            entry = self._recent.get(key)
+            if entry is not None:
+                self._recent.move_to_end(key)
+        if entry is None or -1 not in entry[2]:
+            weights = (query @ self.rotation) * self.scale
+            # einsum casts the int8 codes block by block: astype would allocate (and page-fault) a float32 copy
+            approx = np.einsum("ij,j->i", self.codes, weights, dtype=np.float32, casting="unsafe")
+            entry = entry or (np.empty(0, dtype=np.int64), weights, {})
+            entry[2][-1] = approx
+        with self._lock:
+            self._recent[key] = entry
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return entry[2][-1]
+
+    def _in_list_order(self, mask: np.ndarray) -> np.ndarray:
+        """Positions in the stored order of the rows ``mask`` keeps (per mask: one search asks the same few)."""
+        key = id(mask)
+        held = self._positions.get(key)
+        if held is None or held[0] is not mask:
+            if len(self._positions) >= 64:
+                self._positions.clear()
+            held = self._positions[key] = (mask, np.flatnonzero(mask[self.order]))
+        return held[1]
 
     def search(self, query: np.ndarray, k: int, filters: Filters | None = None, *, nprobe: int | None = None,
                rescore: int | None = None) -> list[tuple[str, float]]:
         """Best ``k`` rows by inner product: ``[(id, score)]`` with exact scores, best first (path globs: not here).
-        ``nprobe`` and ``rescore`` default to :data:`NPROBE` and :data:`RESCORE`."""
+        ``nprobe`` and ``rescore`` default to :meth:`nprobe` and :data:`RESCORE`."""
         query = np.asarray(query, dtype=np.float32).reshape(-1)
-        nprobe = NPROBE if nprobe is None else nprobe
+        nprobe = self.nprobe() if nprobe is None else nprobe
         rescore = RESCORE if rescore is None else rescore
-        mask = self._mask(filters) if filters is not None and not filters.is_empty() else None
-        lists = len(self.offsets) - 1
-        if mask is not None:
-            matching = int(mask.sum())
+        held = self._mask(filters) if filters is not None and not filters.is_empty() else None
+        mask = None
+        kinds = list(range(len(self.modalities)))
+        if held is not None:
+            mask, matching = held
             if matching == 0:
                 return []
-            if matching <= EXACT_FILTERED_ROWS:  # few rows left: score them all at full precision
-                rows = np.flatnonzero(mask)
-                return self._exact(rows, query, k)
-            nprobe = math.ceil(nprobe * self.rows / matching)
-        nprobe = min(lists, nprobe)
-        near = np.argpartition(-(self.centroids @ query), nprobe - 1)[:nprobe] if nprobe < lists else np.arange(lists)
-        spans = [slice(int(self.offsets[c]), int(self.offsets[c + 1])) for c in near]
-        rows = np.concatenate([self.order[span] for span in spans])
-        weights = (query @ self.rotation) * self.scale
-        approx = np.concatenate([self.codes[span].astype(np.float32) @ weights for span in spans])
+            assert filters is not None
+            kind_only = not (filters.file_types or filters.date_from is not None or filters.date_to is not None)
+            if matching <= (EXACT_KIND_ROWS if kind_only else EXACT_FILTERED_ROWS):  # few rows: all at full precision
+                return self._exact(np.flatnonzero(mask), query, k)
+            nprobe = math.ceil(nprobe / (matching / self.rows) ** FILTER_EXPONENT)
+            if filters.modalities:
+                wanted = {m.value for m in filters.modalities}
+                kinds = [j for j, name in enumerate(self.modalities) if name in wanted]
+        if self.rows <= SCAN_ALL_ROWS:
+            approx = self._scanned(query)
+            if mask is None:
+                rows = self.order
+            else:
+                at = self._in_list_order(mask)
+                rows, approx = self.order[at], approx[at]
+            mask = None
+        else:
+            rows, approx = self._probed(query, max(1, min(len(self.offsets) - 1, nprobe)), kinds)
         if mask is not None:
             passing = mask[rows]
             rows, approx = rows[passing], approx[passing]
         if not len(rows):
             return []
-        keep = max(rescore, 10 * k)
+        keep = max(rescore, RESCORE_PER_RESULT * k)
         if len(rows) > keep:
             rows = rows[np.argpartition(-approx, keep - 1)[:keep]]
         return self._exact(rows, query, k)
@@ -264,7 +379,7 @@ class Shortlist:
         scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
         take = min(k, len(rows))
         top = np.argpartition(-scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
-        found = [(self.ids[rows[i]].decode("utf-8"), float(scores[i])) for i in top]
+        found = [(name.decode("utf-8"), score) for name, score in zip(self.ids[rows[top]].tolist(), scores[top].tolist())]
         return sorted(found, key=lambda pair: (-round(pair[1], 6), pair[0]))
 
 
@@ -303,9 +418,9 @@ class Shortlists:
         the store keeps what it opens)."""
         try:
             meta = json.loads((self.folder(space) / "meta.json").read_text())
-            if meta.get("kind") != "flat" or meta.get("version") != version:
+            if meta.get("version") != version:
                 return None
-            return Flat(self.folder(space))
+            return Flat(self.folder(space))  # a flat snapshot, or a shortlist's vectors and columns
         except (OSError, ValueError, KeyError):
             return None
 
