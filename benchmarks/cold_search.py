@@ -6,6 +6,9 @@ polyseek's ``src`` in the same run (runs interleaved, so both meet the same load
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cold_search.py --store /tmp/i13/s100k --items 100000 \\
         --baseline-src /tmp/i13/base/src --repeats 5
 
+``--current-src`` runs the new side from an exported commit too (on a shared working tree, others' uncommitted
+edits would otherwise be measured with it).
+
 ``--store`` is reused when it holds an index (else the mixed synthetic index of ``query_latency.py`` is built
 there with ``--items`` items, which the current code snapshots in ``optimize()``); a baseline that predates the
 snapshots ignores them. Each variant runs ``python -c "from polyseek.cli import main; main()" search ...`` with
@@ -79,11 +82,12 @@ def ensure_store(store: Path, items: int) -> None:
     engine.close()
 
 
-def start_server(store: Path) -> subprocess.Popen:
+def start_server(store: Path, src: str | None = None) -> subprocess.Popen:
+    """``polyseek serve`` on ``store`` (from ``src`` when given: the same code as the 'current' clients)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"PYTHONPATH": src} if src else {})}
     server = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--store", str(store), "--port", str(port), "--warm"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 600
@@ -100,6 +104,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100000, help="items of the synthetic index built when --store has none")
     parser.add_argument("--baseline-src", default=None, help="a baseline checkout's src folder (git archive COMMIT src)")
     parser.add_argument("--baseline-name", default="baseline")
+    parser.add_argument("--current-src", default=None,
+                        help="run 'current' from this src folder (git archive COMMIT src) instead of the working tree, "
+                             "so that other people's uncommitted edits do not enter the figure")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-server", action="store_true", help="skip the runs with polyseek serve up")
     parser.add_argument("--out", default="benchmarks/results")
@@ -115,11 +122,11 @@ def main() -> None:
     items = int(subprocess.run([sys.executable, "-c", "import sys; from polyseek.stores.lancedb import LanceStore; "
                                 "print(LanceStore(sys.argv[1]).count())", str(args.store)],
                                check=True, capture_output=True, text=True).stdout)
-    variants = [("current", None)] + ([(args.baseline_name, args.baseline_src)] if args.baseline_src else [])
+    variants = [("current", args.current_src)] + ([(args.baseline_name, args.baseline_src)] if args.baseline_src else [])
     rows: list[dict] = []
     mismatches: list[str] = []
     for setting in (["in-process"] + ([] if args.no_server else ["server up"])):
-        server = start_server(args.store) if setting == "server up" else None
+        server = start_server(args.store, args.current_src) if setting == "server up" else None
         try:
             for name, src in variants:  # discarded: page cache, the server's first search
                 popen_rusage(src, args.store, QUERIES[0], True)
@@ -153,7 +160,8 @@ def main() -> None:
                 row["wall_vs_baseline"] = round(row["wall_s_median"] / base["wall_s_median"], 3)
                 row["cpu_vs_baseline"] = round(row["cpu_s_median"] / base["cpu_s_median"], 3)
     write(args.name, {"store": str(args.store), "items": items, "repeats": args.repeats,
-                          "baseline_src": args.baseline_src, "hits_identical": not mismatches, "mismatches": mismatches,
+                          "baseline_src": args.baseline_src, "current_src": args.current_src or "working tree",
+                          "hits_identical": not mismatches, "mismatches": mismatches,
                           "command": " ".join(sys.argv)},
           rows, ["method", "items", "wall_s_median", "cpu_s_median", "rss_mb_median", "wall_vs_baseline",
                  "cpu_vs_baseline", "load_average"], args.out)

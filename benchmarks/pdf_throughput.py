@@ -134,6 +134,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--baseline-ref", default="HEAD", help="git ref of the baseline (default HEAD: the tree's last commit)")
+    parser.add_argument("--ref", default=None, help="measure this git ref instead of the working tree (on a shared "
+                        "working tree, others' uncommitted edits would otherwise be measured with it)")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -149,11 +151,18 @@ def main() -> None:
 
     baseline_commit = subprocess.run(["git", "rev-parse", "--short", args.baseline_ref], cwd=ROOT, capture_output=True,
                                      text=True, check=True).stdout.strip()
+    tree_commit = subprocess.run(["git", "rev-parse", "--short", args.ref], cwd=ROOT, capture_output=True, text=True,
+                                 check=True).stdout.strip() if args.ref else None
     load_before = load()
     with tempfile.TemporaryDirectory(prefix="pdf-throughput-") as tmp:
         scratch = Path(tmp)
         pdfs = make_subset(data, args.files, args.pages, scratch / "pdfs")
-        variants = {"baseline": export_ref(args.baseline_ref, scratch), "this tree": ROOT / "src"}
+        current = ROOT / "src"
+        if args.ref:
+            (scratch / "current").mkdir()
+            current = export_ref(args.ref, scratch / "current")
+        (scratch / "baseline").mkdir()
+        variants = {"baseline": export_ref(args.baseline_ref, scratch / "baseline"), "this tree": current}
         runs: dict[str, list[dict]] = {name: [] for name in variants}
         for repeat in range(args.repeats):
             order = list(variants) if repeat % 2 == 0 else list(reversed(variants))
@@ -167,7 +176,7 @@ def main() -> None:
         per_page = [r["seconds"] / r["pages"] for r in results]
         stage_names = sorted({s for r in results for s in r["stages"]})
         cpu_per_page = [r["cpu_seconds"] / r["pages"] for r in results]
-        row = {"variant": name, "commit": baseline_commit if name == "baseline" else "working tree", "pages": pages,
+        row = {"variant": name, "commit": baseline_commit if name == "baseline" else (tree_commit or "working tree"), "pages": pages,
                "polyseek imported from": results[0].get("polyseek", ""),
                "s/page": statistics.median(per_page), "s/page runs": [round(v, 3) for v in per_page],
                "cpu s/page": statistics.median(cpu_per_page), "cpu s/page runs": [round(v, 3) for v in cpu_per_page]}
@@ -184,7 +193,8 @@ def main() -> None:
         row["ratio to baseline"] = row["s/page"] / base
         row["cpu ratio"] = row["cpu s/page"] / rows[0]["cpu s/page"]
     results = {"data": str(data), "subset": [p.name for p in pdfs], "repeats": args.repeats,
-               "baseline_ref": args.baseline_ref, "baseline_commit": baseline_commit,
+               "baseline_ref": args.baseline_ref, "baseline_commit": baseline_commit, "tree": tree_commit or "working tree",
+               "command": " ".join(sys.argv),
                "load_average": {"before": round(load_before, 2), "after": round(load(), 2)},
                "speedup": round(base / new, 3) if new else None,
                "cpu_speedup": round(rows[0]["cpu s/page"] / rows[1]["cpu s/page"], 3) if rows[1]["cpu s/page"] else None,
