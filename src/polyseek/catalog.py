@@ -82,6 +82,10 @@ class Catalog:
         rows = self.db.execute("SELECT key, size, mtime, hash, items, status, reason FROM files").fetchall()
         return {r[0]: FileRecord(*r) for r in rows}
 
+    def files_version(self) -> tuple[int, int]:
+        """Changes whenever the catalog may have changed (a commit by any connection): a cache key for ``files()``."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes
+
     def file(self, key: str) -> FileRecord | None:
         row = self.db.execute("SELECT key, size, mtime, hash, items, status, reason FROM files WHERE key = ?", (key,)).fetchone()
         return FileRecord(*row) if row else None

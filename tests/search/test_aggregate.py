@@ -84,6 +84,11 @@ def test_rerank_moves_text_results_and_leaves_pictures_in_place():
     # blending in the first-stage order: a strong keep leaves it as it was
     kept, _ = rerank_results("q", results, ByLength(), depth=4, keep=10.0)
     assert [r.item.id for r in kept] == [a.id, b.id, cat.id, c.id]
+    # a pinned result (a file the query names) keeps its place like the photo; the others reorder around it
+    pinned, scores = rerank_results("q", results, ByLength(), depth=4, keep=0.0, pinned={a.id})
+    assert [r.item.id for r in pinned] == [a.id, b.id, cat.id, c.id] and a.id not in scores
+    pinned, _ = rerank_results("q", results, ByLength(), depth=4, keep=0.0, pinned={c.id})
+    assert [r.item.id for r in pinned] == [b.id, a.id, cat.id, c.id]
 
 
 def build_hits(store, query, fused, per_signal):

@@ -9,7 +9,7 @@ match outranks one with a single lucky hit, without long pages winning by size a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,16 +126,17 @@ def _passages(result: Aggregated) -> list[str]:
 
 
 def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: int = RERANK_DEPTH,
-                   keep: float = RERANK_KEEP) -> tuple[list[Aggregated], dict[str, float]]:
+                   keep: float = RERANK_KEEP, pinned: Collection[str] = ()) -> tuple[list[Aggregated], dict[str, float]]:
     """Reorder the text-bearing results among the first ``depth`` by reranker score (best passage per result).
 
     ``keep`` blends in the first-stage order: results are sorted by ``z(rerank) + keep * z(fused)`` (z-scores
     over the reranked head), so a weak reranker cannot undo a confident retrieval. Results without text
-    (a photo) keep their places, so reranking never pushes other modalities away.
+    (a photo) keep their places, so reranking never pushes other modalities away; so do ``pinned`` ones (a
+    result holding an item a policy placed on purpose, e.g. a file the query names).
     Returns the new order and ``{item id: rerank score}``.
     """
     head = results[:depth]
-    slots = [i for i, r in enumerate(head) if _passages(r)]
+    slots = [i for i, r in enumerate(head) if _passages(r) and not (pinned and pinned_result(r, pinned))]
     if not slots or not query_text.strip():
         return results, {}
     flat: list[str] = []
@@ -159,6 +160,10 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
     for slot, source in zip(slots, reordered):
         new_head[slot] = head[source]
     return new_head + results[depth:], {head[s].item.id: best[s] for s in slots}
+
+
+def pinned_result(result: Aggregated, pinned: Collection[str]) -> bool:
+    return result.item.id in pinned or any(member in pinned for member in result.members)
 
 
 def pool_results(rows: RowCache, query: Query, fused: Sequence[tuple[str, float]], wanted: int, *,

@@ -40,6 +40,8 @@ class SearchConfig:
     calibrate: bool = True
     # the query-side kind prior's weight as a multiple of the fitted one (search/kind_prior.py); 0 turns it off
     kind_prior: float = 1.0
+    # a short query whose words are all words of a file's name puts that file first (search/policies/file_names.py)
+    file_names: bool = True
     # query expansion (search/policies/expansion.py): a generator rewrites text queries; off by default (docs/ask.md)
     expand: bool = False
     expand_generator: str | None = None  # its spec (polyseek.rag.base.load_generator); None: $POLYSEEK_GENERATOR
@@ -76,6 +78,6 @@ class SearchConfig:
         return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
                 "reranker": self.reranker, "rerank_documents": self.rerank_documents,
                 "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "document_statements": self.document_statements, "document_statements_implied": self.document_statements_implied,
-                "calibrate": self.calibrate, "kind_prior": self.kind_prior,
+                "calibrate": self.calibrate, "kind_prior": self.kind_prior, "file_names": self.file_names,
                 "min_depth": self.min_depth, "depth_per_k": self.depth_per_k,
                 **({"expand": True, "expand_generator": self.expand_generator} if self.expand else {})}

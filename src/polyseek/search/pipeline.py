@@ -138,7 +138,8 @@ def rerank(ctx: SearchContext) -> None:
         ctx.results = [Aggregated(item=items[i], score=s, members=(i,)) for i, s in ctx.fused[:wanted] if i in items]
     ctx.slot_scores = [r.score for r in ctx.results]
     if (query.rerank or ctx.rerank_wanted) and query.text:
-        ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, load_reranker(ctx.config.reranker))
+        ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, load_reranker(ctx.config.reranker),
+                                                         pinned=ctx.pinned)
 
 
 def to_hits(ctx: SearchContext) -> None:
