@@ -132,6 +132,8 @@ class FileNamesPolicy(BasePolicy):
         if not allowed:
             return None
         vector = ctx.vectors.get(Signal.TEXT)
-        vectors = ctx.rows.get_vectors(Signal.TEXT.value, allowed) if vector is not None else {}
+        if vector is None:
+            return allowed[0], 0.0
+        vectors = ctx.rows.get_vectors(Signal.TEXT.value, allowed)
         scored = [(i, float(np.dot(vectors[i], vector))) for i in allowed if i in vectors]
         return max(scored, key=lambda kv: kv[1]) if scored else (allowed[0], 0.0)
