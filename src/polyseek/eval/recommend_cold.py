@@ -276,6 +276,7 @@ def run_cold_items(pool: Pool, record_ids: Sequence[str], events: Sequence[Event
         sizes = [int(((~t.rated) if candidates == "all-unrated" else (test_cold & ~t.rated)).sum())
                  for t in test_targets.values()]
         blocks[candidates] = {"methods": summary, "tests": tests,
+                              "per_user_ndcg@10": {name: {u: values[u][1] for u in users} for name, values in per.items()},
                               "median_candidates": float(np.median(sizes)) if sizes else None,
                               "random_hr@10": float(np.mean([min(1.0, 10 / max(s, 1)) for s in sizes])) if sizes else None}
     return {
