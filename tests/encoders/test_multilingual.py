@@ -58,13 +58,14 @@ def test_projected_encoder_documents_are_bge_documents():
     assert np.allclose(projected.encode_documents(ENGLISH), bge.encode_documents(ENGLISH), atol=1e-6)
 
 
-def test_gated_encoder_keeps_english_queries_as_bge_makes_them():
-    gated = load_encoder("multilingual")
+@pytest.mark.parametrize("name, projected", [("multilingual", "use-e5-multilingual-bge"), ("multilingual-e5", "e5-multilingual-bge")])
+def test_gated_encoder_keeps_english_queries_as_bge_makes_them(name, projected):
+    gated = load_encoder(name)
     bge = load_encoder("bge-small-onnx")
     english = gated.encode_queries(ENGLISH)
     assert np.allclose(english, bge.encode_queries(ENGLISH), atol=1e-5)  # English: bge's own vectors, untouched
     chinese = gated.encode_queries(CHINESE)
-    assert np.allclose(chinese, load_encoder("e5-multilingual-bge").encode_queries(CHINESE), atol=1e-5)
+    assert np.allclose(chinese, load_encoder(projected).encode_queries(CHINESE), atol=1e-5)
     scores = chinese @ bge.encode_documents(ENGLISH).T
     assert list(scores.argmax(axis=1)) == list(range(len(ENGLISH)))
 

@@ -17,8 +17,10 @@ console = Console(stderr=True)
 def eval_upgrade(
     folder: Path = typer.Argument(..., help="Captions folder (captions.json; captions_multilingual.json for --lang)."),
     output: Path = typer.Option(..., "--output", "-o", help="Report JSON to write; a markdown table goes beside it (.md)."),
-    old: str = typer.Option("bge-small-onnx", "--old", help="Encoder the index is built with."),
-    new: str = typer.Option("e5-multilingual", "--new", help="Encoder to upgrade to."),
+    space: str = typer.Option("text", "--space", help="Space upgraded: text (caption → captions) or image (caption → its photo)."),
+    old: Optional[str] = typer.Option(None, "--old", help="Encoder the index is built with [text: bge-small-onnx; image: aligner]."),
+    new: Optional[str] = typer.Option(None, "--new", help="Encoder to upgrade to [text: e5-multilingual; image: required, "
+                                      "e.g. aligner:DIR from polyseek align --backbone lite2]."),
     limit: int = typer.Option(100, "--limit", min=2, help="Photos whose captions are indexed and queried."),
     lang: str = typer.Option("en", "--lang", help="Query language (relevant items stay the English captions)."),
     sample: int = typer.Option(200, "--sample", min=8, help="Items re-encoded to fit the projection."),
@@ -31,11 +33,19 @@ def eval_upgrade(
     throttle: float = typer.Option(0.0, "--throttle", min=0.0, help="Backfill pause per second of work (as polyseek upgrade --throttle)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Upgrade the text space OLD → NEW on a captions folder and measure each step through Engine.search."""
+    """Upgrade the text or image space OLD → NEW on a captions folder and measure each step through Engine.search."""
+    from polyseek.errors import InvalidInputError
     from polyseek.eval.upgrade import run_upgrade_eval, to_markdown
 
+    if space not in ("text", "image"):
+        raise InvalidInputError(f"unknown space {space!r}", hint="--space text or --space image")
+    if space == "image" and not new:
+        raise InvalidInputError("--space image needs --new: an image-text encoder to upgrade to",
+                                hint="e.g. --new aligner:DIR, DIR written by polyseek align --backbone lite2 --output DIR")
+    old = old or ("bge-small-onnx" if space == "text" else "aligner")
+    new = new or "e5-multilingual"
     with stage_progress(console) as progress:
-        report = run_upgrade_eval(folder, old=old, new=new, limit=limit, lang=lang, sample=sample, projection=projection,
+        report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit, lang=lang, sample=sample, projection=projection,
                                   anchor=anchor, workdir=workdir, progress=progress,
                                   during_backfill=during_backfill, throttle=throttle)
     output.parent.mkdir(parents=True, exist_ok=True)

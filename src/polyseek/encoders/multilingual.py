@@ -14,15 +14,13 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from polyseek.encoders.base import check_texts, encoders, normalize
+from polyseek.encoders.projection import ProjectedQueryEncoder, Projection
 from polyseek.errors import EncoderError
-
-if TYPE_CHECKING:
-    from polyseek.encoders.projection import ProjectedQueryEncoder
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
@@ -175,14 +173,102 @@ def _projected_e5(folder: str = "") -> ProjectedQueryEncoder:
                                  name=f"e5-multilingual-bge:{folder}" if folder else "e5-multilingual-bge")
 
 
-@encoders.register("multilingual")
-def multilingual(folder: str = ""):
-    """Queries in any language, English untouched: bge's own query where bge and the projected e5 query agree
+@encoders.register("multilingual-e5")
+def multilingual_e5(folder: str = ""):
+    """The previous ``multilingual`` (until session 6): bge's own query where bge and the projected e5 query agree
     (cosine >= the gate chosen on held-out training photos; in practice English), the projected e5 query elsewhere.
-    Vectors are bge's, so it serves an index built with bge-small-onnx or the aligner. See docs/multilingual.md."""
+    Lighter than ``multilingual`` (no USE) and weaker in every language but Czech (docs/multilingual.md)."""
+    projected = _projected_e5(folder)
+    return _gated(projected, projected.projection, f"multilingual-e5:{folder}" if folder else "multilingual-e5")
+
+
+def _gated(projected: Any, projection: Any, name: str) -> Any:
     from polyseek.encoders.projection import GatedQueryEncoder
 
-    projected = _projected_e5(folder)
-    gate = projected.projection.config.notes.get("gate") or {}
+    gate = projection.config.notes.get("gate") or {}
     return GatedQueryEncoder(projected.documents, projected, agree=float(gate.get("agree", 0.7)),
-                             weight=float(gate.get("weight", 1.0)), name=f"multilingual:{folder}" if folder else "multilingual")
+                             weight=float(gate.get("weight", 1.0)), name=name)
+
+
+USE_SHIPPED = "use-e5-to-bge"
+
+
+class UseE5Source:
+    """The input of the ``use-e5-to-bge`` map: USE multilingual v3 ⊕ language-centred e5 query vectors (512 + 384-d)."""
+
+    def __init__(self, use: Any, centred: LanguageCentered) -> None:
+        self.use = use
+        self.centred = centred
+        self.dim = int(use.dim) + int(centred.dim)
+        self.name = f"{use.name}+{centred.name}"
+
+    def parts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(USE vectors, centred e5 vectors, each query's language by its nearest e5 language mean)."""
+        raw = np.asarray(self.centred.encoder.encode_queries(texts), dtype=np.float32)
+        return (np.asarray(self.use.encode_queries(texts), dtype=np.float32), self.centred.center(raw),
+                self.centred.language(raw) if len(raw) else [])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        use, e5, _ = self.parts(check_texts(texts))
+        return np.hstack([use, e5])
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        raise EncoderError(f"{self.name} only encodes queries", hint="documents come from the index's own encoder")
+
+
+class RoutedQueryEncoder(ProjectedQueryEncoder):
+    """Queries through :class:`UseE5Source` and its map, except those whose language (nearest e5 language mean) is in
+    ``e5_only``: USE was not trained on it (Czech), so its USE half is noise and the e5-only map answers instead."""
+
+    def __init__(self, source: UseE5Source, projection: Projection, *, fallback: Projection, e5_only: frozenset[str],
+                 documents: Any, name: str) -> None:
+        super().__init__(source, projection, documents=documents, name=name)
+        self.source = source
+        self.fallback = fallback
+        self.e5_only = e5_only
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        use, centred, languages = self.source.parts(check_texts(texts))
+        if len(use) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.projection(np.hstack([use, centred]))
+        alone = np.array([lang in self.e5_only for lang in languages], dtype=bool)
+        if alone.any():
+            out[alone] = self.fallback(centred[alone])
+        return out
+
+
+def _use_e5(folder: str = "") -> Any:
+    """USE ⊕ centred e5 projected into bge's space, with e5 alone (the ``e5-to-bge`` map) for queries in a language
+    USE was not trained on (the map's ``e5_only_languages``: Czech)."""
+    from importlib import resources
+
+    from polyseek.encoders.base import load_encoder
+    from polyseek.encoders.projection import load_projection
+
+    e5 = _projected_e5()
+    if not isinstance(e5.new_encoder, LanguageCentered):  # pragma: no cover - the shipped e5 map has its means
+        raise EncoderError("the e5-to-bge projection lacks its language means", hint="reinstall polyseek")
+    where = folder or str(resources.files("polyseek").joinpath("models", USE_SHIPPED))
+    projection = load_projection(where)
+    source = UseE5Source(load_encoder("use-multilingual"), e5.new_encoder)
+    e5_only = frozenset(str(lang) for lang in projection.config.notes.get("e5_only_languages", []))
+    return RoutedQueryEncoder(source, projection, fallback=e5.projection, e5_only=e5_only, documents=e5.documents,
+                              name=f"use-e5-multilingual-bge:{folder}" if folder else "use-e5-multilingual-bge")
+
+
+@encoders.register("use-e5-multilingual-bge")
+def use_e5_multilingual_bge(folder: str = ""):
+    """Queries in any language through USE multilingual v3 and multilingual-e5-small together, projected into
+    ``bge-small-onnx``'s space (``polyseek/models/use-e5-to-bge``, trained on English captions only); every query
+    through the map. Documents through bge."""
+    return _use_e5(folder)
+
+
+@encoders.register("multilingual")
+def multilingual(folder: str = ""):
+    """Queries in any language, English untouched: bge's own query where bge and the projected USE ⊕ e5 query agree
+    (cosine >= the map's gate; in practice English), the projected query elsewhere. Vectors are bge's, so it serves
+    an index built with bge-small-onnx or the aligner. See docs/multilingual.md."""
+    projected = _use_e5(folder)
+    return _gated(projected, projected.projection, f"multilingual:{folder}" if folder else "multilingual")

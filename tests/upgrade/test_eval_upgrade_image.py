@@ -1,0 +1,61 @@
+"""``polyseek eval upgrade --space image``: photos indexed with one image encoder, upgraded to another, measured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from polyseek.encoders.base import normalize
+from polyseek.encoders.deterministic import DeterministicEncoder
+from polyseek.errors import InvalidInputError
+from polyseek.eval.upgrade import photo_task, run_upgrade_eval, to_markdown
+from tests.upgrade.small_encoders import Rotated
+from tests.upgrade.test_eval_upgrade import make_folder
+
+
+class RotatedImages(Rotated):
+    """The test's new image-text model: the old one's image and text vectors under the same fixed rotation, plus
+    a few colour features of its own (so the projection NEW → OLD is fitted, not exact)."""
+
+    name = "rotated-images"
+
+    def encode_images(self, images: Sequence[Any]) -> np.ndarray:
+        old = self.old.encode_images(images)
+        if len(old) == 0:
+            return old
+        return normalize(old @ self.rotation + 0.4 * np.roll(DeterministicEncoder(old.shape[1]).encode_images(images), 3, axis=1))
+
+
+NEW = "tests.upgrade.test_eval_upgrade_image:RotatedImages"
+
+
+def test_photo_task_has_one_query_per_photo_whose_relevant_item_is_the_photo(tmp_path):
+    folder = make_folder(tmp_path / "flickr", photos=5)
+    photos, queries, qrels = photo_task(folder, limit=4)
+    assert [p.id for p in photos] == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
+    assert [q.id for q in queries] == ["0.jpg#0", "1.jpg#0", "2.jpg#0", "3.jpg#0"]
+    assert qrels["2.jpg#0"] == {"2.jpg": 1}
+
+
+def test_image_space_upgrade_is_measured_beside_searches_and_switches_to_the_new_model(tmp_path):
+    folder = make_folder(tmp_path / "flickr")
+    report = run_upgrade_eval(folder, old="deterministic", new=NEW, space="image", limit=12, sample=8,
+                              workdir=tmp_path / "work", during_backfill=True)
+    rows = report["rows"]
+    assert report["items"] == 12 and report["queries"] == 12
+    assert list(rows) == ["old", "projected_0", "during_backfill", "projected_50", "projected_100", "switched", "new_scratch"]
+    during = rows["during_backfill"]
+    assert during["searches"] >= 1 and during["process_cpu_seconds"] >= 0
+    assert report["backfill_50"]["files"] == 6 and report["backfill_100"]["remaining_files"] == 0
+    assert rows["switched"]["recall@10"] == rows["new_scratch"]["recall@10"]
+    assert set(report["indexing_items_per_second"]) == {"store-upgrade", "store-new"}
+    text = to_markdown(report)
+    assert "the first 12 photos" in text and "indexing from scratch" in text
+
+
+def test_an_unknown_space_is_refused_in_one_line(tmp_path):
+    with pytest.raises(InvalidInputError, match="unknown space 'audio'"):
+        run_upgrade_eval(make_folder(tmp_path / "f", photos=3), old="deterministic", new=NEW, space="audio", limit=3)
