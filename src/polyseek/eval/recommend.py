@@ -231,6 +231,19 @@ def content(context: Context, recommender: Any, *, posters_only: bool = False) -
     return score
 
 
+def content_cf_part(context: Context) -> Callable[[str], np.ndarray]:
+    """The shipped content → cf model (``recommend/content_cf.py``, its tuned setting) fitted on ``context``'s log."""
+    from polyseek.recommend.content_cf import TUNED_CF, CollaborativeModel
+
+    model = CollaborativeModel.fit(context.pool, context.matrix, **TUNED_CF)
+    table = model.item_vectors(context.pool)
+
+    def score(user: str) -> np.ndarray:
+        return np.asarray(model.score(context.profile(user), context.pool, table), dtype=np.float64)
+
+    return score
+
+
 def qdrant_profile(profile: Profile) -> Profile:
     """Qdrant's API takes positives and negatives: items rated at least the user's mean vs below it."""
     ratings = [p.rating for p in profile.items if p.rating is not None]
@@ -273,8 +286,8 @@ COLD_GRID: list[dict[str, Any]] = [
     for h in (1.0, 3.0) for b in (0.3, 0.6) for w in (0.0, 0.25, 0.5, 1.0) for p in (0.5, 1.0, 2.0)
 ]
 HYBRID_GRID: list[dict[str, float]] = [
-    {"sequential": 1.0, "item-knn": k, "content": c, "popularity": p}
-    for k in (0.0, 0.25, 0.5, 1.0) for c in (0.0, 0.1, 0.2, 0.4) for p in (0.0, 0.1, 0.25)
+    {"sequential": 1.0, "item-knn": k, "content": c, "popularity": p, "content-cf": f}
+    for f in (0.0, 0.25, 0.5) for k in (0.0, 0.25, 0.5, 1.0) for c in (0.0, 0.1, 0.2, 0.4) for p in (0.0, 0.1, 0.25)
 ]
 KNN_HALF_LIVES = (3.0, 10.0, 30.0)
 
@@ -421,13 +434,17 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
         tuning["sequential"].append({"seed": config.seed, **train_log})
     lap("train_sequential_s")
 
-    # 4. the hybrid: standardised sequential + recency item-kNN + content + log-popularity, weights on dev
+    # 4. the hybrid: standardised sequential + recency item-kNN + content + log-popularity + content → cf (the
+    # model train-recommender saves: training items by their learned vector, the others from content), on dev
+    collaborative = {id(c): content_cf_part(c) for c in (on_dev, on_test)}
+
     def parts_of(context: Context, knn_half_life: float) -> dict[str, Callable[[str], np.ndarray]]:
         prior = np.log1p(context.counts).astype(np.float64)
         return {"sequential": memo(context, "sequential", sequential_of(context, trained)),
                 "item-knn": memo(context, f"knn{knn_half_life}", recency_knn(context, knn_half_life)),
                 "content": memo(context, "content", content(context, History(**best_history))),
-                "popularity": memo(context, "popularity", lambda user: prior)}
+                "popularity": memo(context, "popularity", lambda user: prior),
+                "content-cf": memo(context, "content-cf", collaborative[id(context)])}
 
     grid = [{**w, "knn_half_life": h} for h in KNN_HALF_LIVES for w in HYBRID_GRID]
     dev_parts = {h: parts_of(on_dev, h) for h in KNN_HALF_LIVES}

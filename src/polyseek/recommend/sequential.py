@@ -16,10 +16,11 @@ from polyseek.recommend.cooccurrence import CoOccurrence
 from polyseek.recommend.history import History
 
 # the hybrid's weights chosen on the MovieLens dev targets (docs/recommend.md, `polyseek eval recommend`): the
-# model's standardised scores + these x the standardised content profile, recency item-kNN and log-popularity
+# model's standardised scores + these x the standardised content profile, recency item-kNN, log-popularity and the
+# content → cf score (``content_cf.py``: learned collaborative vectors, or predicted from content for new items)
 TUNED_CONTENT = {"half_life": 3.0, "best_share": 0.3, "image_weight": 0.25, "negative_weight": 0.0}
-TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.5, "popularity_weight": 0.0, "knn_half_life": 3.0,
-                "cf_weight": 0.0}
+TUNED_HYBRID = {"content_weight": 0.2, "knn_weight": 0.0, "popularity_weight": 0.1, "knn_half_life": 3.0,
+                "cf_weight": 0.25}
 _loaded: dict[tuple[str, float], tuple[Any, sasrec.TrainConfig, list[str], dict[str, Any], CoOccurrence | None]] = {}
 _lock = threading.Lock()
 _tables: dict[tuple[int, int, int, int], tuple[Pool, Any]] = {}  # (model, pool) -> item table
