@@ -365,3 +365,29 @@ def test_a_shortlist_is_not_built_for_an_id_ending_in_nul(tmp_path):
     assert shortlist_module.build(tmp_path / "s", vectors, ["a", "b", "c\0", "d"], ["image"] * 4, ["jpg"] * 4,
                                   np.zeros(4), version=1) is None
     assert not (tmp_path / "s").exists()
+
+
+def test_a_shortlist_written_before_kinds_were_stored_apart_still_answers(tmp_path, monkeypatch):
+    """A format-2 shortlist (no per-kind blocks; what optimize() wrote before) is still read and probed whole."""
+    import json
+
+    monkeypatch.setattr(shortlist_module, "ROWS_PER_LIST", 50)
+    monkeypatch.setattr(shortlist_module, "SCAN_ALL_ROWS", 0)
+    monkeypatch.setattr(shortlist_module, "EXACT_KIND_ROWS", 0)
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(600, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"v{i:03d}" for i in range(600)]
+    modality = [KINDS[i % 3][0] for i in range(600)]
+    shortlist_module.build(tmp_path / "s", vectors, ids, modality, [KINDS[i % 3][1] for i in range(600)],
+                           np.arange(600, dtype=np.float64), version=1)
+    (tmp_path / "s" / "bounds.npy").unlink()
+    meta = json.loads((tmp_path / "s" / "meta.json").read_text())
+    (tmp_path / "s" / "meta.json").write_text(json.dumps({**meta, "format": 2}))
+    old = shortlist_module.Shortlist(tmp_path / "s")
+    assert old.bounds is None
+    q = vectors[5]
+    got = [i for i, _ in old.search(q, 10, Filters(modalities=(Modality.PAGE,)), nprobe=12, rescore=600)]
+    pages = [i for i in range(600) if modality[i] == "page"]
+    want = [ids[i] for i in sorted(pages, key=lambda i: -float(vectors[i] @ q))[:10]]
+    assert got == want
