@@ -283,6 +283,7 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True,
     from PIL import Image
 
     from polyseek.ingest import ocr as ocr_module
+    from polyseek.ingest import picture_pages
 
     marks = [time.perf_counter()]
 
@@ -311,9 +312,11 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True,
             # pictures with (almost) no words of their own: text set as an image, a chart exported as a picture
             mute = [i for i, r in enumerate(regions) if r.kind == "figure" and len(r.text) < r.box.area / 2000
                     and r.box.area >= 0.02 * geometry.width * geometry.height][:MAX_FIGURE_OCR]
+            # a scan's figure page under a thin OCR text layer: the picture's own words (ingest/picture_pages.py)
+            backdrop = not scanned and picture_pages.is_picture_page(images, geometry.width, geometry.height, text)
             ocr_image: Image.Image | None = None
             ocr_scale = 1.0
-            if can_ocr and (scanned or mute):
+            if can_ocr and (scanned or mute or backdrop):
                 ocr_scale = scale_for(geometry, OCR_SIDE, OCR_MAX_SCALE)
                 ocr_image = render(page, geometry, ocr_scale, name, number)
         finally:
@@ -336,6 +339,8 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True,
                     if figure_text.strip():
                         regions[i] = Region(regions[i].kind, box, f"{regions[i].text} {figure_text}".strip())
                         extra.append(figure_text)
+                if backdrop:
+                    extra += picture_pages.missing_lines(ocr_module.ocr_lines(ocr_image, scale=ocr_scale), text + "\n" + "\n".join(extra))
                 if extra:
                     text = text.rstrip() + "\n" + "\n".join(extra)
             used_ocr = True
