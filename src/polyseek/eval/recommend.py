@@ -235,11 +235,12 @@ def content_cf_part(context: Context) -> Callable[[str], np.ndarray]:
     """The shipped content → cf model (``recommend/content_cf.py``, its tuned setting) fitted on ``context``'s log."""
     from polyseek.recommend.content_cf import TUNED_CF, CollaborativeModel
 
-    model = CollaborativeModel.fit(context.pool, context.matrix, **TUNED_CF)
-    table = model.item_vectors(context.pool)
+    pool = replace(context.pool, picture=context.posters)  # with --all-items a film without a poster is text only
+    model = CollaborativeModel.fit(pool, context.matrix, **TUNED_CF)
+    table = model.item_vectors(pool)
 
     def score(user: str) -> np.ndarray:
-        return np.asarray(model.score(context.profile(user), context.pool, table), dtype=np.float64)
+        return np.asarray(model.score(context.profile(user), pool, table), dtype=np.float64)
 
     return score
 

@@ -91,6 +91,9 @@ class Pool:
     ids: tuple[str, ...]
     vectors: Mapping[str, np.ndarray]
     present: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # rows whose image vector encodes a picture (None: every image vector does); a text item's image-space vector
+    # comes from its text through the image-text encoder, which a picture-reading method must not take for one
+    picture: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -114,7 +117,13 @@ class Pool:
 
     def subset(self, rows: np.ndarray) -> Pool:
         return Pool(tuple(self.ids[i] for i in rows), {s: m[rows] for s, m in self.vectors.items()},
-                    {s: m[rows] for s, m in self.present.items()})
+                    {s: m[rows] for s, m in self.present.items()}, None if self.picture is None else self.picture[rows])
+
+    def pictured(self) -> Mapping[str, np.ndarray]:
+        """``present`` with the image space restricted to the rows that hold a picture."""
+        if self.picture is None or "image" not in self.present:
+            return self.present
+        return {**self.present, "image": self.present["image"] & self.picture}
 
 
 class Recommender(Protocol):

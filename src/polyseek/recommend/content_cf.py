@@ -138,10 +138,22 @@ class CollaborativeModel:
             raise InvalidInputError("the interaction matrix needs one column per pool item")
         warm = np.asarray(matrix.sum(0)).ravel() > 0
         space = collaborative_space(matrix, int(dim))
-        features = content_features(pool, _weights(image_weight))
+        dims = {s: int(m.shape[1]) for s, m in pool.vectors.items()}
+        present = pool.pictured()
+        blocks = []
+        for name, weight in _weights(image_weight).items():
+            if weight and name in dims:
+                block = pool.vectors[name] * weight
+                known = present[name] & warm
+                # an item without this space (a record with no picture) gets the warm items' mean block: it then
+                # adds nothing after centring, instead of a shift shared by every such item
+                fill = block[known].mean(0) if known.any() else np.zeros(dims[name], np.float32)
+                blocks.append(np.where(present[name][:, None], block, fill))
+        if not blocks:
+            raise InvalidInputError("content features need at least one space with a weight", hint="spaces: image, text")
+        features = np.hstack(blocks).astype(np.float32)
         mapping = ContentToCF.fit(features, space, warm, ridge)
         vectors = np.where(warm[:, None], space, mapping.predict(features)).astype(np.float32)
-        dims = {s: int(m.shape[1]) for s, m in pool.vectors.items()}
         return cls(tuple(pool.ids), vectors, warm, mapping, dims, float(image_weight), float(half_life))
 
     def save(self, directory: Path) -> None:
@@ -174,7 +186,7 @@ class CollaborativeModel:
     def predict(self, vectors: Mapping[str, np.ndarray], present: Mapping[str, np.ndarray]) -> np.ndarray:
         """Collaborative vectors placed from content: per space a (n, dim) unit-vector matrix and a row mask."""
         n = len(next(iter(present.values()))) if present else 0
-        blocks = []
+        blocks, start = [], 0
         for space, weight in _weights(self.image_weight).items():
             if not weight or space not in self.dims:
                 continue
@@ -187,7 +199,9 @@ class CollaborativeModel:
                 raise InvalidInputError(f"the index's {space} vectors are {matrix.shape[1]}-d, the recommender was "
                                         f"trained on {self.dims[space]}-d ones",
                                         hint="train it again with: polyseek train-recommender INTERACTIONS.csv")
-            blocks.append(matrix * weight * mask[:, None])
+            fill = self.map.mean[start:start + self.dims[space]]  # a missing space adds nothing (see fit)
+            blocks.append(np.where(mask[:, None], matrix * weight, fill))
+            start += self.dims[space]
         return self.map.predict(np.hstack(blocks).astype(np.float32))
 
     def item_vectors(self, pool: Pool) -> np.ndarray:
@@ -200,12 +214,13 @@ class CollaborativeModel:
         if (~learned).any():
             cold = np.flatnonzero(~learned)
             out[cold] = self.predict({s: m[cold] for s, m in pool.vectors.items()},
-                                     {s: m[cold] for s, m in pool.present.items()})
+                                     {s: m[cold] for s, m in pool.pictured().items()})
         return out
 
-    def profile_vector(self, profile: Profile, half_life: float | None = None) -> np.ndarray:
+    def profile_vector(self, profile: Profile, half_life: float | None = None, pool: Pool | None = None,
+                       table: np.ndarray | None = None) -> np.ndarray:
         """A profile's point: its items' vectors, oldest first, halving every ``half_life`` items back; a negative
-        example (weight < 0) counts against."""
+        example (weight < 0) counts against. An item of ``pool`` takes its row of ``table`` (its vector there)."""
         items = sorted(profile.items, key=lambda p: p.timestamp) if profile.from_history else list(profile.items)
         if not items:
             return np.zeros(self.vectors.shape[1], np.float32)
@@ -214,6 +229,11 @@ class CollaborativeModel:
                    for s, d in self.dims.items()}
         present = {s: np.array([s in p.vectors for p in items]) for s in self.dims}
         placed = self.item_vectors(Pool(ids, vectors, present))
+        if pool is not None and table is not None:  # the pool knows which items hold a picture
+            where = {item: n for n, item in enumerate(pool.ids)}
+            for n, item in enumerate(ids):
+                if item in where:
+                    placed[n] = table[where[item]]
         total = np.zeros(self.vectors.shape[1], np.float32)
         half_life = self.half_life if half_life is None else half_life
         for back, (item, vector) in enumerate(zip(reversed(items), placed[::-1])):
@@ -223,7 +243,8 @@ class CollaborativeModel:
     def score(self, profile: Profile, pool: Pool, table: np.ndarray | None = None,
               half_life: float | None = None) -> np.ndarray:
         """Each pool item's dot product with the profile's point (``table``: :meth:`item_vectors` of ``pool``)."""
-        return (self.item_vectors(pool) if table is None else table) @ self.profile_vector(profile, half_life)
+        table = self.item_vectors(pool) if table is None else table
+        return table @ self.profile_vector(profile, half_life, pool, table)
 
 
 _loaded: dict[tuple[str, float], CollaborativeModel | None] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,16 @@ def item_cache(engine: Any) -> ItemCache | None:
                              for found, _score in store.search(space, np.zeros(dim, np.float32), count)))
     rows = {row.id: row for row in store.get(ids)}
     ids = [i for i in ids if i in rows]
-    pool = Pool.from_vectors(ids, _vectors(engine, ids), dims)
+    pool = replace(Pool.from_vectors(ids, _vectors(engine, ids), dims), picture=pictures([rows[i] for i in ids]))
     cache = ItemCache(key, pool, rows, {item: n for n, item in enumerate(ids)})
     engine._recommend_items = cache
     return cache
+
+
+def pictures(rows: Sequence[Row | None]) -> np.ndarray:
+    """Which rows hold a picture (image items: photos, catalogue records with an image), not only text."""
+    return np.array([row is not None and str(getattr(row.modality, "value", row.modality)) == "image" for row in rows],
+                    dtype=bool)
 
 
 def _dims(engine: Any) -> dict[str, int]:
@@ -226,7 +232,8 @@ def model_pool(engine: Any, item_ids: Sequence[str], dims: Mapping[str, int], ca
         rows = np.array([cache.row_of.get(i, -1) for i in item_ids])
         pool = Pool(tuple(item_ids), {s: np.where((rows >= 0)[:, None], m[rows], 0.0).astype(np.float32)
                                       for s, m in cache.pool.vectors.items()},
-                    {s: (rows >= 0) & m[rows] for s, m in cache.pool.present.items()})
+                    {s: (rows >= 0) & m[rows] for s, m in cache.pool.present.items()},
+                    None if cache.pool.picture is None else (rows >= 0) & cache.pool.picture[rows])
     else:
         pool = Pool.from_vectors(list(item_ids), _vectors(engine, item_ids), dims)
     engine._recommend_pool = (key, pool)
@@ -238,7 +245,9 @@ def known_and_near(engine: Any, item_ids: Sequence[str], profile: Profile, filte
     """Without the in-memory index: the model's items still indexed, and the items nearest the profile (new ones)."""
     near = content_pool(engine, profile, filters, depth)
     ids = list(dict.fromkeys(list(item_ids) + list(near.ids)))
-    pool = Pool.from_vectors(ids, _vectors(engine, ids), _dims(engine))
+    found = {row.id: row for row in engine.store.get(ids)}
+    pool = replace(Pool.from_vectors(ids, _vectors(engine, ids), _dims(engine)),
+                   picture=pictures([found.get(i) for i in ids]))
     indexed = np.zeros(len(pool), dtype=bool)
     for mask in pool.present.values():
         indexed |= mask

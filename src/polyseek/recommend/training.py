@@ -132,6 +132,12 @@ def train_recommender(engine: Any, interactions: Path, *, catalogue: Path | None
             "encoders": {s: v.get("encoder") for s, v in meta.get("spaces", {}).items()}}
     cooccurrence = CoOccurrence.from_sequences(sequences, len(vocabulary))  # for the hybrid's item-kNN and popularity
     # the content → collaborative map: places items nobody interacted with (and items indexed later) from content
+    from dataclasses import replace
+
+    from polyseek.recommend.pipeline import pictures
+
+    rows = {row.id: row for start in range(0, len(vocabulary), 1000) for row in engine.store.get(vocabulary[start:start + 1000])}
+    pool = replace(pool, picture=pictures([rows.get(i) for i in vocabulary]))  # a text item's image vector is text
     collaborative = CollaborativeModel.fit(pool, cooccurrence.matrix, **TUNED_CF)
     info["content_cf"] = {**TUNED_CF, "items_with_interactions": int(collaborative.warm.sum())}
 
