@@ -4,8 +4,8 @@ side by side with one plain vector search in the same store (the same-run baseli
     .venv/bin/python benchmarks/recommend_latency.py --items 10000 --requests 100
 
 Methods: multimodal from 1 and from 5 positives + 2 negatives, Qdrant's average_vector and best_score, a 20-event
-history, and the sequential model with its hybrid terms (1 training epoch on synthetic sequences, co-occurrence
-saved beside it: its latency, not its quality). Every timed request comes after one warm-up request, which builds
+history, the sequential model with its hybrid terms (1 training epoch on synthetic sequences, co-occurrence and
+the content → cf map saved beside it: its latency, not its quality) and ``content_cf`` alone. Every timed request comes after one warm-up request, which builds
 the in-memory item matrix of a versioned store once (its cost is reported as ``first request``). The load average
 is recorded with the results: the machine is shared, so compare against the same-run ``store.search`` row.
 Goal (issue 15): recommend under 50 ms p50 on 10k items.
@@ -28,6 +28,7 @@ from _report import write  # noqa: E402
 from polyseek.engine import Engine  # noqa: E402
 from polyseek.recommend import recommend  # noqa: E402
 from polyseek.recommend.base import Pool  # noqa: E402
+from polyseek.recommend.content_cf import TUNED_CF, CollaborativeModel  # noqa: E402
 from polyseek.recommend.cooccurrence import CoOccurrence  # noqa: E402
 from polyseek.recommend.sasrec import TrainConfig, save, train  # noqa: E402
 from polyseek.recommend.sequential import features_of  # noqa: E402
@@ -83,8 +84,14 @@ def run(backend: str, items: int, requests: int, rng, folder: Path) -> list[dict
     sequences = [list(rng.integers(1, items + 1, size=30)) for _ in range(200)]
     config = TrainConfig(epochs=1)
     model, _log = train(features_of(pool, {"image": DIM, "text": DIM}), sequences, config)
-    save(model, model_dir, ids, config, {"feature_dim": 2 * DIM, "dims": {"image": DIM, "text": DIM}},
-         extra=CoOccurrence.from_sequences(sequences, items).save)
+    together = CoOccurrence.from_sequences(sequences, items)
+    collaborative = CollaborativeModel.fit(pool, together.matrix, **TUNED_CF)  # as train-recommender saves it
+
+    def extra(folder: Path) -> None:
+        together.save(folder)
+        collaborative.save(folder)
+
+    save(model, model_dir, ids, config, {"feature_dim": 2 * DIM, "dims": {"image": DIM, "text": DIM}}, extra=extra)
     picks = lambda n: [ids[int(i)] for i in rng.integers(0, items, size=n)]  # noqa: E731
     history = [(item, t) for t, item in enumerate(picks(20))]
     probe = pool.vectors["image"][0]
@@ -97,6 +104,9 @@ def run(backend: str, items: int, requests: int, rng, folder: Path) -> list[dict
         "history, 20 events": lambda: recommend(engine, history=history, k=10, method="history"),
         "history + MMR 0.3": lambda: recommend(engine, history=history, k=10, method="history", diversity=0.3),
         "sequential, 20 events": lambda: recommend(engine, history=history, k=10, method="sequential", model_dir=model_dir),
+        "sequential without its content→cf term": lambda: recommend(engine, history=history, k=10, method="sequential",
+                                                                     model_dir=model_dir, options={"cf_weight": 0.0}),
+        "content_cf, 20 events": lambda: recommend(engine, history=history, k=10, method="content_cf", model_dir=model_dir),
     }
     rows = []
     baseline = None

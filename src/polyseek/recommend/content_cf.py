@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +205,13 @@ class CollaborativeModel:
             start += self.dims[space]
         return self.map.predict(np.hstack(blocks).astype(np.float32))
 
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        return {item: n for n, item in enumerate(self.item_ids)}
+
     def item_vectors(self, pool: Pool) -> np.ndarray:
         """Every pool item's collaborative vector: learned when it has interactions, else from its content."""
-        row = {item: n for n, item in enumerate(self.item_ids)}
+        row = self.row_of
         rows = np.array([row.get(item, -1) for item in pool.ids], dtype=np.int64)
         learned = (rows >= 0) & self.warm[np.maximum(rows, 0)] if len(self.warm) else np.zeros(len(pool), bool)
         out = np.zeros((len(pool), self.vectors.shape[1]), np.float32)
@@ -225,15 +230,17 @@ class CollaborativeModel:
         if not items:
             return np.zeros(self.vectors.shape[1], np.float32)
         ids = tuple(p.id or "" for p in items)
-        vectors = {s: np.stack([unit(p.vectors[s]) if s in p.vectors else np.zeros(d, np.float32) for p in items])
-                   for s, d in self.dims.items()}
-        present = {s: np.array([s in p.vectors for p in items]) for s in self.dims}
-        placed = self.item_vectors(Pool(ids, vectors, present))
-        if pool is not None and table is not None:  # the pool knows which items hold a picture
-            where = {item: n for n, item in enumerate(pool.ids)}
-            for n, item in enumerate(ids):
-                if item in where:
-                    placed[n] = table[where[item]]
+        where = pool_rows(pool) if pool is not None and table is not None else {}
+        outside = [n for n, item in enumerate(ids) if item not in where]
+        placed = np.zeros((len(items), self.vectors.shape[1]), np.float32)
+        for n, item in enumerate(ids):
+            if item in where:  # the pool's row: the pool knows which items hold a picture
+                placed[n] = table[where[item]]  # type: ignore[index]
+        if outside:
+            vectors = {s: np.stack([unit(items[n].vectors[s]) if s in items[n].vectors else np.zeros(d, np.float32)
+                                    for n in outside]) for s, d in self.dims.items()}
+            present = {s: np.array([s in items[n].vectors for n in outside]) for s in self.dims}
+            placed[outside] = self.item_vectors(Pool(tuple(ids[n] for n in outside), vectors, present))
         total = np.zeros(self.vectors.shape[1], np.float32)
         half_life = self.half_life if half_life is None else half_life
         for back, (item, vector) in enumerate(zip(reversed(items), placed[::-1])):
@@ -248,7 +255,8 @@ class CollaborativeModel:
 
 
 _loaded: dict[tuple[str, float], CollaborativeModel | None] = {}
-_tables: dict[tuple[int, int, int], np.ndarray] = {}
+_tables: dict[tuple[int, int, int], tuple[CollaborativeModel, Pool, np.ndarray]] = {}
+_rows: dict[tuple[int, int], tuple[Pool, dict[str, int]]] = {}
 _lock = threading.Lock()
 
 
@@ -263,17 +271,33 @@ def load_cached(directory: str | Path) -> CollaborativeModel | None:
         return _loaded[key]
 
 
+def pool_rows(pool: Pool) -> dict[str, int]:
+    """Row of each pool item id, kept while the pool object lives."""
+    key = (id(pool), len(pool))
+    with _lock:
+        cached = _rows.get(key)
+    if cached is not None and cached[0] is pool:  # the same object, not a new one at a reused address
+        return cached[1]
+    rows = {item: n for n, item in enumerate(pool.ids)}
+    with _lock:
+        if len(_rows) >= 4:
+            _rows.clear()
+        _rows[key] = (pool, rows)
+    return rows
+
+
 def item_table(model: CollaborativeModel, pool: Pool) -> np.ndarray:
     """:meth:`CollaborativeModel.item_vectors` of ``pool``, kept while the pool object lives (one per store version)."""
     key = (id(model), id(pool), len(pool))
     with _lock:
-        table = _tables.get(key)
-    if table is None:
-        table = model.item_vectors(pool)
-        with _lock:
-            if len(_tables) >= 4:
-                _tables.clear()
-            _tables[key] = table
+        cached = _tables.get(key)
+    if cached is not None and cached[0] is model and cached[1] is pool:
+        return cached[2]
+    table = model.item_vectors(pool)
+    with _lock:
+        if len(_tables) >= 4:
+            _tables.clear()
+        _tables[key] = (model, pool, table)
     return table
 
 
