@@ -243,8 +243,8 @@ class CollaborativeModel:
             placed[outside] = self.item_vectors(Pool(tuple(ids[n] for n in outside), vectors, present))
         total = np.zeros(self.vectors.shape[1], np.float32)
         half_life = self.half_life if half_life is None else half_life
-        for back, (item, vector) in enumerate(zip(reversed(items), placed[::-1])):
-            total += item.weight * (0.5 ** (back / max(half_life, 1e-6))) * vector
+        for back, (entry, vector) in enumerate(zip(reversed(items), placed[::-1])):
+            total += entry.weight * (0.5 ** (back / max(half_life, 1e-6))) * vector
         return total
 
     def score(self, profile: Profile, pool: Pool, table: np.ndarray | None = None,
