@@ -179,3 +179,27 @@ def test_cli_trains_then_recommends_a_new_item_and_bad_input_is_one_line(tmp_pat
         lines = [line for line in err.splitlines() if line.strip()]
         assert code != 0 and "Traceback" not in err
         assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], err
+
+
+def test_without_the_in_memory_index_new_items_come_from_a_search(tmp_path, engine_factory, monkeypatch):
+    """memory:// has no table version: the model's items are read once, new ones found near the profile."""
+    from polyseek.recommend import pipeline
+
+    calls = []
+    original = pipeline.known_and_near
+    monkeypatch.setattr(pipeline, "known_and_near", lambda *a, **k: calls.append(1) or original(*a, **k))
+    catalogue = write_catalogue(tmp_path / "shop")
+    engine = engine_factory("memory://")
+    engine.index([catalogue])
+    model_dir = tmp_path / "model"
+    train_recommender(engine, _log(tmp_path / "log.csv"), catalogue=catalogue, model_dir=model_dir,
+                      config=TrainConfig(epochs=1, dim=16, max_len=8))
+    write_catalogue(catalogue.parent, RECORDS + [NEW])
+    engine.index([catalogue])
+    key = str(catalogue.absolute())
+    history = [(record_item_id(key, "r1"), 1), (record_item_id(key, "r2"), 2)]
+    for method in ("content_cf", "sequential"):
+        records = [h.item.metadata["record_id"] for h in recommend(engine, history=history, method=method, k=6,
+                                                                   model_dir=model_dir)]
+        assert "r4" in records and {"r1", "r2"}.isdisjoint(records), (method, records)
+    assert len(calls) == 2  # this path, not the in-memory index

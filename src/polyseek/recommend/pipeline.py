@@ -242,16 +242,29 @@ def model_pool(engine: Any, item_ids: Sequence[str], dims: Mapping[str, int], ca
 
 def known_and_near(engine: Any, item_ids: Sequence[str], profile: Profile, filters: Filters | None,
                    depth: int) -> Pool:
-    """Without the in-memory index: the model's items still indexed, and the items nearest the profile (new ones)."""
-    near = content_pool(engine, profile, filters, depth)
-    ids = list(dict.fromkeys(list(item_ids) + list(near.ids)))
-    found = {row.id: row for row in engine.store.get(ids)}
-    pool = replace(Pool.from_vectors(ids, _vectors(engine, ids), _dims(engine)),
-                   picture=pictures([found.get(i) for i in ids]))
-    indexed = np.zeros(len(pool), dtype=bool)
-    for mask in pool.present.values():
-        indexed |= mask
-    return pool.subset(np.flatnonzero(indexed))  # items removed from the index since training are not ranked
+    """Without the in-memory index: the model's items still indexed (read once per item count, like
+    :func:`model_pool`), and the items nearest the profile, new ones included (searched per request)."""
+    key = (id(engine), engine.store.count(), len(item_ids))
+    cached = getattr(engine, "_recommend_known", None)
+    if cached is not None and cached[0] == key:
+        known = cached[1]
+    else:
+        ids = list(dict.fromkeys(item_ids))
+        found = {row.id: row for start in range(0, len(ids), 1000) for row in engine.store.get(ids[start:start + 1000])}
+        ids = [i for i in ids if i in found]  # items removed from the index since training are not ranked
+        known = replace(Pool.from_vectors(ids, _vectors(engine, ids), _dims(engine)),
+                        picture=pictures([found[i] for i in ids]))
+        engine._recommend_known = (key, known)
+    seen = set(known.ids)
+    near = [i for i in content_pool(engine, profile, filters, depth).ids if i not in seen]
+    if not near:
+        return known
+    rows = {row.id: row for row in engine.store.get(near)}
+    extra = replace(Pool.from_vectors(near, _vectors(engine, near), _dims(engine)),
+                    picture=pictures([rows.get(i) for i in near]))
+    return Pool(known.ids + extra.ids, {s: np.vstack([m, extra.vectors[s]]) for s, m in known.vectors.items()},
+                {s: np.concatenate([m, extra.present[s]]) for s, m in known.present.items()},
+                np.concatenate([known.picture, extra.picture]))  # type: ignore[list-item]
 
 
 def recommend(engine: Any, *, positive: Sequence[Any] = (), negative: Sequence[Any] = (), history: Sequence[Any] = (),
