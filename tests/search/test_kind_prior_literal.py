@@ -67,6 +67,9 @@ def test_the_prior_still_decides_without_a_literal_match(mixed):
         assert "kind-prior.literal" not in trace.state
         assert trace.state["kind-prior"]["document"] < 0 < trace.state["kind-prior"]["image"]
         assert trace.hits[0].item.modality == Modality.IMAGE
+    # an instruction naming the kind is the person's word, not a guess: it wins over the literal match
+    named = engine.trace("lighthouse granite", k=3, instruction="find a photo of")
+    assert "kind-prior.literal" not in named.state and named.hits[0].item.modality == Modality.IMAGE
     # an explicit modality still wins over everything
     hits = engine.search("lighthouse granite", k=3, filters=Filters(modalities=(Modality.IMAGE,)))
     assert hits and all(h.item.modality == Modality.IMAGE for h in hits)

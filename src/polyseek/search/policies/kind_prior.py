@@ -13,14 +13,15 @@ The prior is a guess from the query's form and cannot see the items: it must not
 view of. A kind that holds a *literal match* (a candidate whose text holds every content word of a query of at
 least :data:`MIN_LITERAL_WORDS` of them, BM25's tokens) is not held back: it gets the largest prior any kind gets,
 and evidence decides (on a mixed folder "lighthouse granite" returned five photos before the PDF page holding
-both words, which leads without the prior; docs/universal.md). Within a kind the order still never changes.
+both words, which leads without the prior; docs/universal.md). Within a kind the order still never changes. An
+instruction that names the kinds is the person's word, not a guess: it still wins over a literal match.
 """
 
 from __future__ import annotations
 
 from polyseek.search.calibration import kind_of
 from polyseek.search.context import SearchContext
-from polyseek.search.kind_prior import KindPrior, load
+from polyseek.search.kind_prior import KindPrior, instruction_kinds, load
 from polyseek.search.policies.base import BasePolicy
 from polyseek.stores.base import Row
 from polyseek.stores.memory import tokenize
@@ -59,7 +60,8 @@ class KindPriorPolicy(BasePolicy):
         if not any(biases.values()):
             return
         rows = ctx.rows.by_id([i for i, _ in ctx.fused])
-        literal = literal_kinds(ctx, rows)
+        # a guess from the query's form yields to a literal match; an instruction naming the kinds does not
+        literal = set() if instruction_kinds(query.instruction) else literal_kinds(ctx, rows)
         if literal:
             top = max(0.0, *biases.values())
             biases = {**biases, **{kind: max(top, biases.get(kind, 0.0)) for kind in literal}}
