@@ -1,6 +1,7 @@
 """Split a ``polyseek eval captions --lang ...`` report into the dev half and the held-out half of the eval photos.
 
-    .venv/bin/python scripts/language_halves.py r.json [r2.json ...] --captions ../shared/eval/flickr8k/captions.json
+    .venv/bin/python scripts/language_halves.py r.json [r2.json ...] --captions ../shared/eval/flickr8k/captions.json \
+        [--mrv-langs en,zh,de]
 
 The photos at even positions of ``captions.json`` are the dev half (every choice of the multilingual query path was
 made there); the odd positions are the held-out half. Prints one row per language: queries and R@1/5/10 per half.
@@ -24,12 +25,16 @@ def main() -> None:
     parser.add_argument("reports", nargs="+")
     parser.add_argument("--captions", required=True, help="captions.json of the eval folder (its order defines the halves)")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--mrv-langs", default=None, help="MRV over these languages only (e.g. en,zh,de; default: the report's)")
     args = parser.parse_args()
     order = [entry["image"] for entry in json.loads(Path(args.captions).read_text(encoding="utf-8"))]
     table: dict[str, dict] = {}
     mrv_lines = []
     for path in args.reports:
-        halves = by_half(json.loads(Path(path).read_text(encoding="utf-8")), order)
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        if args.mrv_langs:
+            report["languages"] = args.mrv_langs.split(",")
+        halves = by_half(report, order)
         found = halves.pop("mrv", None)
         if found:  # MRV over the report's own languages, per half
             mrv_lines.append(f"MRV {', '.join(found['dev']['languages'])}: dev {found['dev']['mrv']} ({found['dev']['n_images']} photos), "
