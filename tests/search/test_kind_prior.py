@@ -10,7 +10,7 @@ import pytest
 
 from polyseek.errors import InvalidInputError
 from polyseek.search.config import SearchConfig
-from polyseek.search.kind_prior import KindPrior, fit, instruction_kinds, load
+from polyseek.search.kind_prior import KindPrior, fit, inline_kinds, instruction_kinds, load
 from polyseek.search.policies.kind_prior import KindPriorPolicy
 from polyseek.stores.base import Row
 from polyseek.types import Filters, Modality, Signal
@@ -196,3 +196,29 @@ def test_within_a_kind_the_universal_order_is_the_order_of_a_search_restricted_t
     calibration = next(p for p in engine.pipeline.policies if isinstance(p, CalibrationPolicy))
     calibration.keep_kind_order = False  # evidence alone reorders pages against pages
     assert pages() != restricted
+
+
+def test_kinds_a_query_names_in_its_own_words():
+    assert inline_kinds("what did I say in the voice memo") == ("audio",)
+    assert inline_kinds("my notes about coffee") == ("text",)
+    assert inline_kinds("rocket launch photo") == ("image",)
+    assert inline_kinds("A man poses for a picture .") == ("image",)
+    # a document word wins (a question about "the image on page 5" asks for the page), video words stay the model's
+    assert inline_kinds("the image on page 5") == ()
+    assert inline_kinds("How many recorded videos are in the section?") == ()
+    assert inline_kinds("a brown dog jumps over a log") == ()
+
+
+def test_a_kind_named_in_the_query_leads_in_its_own_order(engine_factory):
+    engine = mixed_engine(engine_factory, tiny_prior())
+    named = "photo: " + QUESTION  # a finance question whose page stands out, typed as a request for a photo
+    trace = engine.trace(named, k=10)
+    assert trace.state["kind-prior.named"] == ["image"]
+    kinds = [h.item.modality for h in trace.hits]
+    photos = kinds.count(Modality.IMAGE)
+    assert photos >= 2 and kinds[:photos] == [Modality.IMAGE] * photos  # every photo among the hits comes first
+    restricted = [h.item.id for h in engine.search(named, k=photos, filters=Filters(modalities=(Modality.IMAGE,)))]
+    assert [h.item.id for h in trace.hits[:photos]] == restricted  # in the order of a search for photos only
+    assert "kind-prior.named" not in engine.trace(QUESTION, k=3).state
+    # an instruction that names a kind is the person's word: the text's own words do not add to it
+    assert "kind-prior.named" not in engine.trace(named, k=3, instruction="find a PDF page").state

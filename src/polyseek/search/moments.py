@@ -117,7 +117,8 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequen
     encoder's text side) is not counted twice. Rank fusion (RRF) cannot do this:
     it averages ranks, so a silent moment that is merely first by its keyframe ties with a moment whose very
     words were searched for. Other items keep their places and every place keeps its score, so the ranking
-    of a mixed collection stays on the fusion's scale.
+    of a mixed collection stays on the fusion's scale; video moments and audio segments are reordered among
+    their own kind's places (a voice memo a query names is not swapped below a better-evidenced video moment).
     """
     places = [n for n, (item_id, _) in enumerate(fused) if item_id in rows and rows[item_id].modality in MOMENT_MODALITIES]
     if len(places) < 2 or len(lists) < 2:
@@ -137,10 +138,13 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequen
         for item_id in carriers:
             z = (scores.get(item_id, floor) - mean) / deviation
             evidence[item_id] += weights.get(signal, 1.0) * max(0.0, z - EVIDENCE_FROM)
-    ordered = sorted(moments, key=lambda i: -evidence[i])  # stable: ties keep the fused order
     out = list(fused)
-    for place, item_id in zip(places, ordered):
-        out[place] = (item_id, fused[place][1])
+    for modality in MOMENT_MODALITIES:  # a video's places go to video moments, a recording's to audio segments:
+        # the two are different kinds, and which kind leads is calibration's and the kind prior's choice
+        own = [n for n in places if rows[fused[n][0]].modality == modality]
+        ordered = sorted((fused[n][0] for n in own), key=lambda i: -evidence[i])  # stable: ties keep the order
+        for place, item_id in zip(own, ordered):
+            out[place] = (item_id, fused[place][1])
     return out
 
 

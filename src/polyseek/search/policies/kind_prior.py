@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from polyseek.search.calibration import kind_of
 from polyseek.search.context import SearchContext
-from polyseek.search.kind_prior import KindPrior, instruction_kinds, load
+from polyseek.search.kind_prior import KindPrior, inline_kinds, instruction_kinds, load
 from polyseek.search.policies.base import BasePolicy
 from polyseek.stores.base import Row
 from polyseek.stores.memory import tokenize
@@ -31,6 +31,7 @@ from polyseek.types import Signal
 # word, "lighthouse", is as likely to ask for a picture as for the page that mentions it)
 MIN_LITERAL_WORDS = 2
 
+LEAD_MARGIN = 0.01  # how far the last item of a kind the query names is placed above the best of the others
 _UNSET = object()
 
 
@@ -57,7 +58,8 @@ class KindPriorPolicy(BasePolicy):
         if prior is None:
             return
         biases = prior.biases(query.text, query.instruction, weight=prior.weight * scale)
-        if not any(biases.values()):
+        named = () if query.instruction and instruction_kinds(query.instruction) else inline_kinds(query.text)
+        if not any(biases.values()) and not named:
             return
         rows = ctx.rows.by_id([i for i, _ in ctx.fused])
         # a guess from the query's form yields to a literal match; an instruction naming the kinds does not
@@ -70,10 +72,28 @@ class KindPriorPolicy(BasePolicy):
             row = rows.get(item_id)
             kind = kind_of(row) if row is not None else "other"
             adjusted.append((item_id, score + biases.get(kind, 0.0)))
+        if named:  # the query names the kind in its words ("my notes about …", "the voice memo"): its items lead
+            adjusted = lead(adjusted, {i for i, _ in adjusted if i in rows and kind_of(rows[i]) in named})
+            ctx.state[f"{self.name}.named"] = list(named)
         ctx.fused = sorted(adjusted, key=lambda kv: (-kv[1], kv[0]))
         ctx.state[self.name] = biases
         if literal:
             ctx.state[f"{self.name}.literal"] = sorted(literal)
+
+
+def lead(ranked: list[tuple[str, float]], leaders: set[str]) -> list[tuple[str, float]]:
+    """The same scores with ``leaders`` shifted by one amount to just above every other item: they lead, in their
+    own order and spacing; the others keep theirs.
+
+    >>> lead([("a", 3.0), ("b", 1.0), ("c", 0.5)], {"b", "c"})
+    [('a', 3.0), ('b', 3.51), ('c', 3.01)]
+    """
+    ours = [s for i, s in ranked if i in leaders]
+    others = [s for i, s in ranked if i not in leaders]
+    if not ours or not others:
+        return ranked
+    shift = max(0.0, max(others) - min(ours) + LEAD_MARGIN)
+    return [(i, round(s + shift, 12) if i in leaders else s) for i, s in ranked]
 
 
 def literal_kinds(ctx: SearchContext, rows: dict[str, Row]) -> set[str]:
