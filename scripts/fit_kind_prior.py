@@ -62,11 +62,11 @@ def dev_rankings(store: str, captions: Path | None, pages: list[Path], max_capti
     (Rerank and moment merging run after this point in a real search; docs/evaluation.md reports real runs.)
     """
     from polyseek.engine import Engine
-    from polyseek.search.calibration import GROUP_OF
+    from polyseek.search.calibration import kind_of
     from polyseek.search.config import SearchConfig
     from polyseek.types import QueryPart
 
-    engine = Engine(store)
+    engine = Engine(store, read_only=True)  # the pool is only read
     indexed = {str(path) for path, record in engine.catalog.files().items() if record.status == "ok"}
     queries: list[tuple[str, str, set]] = []
     if captions is not None:
@@ -92,7 +92,7 @@ def dev_rankings(store: str, captions: Path | None, pages: list[Path], max_capti
         candidates = []
         for item_id, score in fused:
             row = rows.get(item_id)
-            kind = GROUP_OF.get(row.modality, "other") if row is not None else "other"
+            kind = kind_of(row) if row is not None else "other"  # a photo's tiles compete as the photo
             page = (row.locator or {}).get("page") if row is not None else None
             key = (row.path, int(page)) if kind == "document" and page is not None else (row.path if row else item_id)
             candidates.append((kind, key, float(score)))
