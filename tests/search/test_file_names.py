@@ -84,3 +84,41 @@ def test_the_name_map_reads_the_catalog_once_per_change(folder, engine_factory, 
     assert list(names.named({"harbour", "report"})) == [str((folder / "documents" / "harbour-report.pdf").resolve())]
     assert names.named({"report", "lighthouse"}) == {}
     assert len(calls) == 1
+
+
+def test_a_named_file_no_signal_found_comes_in_by_its_best_item():
+    """Deep in a large index a named file may be in no signal's candidates: its item closest to the query in the
+    text space is brought in first, and the query's filters still hold."""
+    import numpy as np
+
+    from polyseek.catalog import Catalog, FileRecord
+    from polyseek.search.config import SearchConfig
+    from polyseek.search.context import SearchContext
+    from polyseek.search.policies.file_names import FileNamesPolicy
+    from polyseek.search.rows import RowCache
+    from polyseek.stores.base import Row
+    from polyseek.stores.memory import MemoryStore
+    from polyseek.types import Query, QueryPart, Signal, item_id
+
+    store = MemoryStore()
+    store.create({"text": 2})
+    key = "/docs/boat-inspection.pdf"
+    vectors = [np.array(v, dtype=np.float32) for v in ([1.0, 0.0], [0.0, 1.0])]
+    store.upsert([Row(id=item_id(key, n), doc=key, path=key, modality="page", locator={"page": n + 1}, text=f"page {n}",
+                      vectors={"text": vectors[n]}) for n in range(2)]
+                 + [Row(id="other", doc="/n.txt", path="/n.txt", modality="text", text="boats", vectors={"text": vectors[0]})])
+    catalog = Catalog(None)
+    catalog.commit_files([FileRecord(key, 1, 0.0, "h", items=2), FileRecord("/n.txt", 1, 0.0, "g", items=1)])
+
+    def run(filters: Filters | None = None) -> SearchContext:
+        query = Query(parts=(QueryPart(text="boat inspection"),), k=3, filters=filters or Filters())
+        ctx = SearchContext(query=query, config=SearchConfig(), rows=RowCache(store), encoders=None)
+        ctx.vectors = {Signal.TEXT: np.array([0.1, 0.9], dtype=np.float32)}  # closest to the second page
+        ctx.fused = [("other", 0.7)]
+        FileNamesPolicy(catalog).after_fusion(ctx)
+        return ctx
+
+    ctx = run()
+    assert [i for i, _ in ctx.fused] == [item_id(key, 1), "other"] and ctx.fused[0][1] > 0.7
+    assert ctx.pinned == {item_id(key, 1)}
+    assert [i for i, _ in run(Filters(modalities=(Modality.TEXT,))).fused] == ["other"]
