@@ -126,3 +126,38 @@ def test_reranker_reads_the_questions_of_a_long_prompt_like_query():
                                     text=f"page {n}"), score=1.0 / (n + 1)) for n in range(3)]
     rerank_results(prompt, results, Recording())
     assert seen == [question_focus(prompt)]
+
+
+def test_rerank_depth_and_window_are_honoured(engine_factory, tmp_path, cross_encoder):
+    from dataclasses import replace
+
+    from polyseek.search.config import SearchConfig
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    filler = "The committee met on Tuesday to review the minutes of the previous meeting and approve the agenda. " * 12
+    texts = {"late.txt": filler + "Cats sleep twelve to sixteen hours every day.",
+             "early.txt": "Cats sleep twelve to sixteen hours every day. " + filler,
+             "dogs.txt": "Dogs need daily walks and love to play fetch in the park."}
+    for name, text in texts.items():
+        (notes / name).write_text(text)
+    engine = engine_factory(image_encoder="deterministic", text_encoder="deterministic")
+    engine.index([str(notes)])
+    query = "how many hours do cats sleep"
+    shallow = engine.search(query, k=3, rerank=True, config=replace(engine.config, rerank_depth=1))
+    assert ["rerank" in h.scores for h in shallow] == [True, False, False]  # only the first result re-read
+
+    short = load_reranker("cross-encoder", 128)
+    assert short is not cross_encoder and load_reranker("cross-encoder", 128) is short
+    assert load_reranker("cross-encoder", 256) is cross_encoder  # its own window: the shared instance
+    assert load_reranker("tests.search.test_rerank:WordOverlapReranker", 128) is not None  # no window: ignored
+    late = texts["late.txt"]
+    assert short.score(query, [late])[0] < cross_encoder.score(query, [late])[0] - 3  # the answer is past 128 pieces
+    for window, model in ((128, short), (256, cross_encoder)):
+        hits = engine.search(query, k=3, rerank=True, config=replace(engine.config, rerank_window=window))
+        got = {h.item.path.rsplit("/", 1)[-1]: h.scores["rerank"] for h in hits}
+        # int8 scores move a little with the batch a passage shares; the two windows differ by more than 3
+        assert abs(got["late.txt"] - model.score(query, [late])[0]) < 0.5
+    for bad in ({"rerank_depth": 0}, {"rerank_window": 8}, {"rerank_depth": True}, {"rerank_window": 12.5}):
+        with pytest.raises(InvalidInputError, match="rerank_"):
+            SearchConfig(**bad)

@@ -28,6 +28,10 @@ class SearchConfig:
     reranker: str = "cross-encoder"  # polyseek.search.rerank registry; used when a query asks for reranking
     # queries that leave rerank unset (None) get it when PDF pages lead the results (docs/documents.md)
     rerank_documents: bool = True
+    # results the reranker re-reads (search/aggregate.py RERANK_DEPTH) and its window in word pieces, query
+    # included (benchmarks/rerank_cost.py, benchmarks/README.md issue 13); a reranker without a window ignores it
+    rerank_depth: int = 20
+    rerank_window: int = 256
     # signals that rank PDF pages and regions when the query has text (docs/documents.md)
     document_signals: tuple[Signal, ...] = (Signal.TEXT, Signal.LEXICAL)
     # a question naming a figure, table or page gets that page first (search/policies/documents.py, docs/documents.md)
@@ -62,6 +66,10 @@ class SearchConfig:
             raise InvalidInputError(f"kind_prior must be a number >= 0 (0: off), got {self.kind_prior!r}")
         if self.min_depth < 1 or self.depth_per_k < 1:
             raise InvalidInputError("search depths must be positive")
+        for name in ("rerank_depth", "rerank_window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "rerank_depth" else 16):
+                raise InvalidInputError(f"{name} must be a whole number >= {1 if name == 'rerank_depth' else 16}, got {value!r}")
 
     def with_weights(self, weights: Mapping[str, float] | None) -> SearchConfig:
         """This config with some signal weights changed (``None``: unchanged)."""
@@ -77,6 +85,7 @@ class SearchConfig:
         """JSON-ready form, for evaluation reports."""
         return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
                 "reranker": self.reranker, "rerank_documents": self.rerank_documents,
+                "rerank_depth": self.rerank_depth, "rerank_window": self.rerank_window,
                 "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "document_statements": self.document_statements, "document_statements_implied": self.document_statements_implied,
                 "calibrate": self.calibrate, "kind_prior": self.kind_prior, "file_names": self.file_names,
                 "min_depth": self.min_depth, "depth_per_k": self.depth_per_k,

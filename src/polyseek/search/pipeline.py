@@ -133,12 +133,13 @@ def rerank(ctx: SearchContext) -> None:
     wants it. A reranked result takes the score of the slot it moves into, so scores never rise down the list."""
     query = ctx.query
     if ctx.results is None:
-        wanted = max(query.k, 20 if query.rerank else 0)
+        wanted = max(query.k, ctx.config.rerank_depth if query.rerank else 0)
         items = {row.id: row.to_item() for row in ctx.rows.get([i for i, _ in ctx.fused[:wanted]])}
         ctx.results = [Aggregated(item=items[i], score=s, members=(i,)) for i, s in ctx.fused[:wanted] if i in items]
     ctx.slot_scores = [r.score for r in ctx.results]
     if (query.rerank or ctx.rerank_wanted) and query.text:
-        ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, load_reranker(ctx.config.reranker),
+        reranker = load_reranker(ctx.config.reranker, ctx.config.rerank_window)
+        ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, reranker, depth=ctx.config.rerank_depth,
                                                          pinned=ctx.pinned)
 
 

@@ -86,12 +86,20 @@ def question_focus(text: str) -> str:
     return " ".join(kept) if kept else text
 
 
-def load_reranker(name: str = "cross-encoder") -> Reranker:
-    """A reranker by registry name (or ``package.module:Class``), loaded once per process.
+def load_reranker(name: str = "cross-encoder", max_length: int | None = None) -> Reranker:
+    """A reranker by registry name (or ``package.module:Class``), loaded once per process and window.
+    ``max_length`` (word pieces, query included) goes to a reranker whose constructor takes one; others ignore it.
 
     >>> load_reranker().score("capital of France", ["Paris is the capital of France.", "Bananas are yellow."])  # doctest: +SKIP
     array([ 9.1, -11.2], dtype=float32)
     """
-    if name not in _loaded:
-        _loaded[name] = rerankers.create(name)
-    return _loaded[name]
+    import inspect
+
+    if max_length is not None:
+        window = inspect.signature(rerankers.get(name)).parameters.get("max_length")
+        if window is None or window.default == max_length:
+            max_length = None  # no window, or its own: one shared instance
+    key = f"{name}@{max_length}" if max_length is not None else name
+    if key not in _loaded:
+        _loaded[key] = rerankers.create(name, max_length=max_length) if max_length is not None else rerankers.create(name)
+    return _loaded[key]

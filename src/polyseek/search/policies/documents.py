@@ -164,7 +164,7 @@ class DocumentsPolicy(BasePolicy):
     def after_fusion(self, ctx: SearchContext) -> None:
         query = ctx.query
         may_rerank = bool(query.rerank) or (query.rerank is None and ctx.config.rerank_documents)
-        wanted = max(query.k, RERANK_DEPTH if may_rerank else 0)
+        wanted = max(query.k, max(RERANK_DEPTH, ctx.config.rerank_depth) if may_rerank else 0)  # a shallower rerank: same pool
         modalities = query.filters.modalities
         collapse = not modalities or Modality.PAGE in modalities
         ctx.results = pool_results(ctx.rows, query, ctx.fused, wanted, collapse=collapse)
