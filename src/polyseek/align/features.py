@@ -179,6 +179,9 @@ def onnx_backbone(name: str):
     options.intra_op_num_threads = _threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle threads sleep between operators instead of spinning: indexing batches on busy cores cost less (8 photos
+    # at load 16: 0.152 -> 0.114 s CPU, 0.76 -> 0.67 s wall; as encoders/onnx_text.py does for documents)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
