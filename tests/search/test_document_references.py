@@ -22,6 +22,9 @@ def test_references_parsed_from_questions():
     assert references("What are the items in blue in Table1-1?") == ([("table", 1)], [])
     assert references("See Fig. 3 and Tables 4 on page 17, slide 2") == ([("figure", 3), ("table", 4)], [17, 2])
     assert references("How did revenue change in 2019?") == ([], [])
+    # an example of the answer's format names no page
+    assert references("List all pages on which the logo locates, formatted as a list like ['Page 2', 'Page 4'].") == ([], [])
+    assert references('How many dogs are there in page 17? Write the answer as a list, e.g., ["1","2"]') == ([], [17])
 
 
 def test_caption_lines_match_only_captions():

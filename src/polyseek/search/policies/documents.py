@@ -32,6 +32,7 @@ from polyseek.search.rows import RowCache
 from polyseek.types import Hit, Modality, Signal, item_id
 
 _FIGURE_REF = re.compile(r"\b(fig(?:ure)?s?|tables?|tab)\.?\s*(\d{1,3})\b", re.IGNORECASE)
+_EXAMPLE = re.compile(r"\[[^\[\]]*\]")  # a bracketed list in a question is an example of the answer's format
 _PAGE_REF = re.compile(r"\b(?:page|slide)\s*(\d{1,4})\b", re.IGNORECASE)
 _LAST = r"(?:second[\s-]*(?:to[\s-]*)?last|penultimate|last|final)"
 _POSITION_REF = re.compile(rf"\b(first|{_LAST})\s+(?:page|slide)\b|\b(?:page|slide)\s+at\s+the\s+(first|{_LAST})\b",
@@ -46,7 +47,9 @@ _ID_BLOCK = 512  # a document's items are fetched by id in blocks until one come
 
 
 def references(text: str) -> tuple[list[tuple[str, int]], list[int]]:
-    """Figures/tables (``("figure"|"table", n)``) and pages a question names."""
+    """Figures/tables (``("figure"|"table", n)``) and pages a question names; an answer-format example in brackets
+    ("formatted as a list like ['Page 2', 'Page 4']") names nothing."""
+    text = _EXAMPLE.sub(" ", text)
     captions = [("table" if m.group(1).lower().startswith("tab") else "figure", int(m.group(2)))
                 for m in _FIGURE_REF.finditer(text)]
     return list(dict.fromkeys(captions)), list(dict.fromkeys(int(m.group(1)) for m in _PAGE_REF.finditer(text)))
