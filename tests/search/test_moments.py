@@ -114,12 +114,14 @@ def test_other_items_keep_their_places_and_places_keep_their_scores():
 
 
 def test_a_recording_and_a_video_moment_keep_their_kinds_places():
-    """Video moments and audio segments are different kinds: evidence reorders each among its own places only,
+    """When the query names a kind, video moments and audio segments are reordered each among their own places,
     so a voice memo that the kind prior put first is not swapped below a better-evidenced video moment."""
     rows = {r.id: r for r in [moment("memo", 0, 3, path="/a/memo.mp3", text="buy coffee", modality="audio_segment"),
                               moment("tour", 0, 5, text="the garden tour"), moment("tour2", 60, 65)]}
     lists = {"image": image_list({"tour": 0.4, "memo": 0.2, "tour2": 0.3}),
              "text": [("tour", 0.9), ("memo", 0.3)] + [(f"t{i}", 0.4 - i * 0.001) for i in range(20)]}
     fused = [("memo", 0.05), ("tour2", 0.04), ("tour", 0.03)]
-    out = order_moments(fused, lists, rows, WEIGHTS)
+    out = order_moments(fused, lists, rows, WEIGHTS, by_kind=True)
     assert out[0] == ("memo", 0.05) and [i for i, _ in out[1:]] == ["tour", "tour2"]
+    # without a named kind the evidence orders every moment place (words said beat a keyframe, whatever the kind)
+    assert order_moments(fused, lists, rows, WEIGHTS)[0][0] == "tour"

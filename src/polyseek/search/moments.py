@@ -104,7 +104,7 @@ def _evidence(row: Any, signal: str) -> bool:
 
 
 def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequence[tuple[str, float]]],
-                  rows: Mapping[str, Any], weights: Mapping[Any, float]) -> list[tuple[str, float]]:
+                  rows: Mapping[str, Any], weights: Mapping[Any, float], by_kind: bool = False) -> list[tuple[str, float]]:
     """Reorder the moments among the places moments hold in ``fused``, by summed per-signal evidence.
 
     A moment's keyframe and its transcript are independent evidence, so they add up: the moment's score is
@@ -117,8 +117,9 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequen
     encoder's text side) is not counted twice. Rank fusion (RRF) cannot do this:
     it averages ranks, so a silent moment that is merely first by its keyframe ties with a moment whose very
     words were searched for. Other items keep their places and every place keeps its score, so the ranking
-    of a mixed collection stays on the fusion's scale; video moments and audio segments are reordered among
-    their own kind's places (a voice memo a query names is not swapped below a better-evidenced video moment).
+    of a mixed collection stays on the fusion's scale. ``by_kind``: video moments and audio segments are
+    reordered each among their own kind's places (when the query names a kind, "the voice memo", its items
+    lead and must not be swapped below a better-evidenced video moment).
     """
     places = [n for n, (item_id, _) in enumerate(fused) if item_id in rows and rows[item_id].modality in MOMENT_MODALITIES]
     if len(places) < 2 or len(lists) < 2:
@@ -139,9 +140,8 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequen
             z = (scores.get(item_id, floor) - mean) / deviation
             evidence[item_id] += weights.get(signal, 1.0) * max(0.0, z - EVIDENCE_FROM)
     out = list(fused)
-    for modality in MOMENT_MODALITIES:  # a video's places go to video moments, a recording's to audio segments:
-        # the two are different kinds, and which kind leads is calibration's and the kind prior's choice
-        own = [n for n in places if rows[fused[n][0]].modality == modality]
+    groups = [[n for n in places if rows[fused[n][0]].modality == m] for m in MOMENT_MODALITIES] if by_kind else [places]
+    for own in groups:
         ordered = sorted((fused[n][0] for n in own), key=lambda i: -evidence[i])  # stable: ties keep the order
         for place, item_id in zip(own, ordered):
             out[place] = (item_id, fused[place][1])
@@ -157,6 +157,7 @@ def merge_moments(
     max_gap: float = MAX_GAP,
     tolerance: float = TOLERANCE,
     weights: Mapping[Any, float] | None = None,
+    by_kind: bool = False,
 ) -> MergedRanking:
     """Join adjacent matching moments of the same file; ``fused`` is best first, ``lists`` the per-signal rankings.
 
@@ -168,7 +169,7 @@ def merge_moments(
     if not any(getattr(r, "modality", None) in MOMENT_MODALITIES for r in rows.values()):
         return MergedRanking(list(fused))
     if weights is not None:
-        fused = order_moments(fused, lists, rows, weights)
+        fused = order_moments(fused, lists, rows, weights, by_kind=by_kind)
     window = list(fused[: max(MIN_WINDOW, 3 * k)])
     stats = _signal_stats(lists)
     spans: list[Span] = []

@@ -15,7 +15,8 @@ class MomentsPolicy(BasePolicy):
     name = "moments"
 
     def after_fusion(self, ctx: SearchContext) -> None:
-        merged = merge_moments(ctx.fused, ctx.lists, ctx.rows.get, ctx.query.k, weights=ctx.weights)
+        merged = merge_moments(ctx.fused, ctx.lists, ctx.rows.get, ctx.query.k, weights=ctx.weights,
+                               by_kind=bool(ctx.state.get("kind-prior.named")))  # a named kind keeps its lead
         ctx.fused = merged.ranking
         ctx.state[self.name] = merged
 
