@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ SPARSE = "text_sparse"
 MAX_TOPK = 16_384  # Milvus refuses limit (topk) above this
 CHUNK = 500  # ids per `in [...]` expression
 BATCH_BYTES = 8 << 20  # stay well under gRPC's 64 MiB message limit
+# a refused connection worth another try (matched in lower case); a server that is really down costs 1.5 s more
+TRANSIENT_MARKS = ("unavailable", "too many pings", "too_many_pings", "fail connecting")
 # VARCHAR limits (Milvus caps max_length at 65,535 by default)
 LIMITS = {"id": 512, "doc": 4096, "path": 4096, "ext": 64, "modality": 32, "locator": 8192, "metadata": 65_535,
           "text": 65_535}
@@ -173,6 +176,19 @@ _LITE_LOCK = threading.Lock()
 class MilvusStore:
     """A Milvus collection; every read uses Strong consistency so a search sees the writes before it."""
 
+    def _connect(self, pymilvus: Any) -> Any:
+        """A client of the target; a connection the server has just turned away (gRPC UNAVAILABLE, e.g. its
+        "too many pings" GOAWAY to a kept-alive channel of this process) is tried again twice, 0.5 s then 1 s on."""
+        for attempt in range(3):
+            try:
+                return pymilvus.MilvusClient(uri=self.target.connect, token=self.target.token,
+                                             db_name=self.target.db_name, timeout=self.target.timeout)
+            except self._exceptions as exc:
+                if attempt == 2 or not any(m in str(exc).lower() for m in TRANSIENT_MARKS):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def __init__(self, uri: str) -> None:
         self.target = parse_uri(uri)
         pymilvus = require("pymilvus", "milvus")
@@ -195,8 +211,7 @@ class MilvusStore:
             with _LITE_LOCK:
                 _LITE_USERS[self.target.connect] += 1
         try:
-            self.client = pymilvus.MilvusClient(uri=self.target.connect, token=self.target.token,
-                                                db_name=self.target.db_name, timeout=self.target.timeout)
+            self.client = self._connect(pymilvus)
         except self._exceptions as exc:
             self._release_lite()
             hint = ("Milvus Lite lets one process open a .db file at a time: close the other polyseek process"
