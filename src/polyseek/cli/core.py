@@ -17,7 +17,7 @@ from polyseek.cli.common import (
     make_engine,
     parse_date,
 )
-from polyseek.cli.output import print_hits, print_json
+from polyseek.cli.output import print_hits, print_json, print_search
 from polyseek.errors import NotFoundError
 from polyseek.search.query_syntax import join_arguments
 from polyseek.types import Filters, Hit, Modality
@@ -143,20 +143,12 @@ def search(
     trace = engine.trace(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,
                          image_weight=image_weight, spaces=signal, rerank=rerank, like=like,
                          config=engine.with_config(expand=True, expand_generator=generator) if expand else None)
-    hits = trace.hits
     timings = timings or os.environ.get("POLYSEEK_TIMINGS", "") not in ("", "0")
     if show is not None:
         from polyseek.preview import write_previews
 
-        write_previews(engine, hits, show)
-    stages = {name: round(ms, 2) for name, ms in trace.timings.items() if ms >= 0.05 or not name.count(".")}
-    if as_json:
-        print_json({"hits": [h.to_dict() for h in hits], **({"timings_ms": stages} if timings else {})})
-    else:
-        print_hits(hits)
-        if timings:
-            Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
-                                       + f" — total {sum(trace.timings.values()):.1f}", highlight=False)
+        write_previews(engine, trace.hits, show)
+    print_search(trace, as_json=as_json, timings=timings)
     engine.close()
 
 

@@ -38,3 +38,18 @@ def print_hits(hits) -> None:
             snippet = " ".join(region.text.split())[:200] or snippet
         table.add_row(str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, where, snippet)
     out.print(table)
+
+
+def print_search(trace, *, as_json: bool, timings: bool) -> None:
+    """A search's hits as ``polyseek search`` prints them (a table, or JSON), with its stage timings when asked:
+    in the JSON, or on stderr after the table."""
+    stages = {name: round(ms, 2) for name, ms in trace.timings.items() if ms >= 0.05 or not name.count(".")}
+    if as_json:
+        print_json({"hits": [h.to_dict() for h in trace.hits], **({"timings_ms": stages} if timings else {})})
+        return
+    print_hits(trace.hits)
+    if timings:
+        from rich.console import Console
+
+        Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
+                                   + f" — total {sum(trace.timings.values()):.1f}", highlight=False)

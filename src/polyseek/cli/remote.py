@@ -302,20 +302,10 @@ def search_in_process(store: str | None, text: str, k: int, filters: Filters, op
         if engine is not None:
             engine.close()
         return False
-    from polyseek.cli.output import print_hits, print_json
+    from polyseek.cli.output import print_search
 
-    hits = trace.hits
     timings = options.get("timings", False) or os.environ.get("POLYSEEK_TIMINGS", "") not in ("", "0")
-    stages = {name: round(ms, 2) for name, ms in trace.timings.items() if ms >= 0.05 or not name.count(".")}
-    if options.get("as_json"):
-        print_json({"hits": [h.to_dict() for h in hits], **({"timings_ms": stages} if timings else {})})
-    else:
-        print_hits(hits)
-        if timings:
-            from rich.console import Console
-
-            Console(stderr=True).print("timings (ms): " + ", ".join(f"{n} {ms:.1f}" for n, ms in stages.items())
-                                       + f" — total {sum(trace.timings.values()):.1f}", highlight=False)
+    print_search(trace, as_json=bool(options.get("as_json")), timings=timings)
     engine.close()
     return True
 
