@@ -45,7 +45,7 @@ def top_kind(engine, text: str, **options) -> Modality:
 
 def test_a_page_holding_every_query_word_is_not_held_back_by_the_prior(mixed, monkeypatch):
     engine, prior = mixed
-    query = "lighthouse granite"
+    query = "lighthouse granite quarried"
     assert prior.probabilities(query)["visual"] > 0.8  # the prior takes the noun phrase for a picture
     off = engine.with_config(kind_prior=0.0)
     assert top_kind(engine, query, config=off).is_document  # the evidence: the page leads without the prior
@@ -61,15 +61,32 @@ def test_a_page_holding_every_query_word_is_not_held_back_by_the_prior(mixed, mo
 
 def test_the_prior_still_decides_without_a_literal_match(mixed):
     engine, _ = mixed
-    # one word is no clear evidence, and words the page does not hold are none: the prior applies as before
-    for query in ("lighthouse", "lighthouse sunset"):
+    # words the page does not hold are no evidence: the prior applies as before
+    for query in ("lighthouse at sunset", "old lighthouse sunset"):
         trace = engine.trace(query, k=5)
         assert "kind-prior.literal" not in trace.state
         assert trace.state["kind-prior"]["document"] < 0 < trace.state["kind-prior"]["image"]
         assert trace.hits[0].item.modality == Modality.IMAGE
     # an instruction naming the kind is the person's word, not a guess: it wins over the literal match
-    named = engine.trace("lighthouse granite", k=3, instruction="find a photo of")
+    named = engine.trace("lighthouse granite quarried", k=3, instruction="find a photo of")
     assert "kind-prior.literal" not in named.state and named.hits[0].item.modality == Modality.IMAGE
     # an explicit modality still wins over everything
-    hits = engine.search("lighthouse granite", k=3, filters=Filters(modalities=(Modality.IMAGE,)))
+    hits = engine.search("lighthouse granite quarried", k=3, filters=Filters(modalities=(Modality.IMAGE,)))
     assert hits and all(h.item.modality == Modality.IMAGE for h in hits)
+
+
+def test_a_keyword_query_gets_no_prior_and_a_named_document_leads(mixed):
+    engine, prior = mixed
+    # one or two words lie outside the queries the model was fitted on (captions and questions of three or more)
+    for query in ("lighthouse", "lighthouse keeper"):
+        assert prior.probabilities(query)["visual"] > 0.8
+        trace = engine.trace(query, k=5)
+        assert not trace.state.get("kind-prior")  # the evidence decides, as with the prior switched off
+        off = engine.search(query, k=5, config=engine.with_config(kind_prior=0.0))
+        assert [h.item.id for h in trace.hits] == [h.item.id for h in off]
+    # "pdf" names documents and nothing else: pages lead whatever the model guesses from the query's form
+    trace = engine.trace("pdf about the keeper", k=5)
+    assert trace.state["kind-prior.named"] == ["document"]
+    assert trace.hits[0].item.path.endswith("harbour.pdf") and trace.hits[0].item.modality.is_document
+    with_table = engine.trace("a photo of a table", k=5)  # "table" has an everyday meaning: no document lead
+    assert "kind-prior.named" not in with_table.state or with_table.state["kind-prior.named"] == ["image"]

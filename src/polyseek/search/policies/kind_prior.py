@@ -65,7 +65,7 @@ class KindPriorPolicy(BasePolicy):
         # a guess from the query's form yields to a literal match; an instruction naming the kinds does not
         literal = set() if instruction_kinds(query.instruction) else literal_kinds(ctx, rows)
         if literal:
-            top = max(0.0, *biases.values())
+            top = max([0.0, *biases.values()])
             biases = {**biases, **{kind: max(top, biases.get(kind, 0.0)) for kind in literal}}
         adjusted = []
         for item_id, score in ctx.fused:
