@@ -40,3 +40,19 @@ class Rotated:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+class Shifted(Rotated):
+    """A "new" model on another score scale: every vector leans towards one shared direction (as real models'
+    spaces are anisotropic), so its cosines crowd near 1 while the old model's spread from 0 to 1."""
+
+    name = "shifted"
+
+    def __init__(self) -> None:
+        super().__init__()
+        lean = np.random.default_rng(11).normal(size=DIM)
+        self.lean = (lean / np.linalg.norm(lean)).astype(np.float32)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        base = super()._encode(texts)
+        return normalize(base + 1.5 * self.lean) if len(base) else base

@@ -19,7 +19,7 @@ from polyseek.errors import InvalidInputError
 from polyseek.types import item_id
 from polyseek.upgrade import backfill, rollback, status, upgrade
 from polyseek.upgrade import state as st
-from polyseek.upgrade.search import mix
+from polyseek.upgrade.search import Scales, blend, mix
 
 NEW = "tests.upgrade.small_encoders:Rotated"
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,19 +126,19 @@ def test_results_score_each_item_in_one_space_only(indexed):
     text = "dog cat beach running"
     new_q = load_encoder(NEW).encode_queries([text])[0]
     projected_q = expected_query(projection, text)[0]
-    scale, shift = projection.config.score_scale, projection.config.score_shift
+    # each item's scores pair a query and a vector of one space: projected query with old vectors, new with new
+    old_scores = {i: float(projected_q @ v) for i, v in old_vectors.items()}
+    new_scores = {i: float(new_q @ v) for i, v in new_vectors.items()}
+    ref = sorted(new_vectors)  # fewer than REFERENCE backfilled items: all of them set the query's scales
+    scales = Scales.fit(np.array([old_scores[i] for i in ref]), np.array([new_scores[i] for i in ref]))
+    expected = dict(blend(old_scores, new_scores, scales, 0.5))
     hits = engine.search(text, k=60, spaces=["text"])
     assert len(hits) == 60
     for hit in hits:
-        score = hit.scores["text"]
-        if hit.item.id in new_vectors:  # backfilled: native new-vs-new
-            assert score == pytest.approx(float(new_q @ new_vectors[hit.item.id]), abs=1e-4)
-        else:  # not yet: projected query against its old vector, on the native scale
-            assert score == pytest.approx(scale * float(projected_q @ old_vectors[hit.item.id]) + shift, abs=1e-4)
-    # and never a new vector against an old one: that score appears nowhere
-    crossed = {round(float(new_q @ old_vectors[i]), 4) for i in new_vectors}
-    assert not crossed & {round(h.scores["text"], 4) for h in hits if h.item.id in new_vectors} - {
-        round(float(new_q @ new_vectors[h.item.id]), 4) for h in hits if h.item.id in new_vectors}
+        assert hit.scores["text"] == pytest.approx(expected[hit.item.id], abs=1e-4)
+    # and never a new query against an old vector: with that pair in place of the projected one the scores differ
+    crossed = dict(blend({**old_scores, **{i: float(new_q @ old_vectors[i]) for i in new_vectors}}, new_scores, scales, 0.5))
+    assert any(abs(crossed[i] - expected[i]) > 1e-3 for i in new_vectors)
 
 
 def test_mix_keeps_one_score_per_item():

@@ -141,3 +141,9 @@ def describe(value: UpgradeState, done: dict[str, int]) -> dict[str, Any]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def done_count(catalog, space: str) -> tuple[int, int]:
+    """(files, items) journaled as backfilled, counted without reading the journal's rows."""
+    row = catalog.db.execute("SELECT COUNT(*), COALESCE(SUM(items), 0) FROM upgrade_done WHERE space = ?", (space,)).fetchone()
+    return int(row[0]), int(row[1])
