@@ -9,6 +9,10 @@ text side and bge-small, images through the aligner. Rows: one per (method, item
 of the image space against exact search, and the RAM the dense spaces hold per item. Warm: encoders are loaded
 and one query is run before timing. ``--timings`` adds the per-stage breakdown of Engine.search.
 
+``--baseline-ref REF`` (a git commit) adds the same text queries through that commit's code in a second process on the
+same store, query by query in turn with this code's (the same load for both): a same-run ratio on a busy machine,
+with the share of queries whose top 10 is identical.
+
 ``--vector-sizes 10000 100000 1000000`` adds one space of synthetic vectors at each size through the store alone
 (exact, and the quantised shortlist used from 150k rows) beside numpy brute force, FAISS HNSW and IVF-PQ, usearch
 and hnswlib (``benchmarks/ann_baselines.py``; builds cached under ``--cache``, 1.5 GB per million vectors). Each
@@ -19,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +86,7 @@ def forget_scores(engine: Engine) -> None:
     shortlists = getattr(engine.store, "shortlists", None)
     for shortlist in getattr(shortlists, "_open", {}).values():
         shortlist._recent.clear()
+        getattr(shortlist, "_rescored", {}).clear()
 
 
 class exact_scan:  # noqa: N801 - a context manager
@@ -124,12 +131,49 @@ def row(method: str, items: int, samples: list[float], **extra) -> dict:
             "p95_ms": round(float(np.percentile(samples, 95)), 2), **extra}
 
 
+class Baseline:
+    """Another commit's code answering the same text queries on the same store, in its own process (``--worker``)."""
+
+    def __init__(self, ref: str, store: Path, folder: Path) -> None:
+        repo = Path(__file__).resolve().parent.parent
+        archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(folder / "src")}
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", str(store)], env=env, text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        if self.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the worker for {ref} did not start")
+
+    def trace(self, text: str) -> dict:
+        self.stdin.write(json.dumps({"text": text}) + "\n")
+        self.stdin.flush()
+        return json.loads(self.stdout.readline())
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def worker(store: Path) -> None:
+    """``--worker STORE``: text queries (one JSON line each on stdin) through ``Engine.trace`` of the polyseek on
+    ``PYTHONPATH``; one JSON line each on stdout (wall and CPU milliseconds, the top 10)."""
+    engine = Engine(store)
+    engine.search(QUERIES[0], k=10)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        forget_scores(engine)
+        cpu = time.process_time()
+        trace = engine.trace(json.loads(line)["text"], k=10, rerank=False)
+        print(json.dumps({"ms": sum(trace.timings.values()), "cpu_ms": (time.process_time() - cpu) * 1000,
+                          "ids": [h.item.id for h in trace.hits]}), flush=True)
+
+
 def cold_commands(store: Path, repeats: int, log) -> list[dict]:
     """Wall time of a whole ``polyseek search`` process on ``store``: in-process, then with ``polyseek serve`` up."""
-    import json
     import signal
     import socket
-    import subprocess
 
     cli = str(Path(sys.executable).with_name("polyseek"))
     env = {**os.environ, "POLYSEEK_TIMINGS": "0"}
@@ -167,7 +211,7 @@ def cold_commands(store: Path, repeats: int, log) -> list[dict]:
     return rows
 
 
-def run(size: int, queries: int, rng, timings: bool, cold: int = 0) -> tuple[list[dict], dict]:
+def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref: str | None = None) -> tuple[list[dict], dict]:
     rows: list[dict] = []
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -186,7 +230,11 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0) -> tuple[lis
         text_ms: dict[bool, list[float]] = {False: [], True: []}
         cpu_ms: dict[bool, list[float]] = {False: [], True: []}
         found: dict[bool, list[list[str]]] = {False: [], True: []}
-        for text in texts:  # the shipped path and the exact scan, query by query in turn (same load)
+        baseline = Baseline(baseline_ref, Path(folder) / "store", Path(folder)) if baseline_ref else None
+        before: list[dict] = []
+        for text in texts:  # the shipped path and the exact scan (and the baseline commit), query by query in turn
+            if baseline is not None:
+                before.append(baseline.trace(text))
             for scan in (False, True):
                 with exact_scan() if scan else contextlib.nullcontext():
                     forget_scores(engine)
@@ -205,6 +253,12 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0) -> tuple[lis
         rows.append(row("polyseek text query (Engine.search, no rerank), exact scan: same-run baseline", size,
                         text_ms[True], ram_bytes_per_item=exact_ram, cpu_p50_ms=round(float(np.median(cpu_ms[True])), 2),
                         **{"recall@10": 1.0}))
+        if baseline is not None:
+            baseline.close()
+            shipped = found[False][::2]  # (found holds each text query's hits, then its document query's)
+            rows.append(row(f"polyseek text query (Engine.search, no rerank), code at {baseline_ref}: same-run baseline", size,
+                            [b["ms"] for b in before], cpu_p50_ms=round(float(np.median([b["cpu_ms"] for b in before])), 2),
+                            identical_top10=round(float(np.mean([b["ids"] == ids for b, ids in zip(before, shipped)])), 3)))
         image_ms = timed(lambda p: engine.search(image=p, k=10), [(p,) for p in pictures], engine)
         rows.append(row("polyseek image query (Engine.search)", size, image_ms, ram_bytes_per_item=ram))
         for rerank in (False, True):
@@ -249,15 +303,20 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/perf"), help="cached vectors and baseline indexes")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--timings", action="store_true", help="record the per-stage p50 of the text queries")
+    parser.add_argument("--baseline-ref", help="also run the text queries through this git commit's code, in turn")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of an earlier results file that this run does not measure (each run's "
                              "commit, date and load average stay in details.runs)")
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker)
+        return
     rng = np.random.default_rng(0)
     rows, details = [], {}
     for size in args.sizes:
-        size_rows, info = run(size, args.queries, rng, args.timings, args.cold)
+        size_rows, info = run(size, args.queries, rng, args.timings, args.cold, args.baseline_ref)
         rows += size_rows
         details[str(size)] = info
     for size in args.vector_sizes:
@@ -272,8 +331,6 @@ def main() -> None:
     runs = [run_info]
     earlier = Path(args.out) / "query_latency.json"
     if args.merge and earlier.exists():
-        import json
-
         old = json.loads(earlier.read_text())
         measured = {(r["method"], r["items"]) for r in rows}
         rows = [r for r in old["rows"] if (r["method"], r["items"]) not in measured] + rows
@@ -283,7 +340,8 @@ def main() -> None:
     details["runs"] = runs
     write("query_latency", {"sizes": args.sizes, "vector_sizes": args.vector_sizes, "queries": args.queries,
                             "details": details}, rows,
-          ["method", "items", "p50_ms", "p95_ms", "cpu_p50_ms", "recall@10", "ram_bytes_per_item", "build_s", "setting"], args.out)
+          ["method", "items", "p50_ms", "p95_ms", "cpu_p50_ms", "recall@10", "identical_top10", "ram_bytes_per_item", "build_s",
+           "setting"], args.out)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,12 @@ def rrf(
         for rank, (item_id, _score) in enumerate(ranked):
             fused[item_id] = fused.get(item_id, 0.0) + weight / (k + rank + 1)
     if eligible is not None:
+        signal_weights = [(s, weights.get(s, 1.0)) for s in lists]
         for item_id in fused:
-            total = sum(weights.get(s, 1.0) for s in lists if eligible(item_id, s))
+            total = 0.0
+            for signal, weight in signal_weights:  # the same sum, in the same order, as sum() over a generator
+                if eligible(item_id, signal):
+                    total += weight
             fused[item_id] = fused[item_id] / total if total > 0 else 0.0
     else:
         total = sum(weights.get(s, 1.0) for s in lists) or 1.0
@@ -92,16 +96,20 @@ def evidence(
         else:
             floors[signal] = min(scores.values()) if scores else 0.0
         values[signal] = scores
-    fused = {}
-    for item_id in {i for ranked in lists.values() for i, _ in ranked}:
-        num = den = 0.0
-        for signal, scores in values.items():
-            if item_id not in scores and eligible is not None and not eligible(item_id, signal):
-                continue
-            weight = weights.get(signal, 1.0)
-            num += weight * scores.get(item_id, floors[signal])
-            den += weight
-        fused[item_id] = num / den if den else 0.0
+    items = {i for ranked in lists.values() for i, _ in ranked}
+    num = dict.fromkeys(items, 0.0)
+    den = dict.fromkeys(items, 0.0)
+    for signal, scores in values.items():  # signal by signal, each item's sums in the same order as item by item
+        weight, floor = weights.get(signal, 1.0), floors[signal]
+        for item_id in items:
+            value = scores.get(item_id)
+            if value is None:
+                if eligible is not None and not eligible(item_id, signal):
+                    continue
+                value = floor
+            num[item_id] += weight * value
+            den[item_id] += weight
+    fused = {i: num[i] / den[i] if den[i] else 0.0 for i in items}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

@@ -59,6 +59,8 @@ def query_texts(ctx: SearchContext) -> list[str]:
 def embed_text(ctx: SearchContext) -> None:
     """One vector per dense space: the weighted sum of the parts' embeddings (composed retrieval)."""
     query = ctx.query
+    if Signal.LEXICAL in (query.spaces or Signal) and query.text:  # BM25 runs meanwhile, on the store's threads
+        ctx.rows.text_search_soon(query.text, ctx.config.depth(query.k), query.filters)
     image_encoder = ctx.encoders.encoder(Signal.IMAGE)
     texts = [p for p in query.parts if p.text]
     images = [p for p in query.parts if p.image is not None]
@@ -91,9 +93,10 @@ def retrieve(ctx: SearchContext) -> None:
     query = ctx.query
     active = set(query.spaces or Signal)
     depth = ctx.config.depth(query.k)
-    for space, vector in ctx.vectors.items():
-        if space in active:
-            ctx.lists[space] = ctx.rescore(space, ctx.rows.search(space.value, vector, depth, query.filters))
+    dense = [(space, vector) for space, vector in ctx.vectors.items() if space in active]
+    found = ctx.rows.search_many([(space.value, vector, depth, query.filters) for space, vector in dense])
+    for (space, _), ranked in zip(dense, found):
+        ctx.lists[space] = ctx.rescore(space, ranked)
     if Signal.LEXICAL in active and query.text:
         ctx.lists[Signal.LEXICAL] = ctx.rows.text_search(query.text, depth, query.filters)
     ctx.lists = {s: ranked for s, ranked in ctx.lists.items() if ranked}

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+
 from polyseek.stores.base import Row, Store
+from polyseek.types import Filters
+
+# From this many rows a query's dense spaces are searched side by side, one thread each: a large store's search is a
+# numpy scan that releases the GIL (100k rows: ~3 ms per space), a small one's is not worth a thread hop
+PARALLEL_MIN_ROWS = 50_000
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="polyseek-search")
+        return _POOL
 
 
 class RowCache:
-    """Rows by id, fetched from the store on first use."""
+    """Rows by id, fetched from the store on first use; a lexical search started early (:meth:`text_search_soon`)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._rows: dict[str, Row] = {}
+        self._pending: dict[tuple[str, int, Filters | None], Callable[[], list[tuple[str, float]]]] = {}
 
     def get(self, ids: Sequence[str]) -> list[Row]:
         missing = [i for i in dict.fromkeys(ids) if i not in self._rows]
@@ -24,5 +44,25 @@ class RowCache:
     def by_id(self, ids: Sequence[str]) -> dict[str, Row]:
         return {row.id: row for row in self.get(ids)}
 
-    def __getattr__(self, name: str) -> Any:  # search, text_search, count: the store's own
+    def search_many(self, requests: Sequence[tuple[str, np.ndarray, int, Filters | None]]) -> list[list[tuple[str, float]]]:
+        """``store.search(space, vector, k, filters)`` for each request, in order; side by side in a large store."""
+        if len(requests) < 2 or self._store.count() < PARALLEL_MIN_ROWS:
+            return [self._store.search(*request) for request in requests]
+        later = [_pool().submit(self._store.search, *request) for request in requests[1:]]
+        first = self._store.search(*requests[0])
+        return [first] + [future.result() for future in later]
+
+    def text_search_soon(self, text: str, k: int, filters: Filters | None = None) -> None:
+        """Start ``text_search(text, k, filters)`` now where the store can run it beside this thread (LanceDB's BM25
+        runs in Rust on its own threads: the query is encoded meanwhile). A store without that does nothing here."""
+        start = getattr(self._store, "text_search_soon", None)
+        if start is not None and (text, k, filters) not in self._pending:
+            self._pending[(text, k, filters)] = start(text, k, filters)
+
+    def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """The store's lexical search; the one started early when it was asked the same."""
+        pending = self._pending.pop((text, k, filters), None)
+        return pending() if pending is not None else self._store.text_search(text, k, filters)
+
+    def __getattr__(self, name: str) -> Any:  # search, count: the store's own
         return getattr(self._store, name)

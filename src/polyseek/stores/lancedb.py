@@ -11,7 +11,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -26,7 +26,7 @@ from polyseek.stores.shortlist import Shortlists
 from polyseek.types import Filters
 
 if TYPE_CHECKING:
-    from lancedb.query import LanceVectorQueryBuilder
+    from lancedb.query import LanceQueryBuilder
     from lancedb.table import Table
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,41 @@ class _deferred_pydantic_models:  # noqa: N801 - used as a context manager
             self.config.pop("defer_build", None)
         else:
             self.config["defer_build"] = self.had
+
+
+def _no_hits() -> list[tuple[str, float]]:
+    return []
+
+
+def _started(table: Table, builder: LanceQueryBuilder) -> Callable[[], pa.Table]:
+    """Start a query of lancedb's sync API on its event-loop thread in one round trip, and return a function that
+    waits for its rows. ``builder.to_arrow()`` makes six (the schema twice, the plan, each batch, the schema again),
+    each a wake-up of that thread: ~0.2 ms on a quiet core, 1-3 ms on busy ones. The query object is the one
+    ``to_arrow()`` runs (this store's schema has no blob columns, for which it would add row ids); where lancedb's
+    internals differ, ``to_arrow()`` itself runs."""
+    import asyncio
+
+    from lancedb import background_loop
+
+    execute = getattr(getattr(table, "_table", None), "_execute_query", None)
+    if execute is None or not asyncio.iscoroutinefunction(execute):
+        return builder.to_arrow
+    query = builder.to_query_object()
+
+    async def collect() -> pa.Table:
+        reader = await execute(query)
+        return pa.Table.from_batches(await reader.read_all(), schema=reader.schema)
+
+    future = asyncio.run_coroutine_threadsafe(collect(), background_loop.LOOP.loop)
+
+    def wait() -> pa.Table:
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    return wait
 
 
 def filter_sql(filters: Filters | None, space: str | None = None) -> str | None:
@@ -375,7 +410,10 @@ class LanceStore:
         if not len(ordered) or not wanted:
             return {}
         binary = ordered.dtype.kind == "S"
-        keys = np.array([w.encode("utf-8") for w in wanted], dtype=bytes) if binary else np.array(wanted, dtype=object)
+        # bytes keys at the stored width: another width made numpy cast every stored id per call (a longer key may match
+        # its prefix here, which the check below drops)
+        keys = (np.array([w.encode("utf-8") for w in wanted], dtype=bytes).astype(ordered.dtype) if binary
+                else np.array(wanted, dtype=object))
         at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1).tolist()
         found: dict[str, int] = {}
         for name, position in zip(wanted, at):
@@ -470,11 +508,12 @@ class LanceStore:
                 return shortlist.search(query, k, filters)
             if rows < ANN_MIN_ROWS:
                 return self._flat_search(space, query, k, filters, version)
+        from lancedb.query import LanceVectorQueryBuilder
+
         compiled = compile_filters(filters, LANCE, space)
         limit = k if compiled.post_glob is None else max(4 * k, 64)
         while True:
-            # a vector query gives a vector builder; Table.search's annotation only promises the base class
-            vector_query = cast("LanceVectorQueryBuilder", table.search(query, vector_column_name=f"vec_{space}"))
+            vector_query = LanceVectorQueryBuilder(table, query, f"vec_{space}")  # table.search() asks for the schema
             if compiled.expression is not None:  # always, in fact: a space adds its "has a vector" clause
                 vector_query = vector_query.where(compiled.expression, prefilter=True)
             builder = (
@@ -485,7 +524,7 @@ class LanceStore:
                 .select(["id", "path", "_distance"])
                 .limit(limit)
             )
-            result = builder.to_arrow()
+            result = _started(table, builder)()
             ids = result.column("id").to_pylist()
             # Lance reports dot "distance" as 1 - <q, v>
             scores = (1.0 - result.column("_distance").to_numpy()).tolist()
@@ -514,29 +553,47 @@ class LanceStore:
         return found
 
     def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        return self.text_search_soon(text, k, filters)()
+
+    def text_search_soon(self, text: str, k: int, filters: Filters | None = None) -> Callable[[], list[tuple[str, float]]]:
+        """:meth:`text_search`, started now: the BM25 query runs on lancedb's own threads (in Rust, without the GIL)
+        while the caller works on (the search pipeline encodes the query meanwhile); the function returned waits for
+        it and gives its hits."""
         table = self._current()
         if table is None or not text.strip():
-            return []
+            return _no_hits
         if not self._has_fts():  # built by writers (optimize); a search never writes, so none yet means no hits
             log.debug("no full-text index yet in %s", self.uri)
-            return []
+            return _no_hits
+        from lancedb.query import LanceFtsQueryBuilder
+
         compiled = compile_filters(filters, LANCE)
+        limit = k if compiled.post_glob is None else max(8 * k, 256)
         try:
-            limit = k if compiled.post_glob is None else max(8 * k, 256)
-            builder = table.search(text, query_type="fts", fts_columns="text").select(["id", "path", "_score"]).limit(limit)
+            builder = LanceFtsQueryBuilder(table, text, fts_columns="text").select(["id", "path", "_score"]).limit(limit)
             if compiled.expression:
                 builder = builder.where(compiled.expression, prefilter=True)
-            result = builder.to_arrow()
+            pending = _started(table, builder)
         except Exception as exc:  # noqa: BLE001 - lance raises ValueError/RuntimeError on odd query syntax
             log.debug("full-text search failed for %r: %s", text, exc)
-            return []
-        ids = result.column("id").to_pylist()
-        scores = result.column("_score").to_numpy().tolist()
-        if compiled.post_glob is not None:
-            keep = [i for i, path in enumerate(result.column("path").to_pylist()) if fnmatch.fnmatchcase(path, compiled.post_glob)][:k]
-            ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
-        order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
-        return [(ids[i], float(scores[i])) for i in order]
+            return _no_hits
+
+        def hits() -> list[tuple[str, float]]:
+            try:
+                result = pending()
+            except Exception as exc:  # noqa: BLE001 - as above, raised where the query runs
+                log.debug("full-text search failed for %r: %s", text, exc)
+                return []
+            ids = result.column("id").to_pylist()
+            scores = result.column("_score").to_numpy().tolist()
+            if compiled.post_glob is not None:
+                keep = [i for i, path in enumerate(result.column("path").to_pylist())
+                        if fnmatch.fnmatchcase(path, compiled.post_glob)][:k]
+                ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
+            order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
+            return [(ids[i], float(scores[i])) for i in order]
+
+        return hits
 
     def _build_fts(self) -> None:
         if self.table is None or self.table.count_rows() == 0:
@@ -559,6 +616,8 @@ class LanceStore:
         if table is None or not ids:
             return []
         found: dict[str, Row] = {}
+        from lancedb.query import LanceEmptyQueryBuilder
+
         columns = [f.name for f in BASE_FIELDS]
         unique = list(dict.fromkeys(ids))
         snapshot = self._rows_snapshot(table)
@@ -568,7 +627,7 @@ class LanceStore:
                 records = snapshot.records(chunk)
             else:
                 where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
-                records = table.search().where(where).select(columns).limit(len(chunk)).to_list()
+                records = _started(table, LanceEmptyQueryBuilder(table).where(where).select(columns).limit(len(chunk)))().to_pylist()
             for rec in records:
                 found[rec["id"]] = Row(
                     id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
@@ -581,6 +640,8 @@ class LanceStore:
         table = self._current()
         if table is None or space not in self.spaces or not ids:
             return {}
+        from lancedb.query import LanceEmptyQueryBuilder
+
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(ids))
         version, rows = self._counted(table)
@@ -594,7 +655,7 @@ class LanceStore:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             where = f"has_{space} = true AND id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
-            result = table.search().where(where).select(["id", f"vec_{space}"]).limit(len(chunk)).to_arrow()
+            result = _started(table, LanceEmptyQueryBuilder(table).where(where).select(["id", f"vec_{space}"]).limit(len(chunk)))()
             if not result.num_rows:
                 continue
             # one flat Arrow -> numpy conversion per batch (a Python list per vector cost ~1 s per 1k rows)

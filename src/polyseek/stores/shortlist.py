@@ -234,6 +234,8 @@ class Shortlist:
         self._masks: dict[tuple, tuple[np.ndarray, int] | None] = {}
         self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]] = OrderedDict()
         self._positions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # per recent query vector, the rows re-scored at full precision so far (sorted) and their scores
+        self._rescored: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -382,9 +384,38 @@ class Shortlist:
             rows = rows[np.argpartition(-approx, keep - 1)[:keep]]
         return self._exact(rows, query, k)
 
+    def _exact_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Full-precision scores of ``rows`` (sorted) for ``query``. Rows this query vector had re-scored before (its
+        searches under other filters: the calibration's kinds re-score many of the unfiltered search's rows) are not
+        read again from the memory map: the same float32 product, looked up."""
+        key = query.tobytes()
+        with self._lock:
+            held = self._rescored.get(key)
+        if held is None:
+            scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+            known_rows, known = rows, scores
+        else:
+            known_rows, known = held
+            at = np.minimum(np.searchsorted(known_rows, rows), len(known_rows) - 1)
+            found = known_rows[at] == rows
+            scores = np.empty(len(rows), dtype=np.float32)
+            scores[found] = known[at[found]]
+            missing = rows[~found]
+            if len(missing):
+                scores[~found] = np.asarray(self.vectors[missing], dtype=np.float32) @ query
+                known_rows = np.concatenate([known_rows, missing])
+                order = np.argsort(known_rows, kind="stable")
+                known_rows, known = known_rows[order], np.concatenate([known, scores[~found]])[order]
+        with self._lock:
+            self._rescored[key] = (known_rows, known)
+            self._rescored.move_to_end(key)
+            while len(self._rescored) > RECENT_QUERIES:
+                self._rescored.popitem(last=False)
+        return scores
+
     def _exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         rows = np.sort(rows)  # ascending offsets: the memory map reads forward
-        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+        scores = self._exact_scores(rows, query)
         take = min(k, len(rows))
         top = np.argpartition(-scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
         found = [(name.decode("utf-8"), score) for name, score in zip(self.ids[rows[top]].tolist(), scores[top].tolist())]
@@ -481,7 +512,7 @@ class RowsSnapshot:
         if meta.get("kind") != "rows" or meta.get("format") != ROWS_FORMAT:
             raise ValueError(f"no rows snapshot in {folder}")
         self.version: int = meta["version"]
-        self.ids = np.load(folder / "ids.npy", mmap_mode="r")
+        self.ids = np.asarray(np.load(folder / "ids.npy", mmap_mode="r"))  # plain array: numpy's memmap costs per indexing
         self.table = pa.ipc.open_file(pa.memory_map(str(folder / "rows.arrow"))).read_all()
         if json.loads((folder / "meta.json").read_text()).get("version") != self.version:
             raise ValueError(f"{folder} was replaced while it was opened")
@@ -492,10 +523,11 @@ class RowsSnapshot:
 
         if not ids or not len(self.ids):
             return []
-        keys = np.array([i.encode("utf-8") for i in ids], dtype=bytes)
+        # at the stored width (a longer key may match its prefix here, which the id check below drops): keys of another
+        # width made numpy cast all the stored ids for each search (100k rows: ~1 ms per call)
+        keys = np.array([i.encode("utf-8") for i in ids], dtype=bytes).astype(self.ids.dtype)
         at = np.minimum(np.searchsorted(self.ids, keys), len(self.ids) - 1)
-        # compared at the stored width: a longer key may match its prefix here, which the id check below drops
-        found = at[np.asarray(self.ids[at]) == keys.astype(self.ids.dtype)]
+        found = at[self.ids[at] == keys]
         if not len(found):
             return []
         records = self.table.take(pa.array(found)).to_pylist()

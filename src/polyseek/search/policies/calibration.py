@@ -44,6 +44,8 @@ class CalibrationPolicy(BasePolicy):
         depth = ctx.config.depth(query.k)
         wanted = {m.value for m in query.filters.modalities}
         standardised: dict[Signal, list[tuple[str, float]]] = {}
+        # the searches first, then the rows they need in one fetch per step (each fetch is a store round trip)
+        plans: list[tuple[Signal, dict, dict[str, list[tuple[str, float]]], dict[str, list[tuple[str, float]]]]] = []
         for space in DENSE_SIGNALS:
             vector = ctx.vectors.get(space)
             if vector is None or space not in ctx.lists:
@@ -52,13 +54,20 @@ class CalibrationPolicy(BasePolicy):
             kinds = [g for g in backgrounds if not wanted or wanted & {m.value for m in GROUPS[g]}]
             if len(kinds) < 2:
                 continue  # one kind in play in this space: raw scores compare like with like
+            if not plans:  # both spaces' candidates, split by kind below
+                ctx.rows.get([i for s in DENSE_SIGNALS for i, _ in ctx.lists.get(s, [])])
             per_kind: dict[str, list[tuple[str, float]]] = {g: [] for g in kinds} | by_kind(ctx, space)
+            own: dict[str, list[tuple[str, float]]] = {}
             for group in kinds:
                 if len(per_kind[group]) < depth:  # crowded out of the shared list: fetch this kind's own top
                     modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
-                    own = ctx.rows.search(space.value, vector, depth, replace(query.filters, modalities=modalities))
-                    rows = ctx.rows.by_id([i for i, _ in own])
-                    per_kind[group] = [(i, s) for i, s in ctx.rescore(space, own) if i in rows and kind_of(rows[i]) == group]
+                    own[group] = ctx.rows.search(space.value, vector, depth, replace(query.filters, modalities=modalities))
+            plans.append((space, backgrounds, per_kind, own))
+        ctx.rows.get([i for *_, own in plans for found in own.values() for i, _ in found])
+        for space, backgrounds, per_kind, own in plans:
+            for group, found in own.items():
+                rows = ctx.rows.by_id([i for i, _ in found])
+                per_kind[group] = [(i, s) for i, s in ctx.rescore(space, found) if i in rows and kind_of(rows[i]) == group]
             merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
             standardised[space] = merged[: depth * 2]
         if not standardised:
@@ -108,7 +117,7 @@ def kind_order(ctx: SearchContext) -> list[tuple[str, float]]:
     has_text |= {i for i, row in rows.items() if row.text.strip()}
 
     def eligible(item_id: str, signal: str) -> bool:  # as ``pipeline.fuse`` decides it
-        if item_id in ctx.ineligible.get(Signal(signal), ()):
+        if item_id in ctx.ineligible.get(signal, ()):  # type: ignore[call-overload]  # a Signal is its str
             return False
         return signal == Signal.IMAGE or item_id in has_text
 
