@@ -64,10 +64,13 @@ class Engine:
     >>> engine.search("a dog running on grass", k=5)                                           # doctest: +SKIP
     """
 
-    def __init__(self, store: str | os.PathLike[str] | None = None, *, image_encoder: str | None = None,
+    def __init__(self, store: str | os.PathLike[str] | Store | None = None, *, image_encoder: str | None = None,
                  text_encoder: str | None = None, config: SearchConfig | None = None, read_only: bool = False) -> None:
-        self.store_uri = resolve_store_uri(store)
-        self.store: Store = open_store(self.store_uri)
+        if isinstance(store, (str, os.PathLike)) or store is None:
+            self.store_uri = resolve_store_uri(store)
+            self.store: Store = open_store(self.store_uri)
+        else:  # a store opened already (the cold command's snapshot reader: polyseek.stores.snapshot)
+            self.store_uri, self.store = store.uri, store
         try:  # a reader of a shared collection (Milvus) needs no catalog here: the collection describes itself
             self.catalog: Catalog = open_catalog(self.store, read_only=read_only)
         except BaseException:

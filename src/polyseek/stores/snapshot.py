@@ -1,0 +1,300 @@
+"""A read-only LanceDB store answered from its on-disk snapshots: a cold ``polyseek search`` without importing lancedb.
+
+``optimize()`` leaves beside a table of 50k-150k rows a quantised shortlist per space and a rows snapshot
+(:mod:`polyseek.stores.shortlist`), each recording the table version it describes. When every one of them records
+the table's current version, :func:`open_snapshot` returns a :class:`SnapshotStore`, which answers the searches of
+one command exactly as :class:`~polyseek.stores.lancedb.LanceStore` would (the same shortlist searches, the same
+rows, the same BM25 query) without the ``lancedb`` package: its Python layer imports pyarrow's datasets, pandas,
+pydantic and a REST client, ~0.6 s of CPU of a ~1.3 s cold command. The table's version, schema and full-text
+index are read through lancedb's compiled core (``lancedb._lancedb``, the Rust library lancedb's own API calls),
+loaded on its own (5 ms). A snapshot written for another version is never read: the store then is a plain
+``LanceStore``. What the snapshots cannot answer (a path glob, a write) goes to a ``LanceStore`` opened on first
+need, so results never depend on which store answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import importlib.machinery
+import importlib.util
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from polyseek.stores import lancedb as lance_store
+from polyseek.stores.base import Row
+from polyseek.stores.filters import LANCE, compile_filters
+from polyseek.stores.lancedb import SHORTLIST_FOLDER, TABLE, LanceStore
+from polyseek.stores.shortlist import RowsSnapshot, Shortlist, Shortlists
+from polyseek.types import Filters
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CORE = "lancedb._lancedb"
+_core_lock = threading.Lock()
+
+
+def lancedb_core() -> Any | None:
+    """lancedb's compiled module without running the package's ``__init__`` (which imports its whole Python layer);
+    None when it cannot be loaded so. It is registered under its own name, so a later ``import lancedb`` (a
+    fallback, another command in the same process) reuses it as the package would have loaded it."""
+    with _core_lock:
+        if CORE in sys.modules:
+            return sys.modules[CORE]
+        try:
+            package = importlib.util.find_spec("lancedb")
+            locations = list(package.submodule_search_locations or []) if package is not None else []
+            spec = importlib.machinery.PathFinder.find_spec(CORE, locations)
+            if spec is None or spec.loader is None:
+                return None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except (ImportError, OSError, ValueError):
+            return None
+        sys.modules[CORE] = module
+        return module
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one of the core's coroutines to its end (it runs on lancedb's own threads; this waits for it)."""
+    return asyncio.run(coroutine)
+
+
+async def _open_table(core: Any, folder: Path) -> Any:
+    """The store's table, opened as ``lancedb.connect(folder).open_table("items")`` opens it."""
+    connection = await core.connect(str(folder.absolute()), None, None, None, None, None, None, None, None, False, None)
+    return await connection.open_table(TABLE, namespace_path=[], storage_options=None, index_cache_size=None,
+                                       location=None)
+
+
+def open_snapshot(folder: str | Path) -> SnapshotStore | None:
+    """A :class:`SnapshotStore` of the LanceDB store in ``folder`` when its snapshots describe the table's current
+    version in full (every vector space has its shortlist, and the rows snapshot is there); otherwise None, and the
+    caller opens a ``LanceStore``."""
+    folder = Path(folder).expanduser()
+    snapshots = Shortlists(folder / SHORTLIST_FOLDER)
+    try:
+        rows_meta = json.loads((snapshots.root / "rows.table" / "meta.json").read_text())
+        version = int(rows_meta["version"])
+        rows = int(rows_meta["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not lance_store.SHORTLIST_MIN_ROWS <= rows < lance_store.ANN_MIN_ROWS:  # where LanceStore reads these files too
+        return None
+    core = lancedb_core()
+    if core is None:
+        return None
+    try:
+        async def look() -> tuple[Any, int, Any]:
+            table = await _open_table(core, folder)
+            return table, await table.version(), await table.schema()
+
+        table, current, schema = _run(look())
+    except Exception as exc:  # noqa: BLE001 - no table, or a core this code does not know: LanceStore opens it
+        log.debug("snapshot store unavailable for %s: %s", folder, exc)
+        return None
+    if current != version:
+        return None
+    spaces = {f.name[4:]: f.type.list_size for f in schema if f.name.startswith("vec_")}
+    lists = {space: snapshots.get(space, version) for space in spaces}
+    rows_snapshot = snapshots.rows(version)
+    if rows_snapshot is None or len(rows_snapshot.ids) != rows or any(s is None for s in lists.values()):
+        return None
+    return SnapshotStore(folder, core, table, version, spaces, {s: v for s, v in lists.items() if v is not None},
+                         rows_snapshot)
+
+
+class SnapshotStore:
+    """A LanceDB store folder read from its snapshots of one table version (see the module's docstring)."""
+
+    def __init__(self, folder: Path, core: Any, table: Any, version: int, spaces: dict[str, int],
+                 lists: dict[str, Shortlist], rows: RowsSnapshot) -> None:
+        self.path = folder
+        self.uri = str(folder)
+        self.version = version
+        self.spaces = dict(spaces)
+        self._core = core
+        self._table = table
+        self._lists = lists
+        self._rows = rows
+        self._positions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._fts: bool | None = None
+        self._full: LanceStore | None = None
+        self._full_lock = threading.Lock()
+        self._wrote = False  # after a write through full(), the snapshots are stale: full() answers everything
+
+    def full(self) -> LanceStore:
+        """The store opened as a ``LanceStore`` (imports lancedb): for what the snapshots do not hold."""
+        with self._full_lock:
+            if self._full is None:
+                self._full = LanceStore(self.uri)
+            return self._full
+
+    def _writer(self) -> LanceStore:
+        self._wrote = True
+        return self.full()
+
+    # ---- reading --------------------------------------------------------------------------------------
+    def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self._wrote or (filters is not None and filters.path_glob):  # Lance filters paths (LIKE), a shortlist not
+            return self.full().search(space, vector, k, filters)
+        shortlist = self._lists.get(space)
+        if shortlist is None:
+            return []
+        return shortlist.search(np.asarray(vector, dtype=np.float32).reshape(-1), k, filters)
+
+    def count(self) -> int:
+        return self.full().count() if self._wrote else len(self._rows.ids)
+
+    def get(self, ids: Sequence[str]) -> list[Row]:
+        if self._wrote:
+            return self.full().get(ids)
+        if not ids:
+            return []
+        found: dict[str, Row] = {}
+        unique = list(dict.fromkeys(ids))
+        for rec in self._records(unique):
+            found[rec["id"]] = Row(
+                id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
+                locator=json.loads(rec["locator"] or "{}"), text=rec["text"] or "",
+                metadata=json.loads(rec["metadata"] or "{}"), date=rec["date"] or 0.0,
+            )
+        return [found[i] for i in ids if i in found]
+
+    def _records(self, ids: list[str]) -> list[dict]:
+        """The rows snapshot's records of ``ids`` (``RowsSnapshot.records``, one slice per row: ``Table.take`` imports
+        pyarrow.compute, ~0.1 s of a cold command, to fetch the few rows of one search)."""
+        snapshot = self._rows
+        if not ids or not len(snapshot.ids):
+            return []
+        keys = np.array([i.encode("utf-8") for i in ids], dtype=bytes)
+        at = np.minimum(np.searchsorted(snapshot.ids, keys), len(snapshot.ids) - 1)
+        # compared at the stored width: a longer key may match its prefix here, which the id check below drops
+        found = at[np.asarray(snapshot.ids[at]) == keys.astype(snapshot.ids.dtype)]
+        wanted = set(ids)
+        records = [record for position in found.tolist() for record in snapshot.table.slice(position, 1).to_pylist()]
+        return [r for r in records if r["id"] in wanted]
+
+    def get_vectors(self, space: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if self._wrote:
+            return self.full().get_vectors(space, ids)
+        shortlist = self._lists.get(space)
+        if shortlist is None or not ids:
+            return {}
+        held = self._positions.get(space)
+        if held is None:
+            stored = np.asarray(shortlist.ids)
+            order = np.argsort(stored, kind="stable")
+            held = self._positions[space] = (stored[order], order)
+        ordered, order = held
+        unique = list(dict.fromkeys(ids))
+        if not len(ordered):
+            return {}
+        keys = np.array([i.encode("utf-8") for i in unique], dtype=bytes)
+        at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1).tolist()
+        out: dict[str, np.ndarray] = {}
+        for name, position in zip(unique, at):
+            if ordered[position].decode("utf-8") == name:  # exact: fixed-width ids compare prefixes
+                out[name] = np.array(shortlist.vectors[int(order[position])])
+        return out
+
+    def _has_fts(self) -> bool:
+        """Whether the table has its full-text index (as ``LanceStore._has_fts`` decides it)."""
+        if self._fts is None:
+            async def listed() -> Any:  # the core's futures need the running loop they are made in
+                return await self._table.list_indices()
+
+            try:
+                indices = _run(listed())
+            except Exception:  # noqa: BLE001
+                return False
+            self._fts = any("text" in (getattr(ix, "columns", None) or []) and "fts" in str(getattr(ix, "index_type", "")).lower()
+                            or getattr(ix, "name", "") == "text_idx" for ix in indices)
+        return self._fts
+
+    def _fts_rows(self, text: str, limit: int, expression: str | None) -> Any:
+        """The BM25 query ``LanceStore.text_search`` runs (``table.search(text, query_type="fts", fts_columns="text")
+        .select(["id", "path", "_score"]).limit(limit).where(expression, prefilter=True)``), as lancedb's sync API
+        hands it to the core."""
+        import pyarrow as pa
+
+        query = self._table.query()
+        query.limit(limit)
+        query.select_columns(["id", "path", "_score"])
+        if expression:
+            query.where(expression)
+        fts = query.nearest_to_text({"query": text, "columns": ["text"]})
+
+        async def collect() -> Any:
+            stream = await fts.execute(max_batch_length=None, timeout=None)
+            return pa.Table.from_batches([batch async for batch in stream], schema=stream.schema)
+
+        return _run(collect())
+
+    def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self._wrote:
+            return self.full().text_search(text, k, filters)
+        return self.text_search_soon(text, k, filters)()
+
+    def text_search_soon(self, text: str, k: int, filters: Filters | None = None) -> Callable[[], list[tuple[str, float]]]:
+        """:meth:`text_search`, started on a thread now (the core runs the query without the GIL); the function
+        returned waits for it and gives its hits."""
+        if self._wrote:
+            return lambda: self.full().text_search(text, k, filters)
+        if not text.strip() or not self._has_fts():
+            return list
+        compiled = compile_filters(filters, LANCE)
+        limit = k if compiled.post_glob is None else max(8 * k, 256)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["rows"] = self._fts_rows(text, limit, compiled.expression)
+            except Exception as exc:  # noqa: BLE001 - lance raises ValueError/RuntimeError on odd query syntax
+                log.debug("full-text search failed for %r: %s", text, exc)
+
+        worker = threading.Thread(target=run, name="polyseek-bm25", daemon=True)
+        worker.start()
+
+        def hits() -> list[tuple[str, float]]:
+            worker.join()
+            rows = result.get("rows")
+            if rows is None:
+                return []
+            ids = rows.column("id").to_pylist()
+            scores = rows.column("_score").to_pylist()  # the same floats; to_numpy() would import pandas (0.4 s)
+            if compiled.post_glob is not None:
+                keep = [i for i, path in enumerate(rows.column("path").to_pylist())
+                        if fnmatch.fnmatchcase(path, compiled.post_glob)][:k]
+                ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
+            order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
+            return [(ids[i], float(scores[i])) for i in order]
+
+        return hits
+
+    # ---- writing: a LanceStore's work ---------------------------------------------------------------------
+    def create(self, spaces: dict[str, int]) -> None:
+        self._writer().create(spaces)
+
+    def upsert(self, rows: Sequence[Row]) -> None:
+        self._writer().upsert(rows)
+
+    def delete(self, *, ids: Sequence[str] = (), docs: Sequence[str] = ()) -> None:
+        self._writer().delete(ids=ids, docs=docs)
+
+    def optimize(self) -> None:
+        self._writer().optimize()
+
+    def refresh(self) -> None:
+        self._writer().refresh()
+
+    def close(self) -> None:
+        if self._full is not None:
+            self._full.close()

@@ -1,0 +1,147 @@
+"""The snapshot store (a cold command's reader): the same answers as LanceStore, no lancedb import, never a stale
+snapshot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import polyseek.stores.lancedb as lance_module
+import polyseek.stores.shortlist as shortlist_module
+from polyseek.stores import Row, open_store
+from polyseek.stores.snapshot import SnapshotStore, open_snapshot
+from polyseek.types import Filters, Modality
+
+DIM = 16
+KINDS = (("image", "jpg"), ("page", "pdf"), ("text", "md"))
+WORDS = "harbour ferry lighthouse revenue region coffee rocket galaxy meeting notes dog grass".split()
+
+
+def thresholds(monkeypatch) -> None:
+    """Scaled down so that optimize() writes shortlists and the rows snapshot for 1,200 rows."""
+    monkeypatch.setattr(lance_module, "ANN_MIN_ROWS", 100_000)
+    monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 1000)
+    monkeypatch.setattr(lance_module, "FLAT_SNAPSHOT_MIN_ROWS", 1000)
+    monkeypatch.setattr(shortlist_module, "ROWS_PER_LIST", 100)
+    monkeypatch.setattr(shortlist_module, "PREFIX", 8)
+
+
+def rows(n: int, seed: int = 0) -> list[Row]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    made = []
+    for i in range(n):
+        modality, ext = KINDS[i % 3]
+        text = " ".join(rng.choice(WORDS, 4)) if modality != "image" else ""
+        spaces = {"image": vectors[i]} | ({"text": vectors[i][::-1].copy()} if modality != "image" else {})
+        made.append(Row(id=f"r{i:05d}", doc=f"/d/{i}", path=f"/d/{'ab'[i % 2]}/{i}.{ext}", modality=modality, text=text,
+                        locator={"page": i % 7} if modality == "page" else {}, metadata={"n": i}, date=float(i),
+                        vectors=spaces))
+    return made
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        thresholds(monkeypatch)
+        path = tmp_path_factory.mktemp("snapshot") / "store"
+        store = open_store(path)
+        store.create({"image": DIM, "text": DIM})
+        store.upsert(rows(1200))
+        store.optimize()
+        store.close()
+        yield path
+
+
+def test_it_answers_what_the_lance_store_answers(folder, monkeypatch):
+    thresholds(monkeypatch)
+    snapshot, lance = open_snapshot(folder), open_store(folder)
+    assert isinstance(snapshot, SnapshotStore) and snapshot.spaces == lance.spaces
+    rng = np.random.default_rng(5)
+    cases = [None, Filters(modalities=(Modality.PAGE,)), Filters(file_types=("md",), date_from=100.0),
+             Filters(path_glob="/d/a/*")]
+    for space in ("image", "text"):
+        for _ in range(4):
+            q = rng.normal(size=DIM).astype(np.float32)
+            q /= np.linalg.norm(q)
+            for f in cases:
+                assert snapshot.search(space, q, 12, f) == lance.search(space, q, 12, f)
+    ids = [f"r{i:05d}" for i in rng.choice(1200, 40)] + ["nope", "r00001"]
+    assert snapshot.get(ids) == lance.get(ids)
+    for space in ("image", "text"):
+        mine, theirs = snapshot.get_vectors(space, ids), lance.get_vectors(space, ids)
+        assert mine.keys() == theirs.keys() and all(np.array_equal(mine[i], theirs[i]) for i in mine)
+    for text in ("harbour ferry", "revenue", "galaxy meeting notes", "zzz", "   "):
+        for f in (None, Filters(modalities=(Modality.TEXT,)), Filters(path_glob="/d/b/*")):
+            assert snapshot.text_search(text, 15, f) == lance.text_search(text, 15, f)
+    assert snapshot.text_search("harbour", 5) and snapshot.count() == lance.count() == 1200
+    snapshot.close()
+    lance.close()
+
+
+def test_a_command_reads_it_without_importing_lancedb(folder):
+    """In a new process: open, search by vector and by text, get rows; lancedb's package and pandas stay unloaded."""
+    code = f"""
+import json, sys
+import numpy as np
+import polyseek.stores.lancedb as m, polyseek.stores.shortlist as s
+m.SHORTLIST_MIN_ROWS = 1000
+from polyseek.stores.snapshot import open_snapshot
+store = open_snapshot({str(folder)!r})
+hits = store.search("image", np.ones({DIM}, dtype=np.float32) / {DIM ** 0.5}, 5)
+words = store.text_search("harbour ferry", 5)
+got = store.get([i for i, _ in hits])
+print(json.dumps({{"hits": len(hits), "words": len(words), "rows": len(got),
+                   "loaded": sorted(n for n in ("lancedb", "lancedb.table", "pandas", "pydantic") if n in sys.modules)}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {"hits": 5, "words": 5, "rows": 5, "loaded": []}
+
+
+def test_a_write_makes_it_stale_until_the_next_optimize(tmp_path, monkeypatch):
+    thresholds(monkeypatch)
+    store = open_store(tmp_path / "store")
+    store.create({"image": DIM, "text": DIM})
+    made = rows(1100, seed=2)
+    store.upsert(made[:1050])
+    assert open_snapshot(tmp_path / "store") is None  # no snapshots yet
+    store.optimize()
+    assert isinstance(open_snapshot(tmp_path / "store"), SnapshotStore)
+    store.upsert(made[1050:])  # a new table version: the snapshots describe the one before
+    assert open_snapshot(tmp_path / "store") is None
+    store.optimize()
+    fresh = open_snapshot(tmp_path / "store")
+    assert fresh is not None and fresh.count() == 1100
+    q = made[1099].vectors["image"]
+    assert fresh.search("image", q, 1)[0][0] == made[1099].id
+    store.close()
+
+
+def test_a_write_through_it_goes_to_lance_and_stops_its_snapshot_reads(folder, tmp_path, monkeypatch):
+    import shutil
+
+    thresholds(monkeypatch)
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    snapshot = open_snapshot(copy)
+    assert snapshot is not None
+    extra = Row(id="zz", doc="/d/zz", path="/d/zz.md", modality="text", text="unique zebra words",
+                vectors={"image": np.eye(DIM, dtype=np.float32)[0], "text": np.eye(DIM, dtype=np.float32)[1]})
+    snapshot.upsert([extra])
+    assert snapshot.count() == 1201 and [r.id for r in snapshot.get(["zz"])] == ["zz"]
+    assert snapshot.search("image", np.eye(DIM, dtype=np.float32)[0], 1)[0][0] == "zz"
+    snapshot.close()
+
+
+def test_no_snapshot_outside_the_shortlist_range(folder, monkeypatch):
+    thresholds(monkeypatch)
+    monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 5000)  # LanceStore would scan, not read the shortlists
+    assert open_snapshot(folder) is None
+    assert open_snapshot(folder.parent / "missing") is None
