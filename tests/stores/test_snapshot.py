@@ -145,3 +145,38 @@ def test_no_snapshot_outside_the_shortlist_range(folder, monkeypatch):
     monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 5000)  # LanceStore would scan, not read the shortlists
     assert open_snapshot(folder) is None
     assert open_snapshot(folder.parent / "missing") is None
+
+
+def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch):
+    """The whole search pipeline (calibration draws, per-kind searches, BM25, fusion, rows) through both stores, with
+    the cold command's early background draw on the snapshot side."""
+    from polyseek.cli.remote import draw_backgrounds
+    from polyseek.engine import Engine
+
+    thresholds(monkeypatch)
+    words = 64
+    writer = Engine(tmp_path / "store", image_encoder=f"deterministic:{words}", text_encoder=f"deterministic:{words}")
+    writer.spaces.ensure(writer.store)
+    rng = np.random.default_rng(7)
+    made = []
+    for i in range(1500):
+        modality, ext = KINDS[i % 3]
+        text = " ".join(rng.choice(WORDS, 5))
+        vector = writer.encoder("text").encode_documents([text])[0]
+        noise = rng.normal(scale=0.05, size=words).astype(np.float32)
+        spaces = {"image": (vector + noise) / np.linalg.norm(vector + noise)} | ({"text": vector} if modality != "image" else {})
+        made.append(Row(id=f"r{i:05d}", doc=f"/d/{i}", path=f"/d/{i}.{ext}", modality=modality,
+                        text=text if modality != "image" else "", vectors=spaces))
+    writer.store.upsert(made)
+    writer.store.optimize()
+    writer.close()
+    snapshot = open_snapshot(tmp_path / "store")
+    assert snapshot is not None
+    fast, plain = Engine(snapshot, read_only=True), Engine(tmp_path / "store", read_only=True)
+    draw_backgrounds(fast)
+    for query in ("harbour ferry", "revenue region notes", "a dog on the grass", "galaxy"):
+        for options in ({}, {"filters": Filters(modalities=(Modality.PAGE,))}, {"filters": Filters(path_glob="/d/1*")}):
+            mine = [(h.id, h.score) for h in fast.search(query, k=10, **options)]
+            assert mine and mine == [(h.id, h.score) for h in plain.search(query, k=10, **options)]
+    fast.close()
+    plain.close()
