@@ -62,16 +62,18 @@ def ocr_lines(image, scale: float = 1.0, lang: str = "eng") -> list[Run]:
     return ocr_read(image, scale, lang)[0]
 
 
-def ocr_read(image, scale: float = 1.0, lang: str = "eng") -> tuple[list[Run], list[Run]]:
+def ocr_read(image, scale: float = 1.0, lang: str = "eng", psm: int = 3,
+             min_confidence: float = MIN_CONFIDENCE) -> tuple[list[Run], list[Run]]:
     """One Tesseract pass: ``(lines, words)``, each a list of runs with boxes divided by ``scale``.
 
     Lines read well as text; words are what layout needs, since Tesseract reads a table row as one
-    line and only the gaps between its words show the cells.
+    line and only the gaps between its words show the cells. ``psm`` is Tesseract's page segmentation
+    mode (3: automatic; 11: sparse text, for words scattered over pictures).
     """
     import pytesseract
 
     require_ocr()
-    data = pytesseract.image_to_data(image.convert("L"), lang=lang, config="--psm 3",
+    data = pytesseract.image_to_data(image.convert("L"), lang=lang, config=f"--psm {int(psm)}",
                                      output_type=pytesseract.Output.DICT, timeout=TIMEOUT_S)
     lines: dict[tuple[int, int, int], list[int]] = {}
     for i, word in enumerate(data["text"]):
@@ -79,7 +81,7 @@ def ocr_read(image, scale: float = 1.0, lang: str = "eng") -> tuple[list[Run], l
             confidence = float(data["conf"][i])
         except (TypeError, ValueError):
             confidence = -1.0
-        if not word or not word.strip() or confidence < MIN_CONFIDENCE:
+        if not word or not word.strip() or confidence < min_confidence:
             continue
         lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(i)
     runs, words_out = [], []

@@ -326,6 +326,9 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True,
         try:  # Tesseract runs outside the PDFium lock
             if scanned:
                 runs, words = ocr_module.ocr_read(ocr_image, scale=ocr_scale)
+                if picture_pages.visible_chars(" ".join(r.text for r in runs)) < MIN_TEXT_CHARS:
+                    # display type over photos reads as nothing: sparse-text mode (ingest/picture_pages.py)
+                    runs, words = picture_pages.better_read((runs, words), picture_pages.sparse_read(ocr_image, scale=ocr_scale))
                 text = "\n".join(r.text for r in runs)
                 # words, not lines, make the regions: a table row is one OCR line, its cells only show as gaps
                 regions = build_regions(words, images, paths, geometry.width, geometry.height)

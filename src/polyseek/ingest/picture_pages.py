@@ -17,18 +17,31 @@ indexed. Here:
 The lines join the page's text (so BM25, the text encoder and the reranker see them). Cost: one Tesseract pass
 per such page, and such pages are rare (42 of 920 MMLongBench-Doc pages are one picture, 9 of them thin; no
 FinanceBench page is); see docs/documents.md.
+
+3. :func:`sparse_read`: a *scanned* page (no text layer) whose OCR pass found (almost) no words (fewer than 25
+   visible characters, the scan threshold) is read once more
+   in Tesseract's sparse-text mode (``--psm 11``), which looks for words anywhere instead of paragraphs. A slide
+   deck exported as pictures sets its few words over photos in display type ("4 REASONS YOUR PRESENTATIONS NEED
+   IT'S ASTERISKS KICKED"), which the automatic page segmentation reads as nothing. Only confident words
+   (:data:`SPARSE_CONFIDENCE`) of at least two letters or digits are kept: this mode also "reads" edges of the
+   picture as ``|``, ``ee`` or ``Nem`` at low confidence.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from polyseek.ingest.layout import Box, Run
 
 MIN_COVER = 0.85  # share of the page one picture covers
 MAX_TEXT_CHARS = 1000  # visible characters of text layer below which a picture page is read by OCR
 MIN_WORD = 3  # shorter OCR tokens are mostly noise from lines and shading
+SPARSE_PSM = 11  # Tesseract's sparse-text page segmentation
+SPARSE_CONFIDENCE = 70.0  # word confidence a sparse read must reach (the automatic pass keeps >= 30)
+_ALNUM = re.compile(r"[^\W_]", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]{3,}|\d[\d.,]*[^\W_]*", re.UNICODE)
 
 
@@ -67,3 +80,33 @@ def missing_lines(lines: Sequence[Run], text: str) -> list[str]:
             out.append(line.text.strip())
             known |= new
     return out
+
+
+def sparse_read(image: Any, scale: float = 1.0) -> tuple[list[Run], list[Run]]:
+    """``(lines, words)`` of a sparse-text OCR pass over ``image`` (a page render), keeping only confident words
+    with at least two letters or digits; lines keep their kept words, and a line left empty is dropped."""
+    from polyseek.ingest import ocr
+
+    lines, words = ocr.ocr_read(image, scale=scale, psm=SPARSE_PSM, min_confidence=SPARSE_CONFIDENCE)
+    kept_words = [w for w in words if _real(w.text)]
+    kept_lines = []
+    for line in lines:
+        text = " ".join(token for token in line.text.split() if _real(token))
+        if text:
+            kept_lines.append(Run(line.box, text))
+    return kept_lines, kept_words
+
+
+def _real(token: str) -> bool:
+    return len(_ALNUM.findall(token)) >= 2
+
+
+def better_read(first: tuple[list[Run], list[Run]], second: tuple[list[Run], list[Run]]) -> tuple[list[Run], list[Run]]:
+    """The OCR read (``(lines, words)``) with more letters in words of three letters or more; the first on a tie.
+
+    Counting every visible character would let the automatic pass's noise ("| ww N =5 — jad a 2 =P fun") beat
+    the two words the sparse pass reads on the same slide ("TURRIBLE VISUALS").
+    """
+    def size(read: tuple[list[Run], list[Run]]) -> int:
+        return sum(len(word) for line in read[0] for word in _LETTERS.findall(line.text))
+    return second if size(second) > size(first) else first
