@@ -9,8 +9,9 @@ text side and bge-small, images through the aligner. Rows: one per (method, item
 of the image space against exact search, and the RAM the dense spaces hold per item. Warm: encoders are loaded
 and one query is run before timing. ``--timings`` adds the per-stage breakdown of Engine.search.
 
-``--baseline-ref REF`` (a git commit) adds the same text queries through that commit's code in a second process on the
-same store, query by query in turn with this code's (the same load for both): a same-run ratio on a busy machine,
+``--baseline-ref REF`` (a git commit) adds the same text queries through that commit's code and through this working
+tree's, each in a fresh process of its own on the same store (the same protocol for both; neither shares its process
+with the exact-scan rows), query by query in turn, which goes first alternating: a same-run ratio on a busy machine,
 with the share of queries whose top 10 is identical.
 
 ``--vector-sizes 10000 100000 1000000`` adds one space of synthetic vectors at each size through the store alone
@@ -134,11 +135,15 @@ def row(method: str, items: int, samples: list[float], **extra) -> dict:
 class Baseline:
     """Another commit's code answering the same text queries on the same store, in its own process (``--worker``)."""
 
-    def __init__(self, ref: str, store: Path, folder: Path) -> None:
+    def __init__(self, ref: str | None, store: Path, folder: Path) -> None:
+        """``ref`` None: this working tree's code."""
         repo = Path(__file__).resolve().parent.parent
-        archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": str(folder / "src")}
+        source = repo / "src"
+        if ref is not None:
+            archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+            source = folder / "src"
+        env = {**os.environ, "PYTHONPATH": str(source)}
         self.process = subprocess.Popen([sys.executable, __file__, "--worker", str(store)], env=env, text=True,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -230,11 +235,14 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
         text_ms: dict[bool, list[float]] = {False: [], True: []}
         cpu_ms: dict[bool, list[float]] = {False: [], True: []}
         found: dict[bool, list[list[str]]] = {False: [], True: []}
-        baseline = Baseline(baseline_ref, Path(folder) / "store", Path(folder)) if baseline_ref else None
-        before: list[dict] = []
-        for text in texts:  # the shipped path and the exact scan (and the baseline commit), query by query in turn
-            if baseline is not None:
-                before.append(baseline.trace(text))
+        workers = {}
+        if baseline_ref:
+            workers = {"now": Baseline(None, Path(folder) / "store", Path(folder)),
+                       "before": Baseline(baseline_ref, Path(folder) / "store", Path(folder))}
+        answers: dict[str, list[dict]] = {name: [] for name in workers}
+        for n, text in enumerate(texts):  # the shipped path and the exact scan (and the two workers), in turn
+            for name in sorted(workers, reverse=n % 2 == 1):
+                answers[name].append(workers[name].trace(text))
             for scan in (False, True):
                 with exact_scan() if scan else contextlib.nullcontext():
                     forget_scores(engine)
@@ -253,12 +261,15 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
         rows.append(row("polyseek text query (Engine.search, no rerank), exact scan: same-run baseline", size,
                         text_ms[True], ram_bytes_per_item=exact_ram, cpu_p50_ms=round(float(np.median(cpu_ms[True])), 2),
                         **{"recall@10": 1.0}))
-        if baseline is not None:
-            baseline.close()
-            shipped = found[False][::2]  # (found holds each text query's hits, then its document query's)
-            rows.append(row(f"polyseek text query (Engine.search, no rerank), code at {baseline_ref}: same-run baseline", size,
-                            [b["ms"] for b in before], cpu_p50_ms=round(float(np.median([b["cpu_ms"] for b in before])), 2),
-                            identical_top10=round(float(np.mean([b["ids"] == ids for b, ids in zip(before, shipped)])), 3)))
+        if workers:
+            for worker_process in workers.values():
+                worker_process.close()
+            now, before = answers["now"], answers["before"]
+            same = round(float(np.mean([a["ids"] == b["ids"] for a, b in zip(now, before)])), 3)
+            for label, measured in ((f"this code, own process, beside {baseline_ref}", now),
+                                    (f"code at {baseline_ref}, own process: same-run baseline", before)):
+                rows.append(row(f"polyseek text query (Engine.search, no rerank), {label}", size, [a["ms"] for a in measured],
+                                cpu_p50_ms=round(float(np.median([a["cpu_ms"] for a in measured])), 2), identical_top10=same))
         image_ms = timed(lambda p: engine.search(image=p, k=10), [(p,) for p in pictures], engine)
         rows.append(row("polyseek image query (Engine.search)", size, image_ms, ram_bytes_per_item=ram))
         for rerank in (False, True):

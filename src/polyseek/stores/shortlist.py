@@ -210,6 +210,11 @@ def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str]
     return Built(rows=n, lists=lists, prefix=prefix, ram_bytes=ram, disk_bytes=disk)
 
 
+def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``matrix @ query`` in float32, row by row alike whatever the number of rows (BLAS blocks rows differently)."""
+    return np.einsum("ij,j->i", np.asarray(matrix, dtype=np.float32), query)
+
+
 class Shortlist:
     """A built shortlist opened for search (codes and filter columns in RAM, vectors and ids memory-mapped)."""
 
@@ -387,12 +392,13 @@ class Shortlist:
     def _exact_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Full-precision scores of ``rows`` (sorted) for ``query``. Rows this query vector had re-scored before (its
         searches under other filters: the calibration's kinds re-score many of the unfiltered search's rows) are not
-        read again from the memory map: the same float32 product, looked up."""
+        read again from the memory map: the same float32 product, looked up. (einsum, not BLAS: a row's score is then
+        the same whichever rows it is scored with, and no OpenBLAS threads wake for a 500-row product.)"""
         key = query.tobytes()
         with self._lock:
             held = self._rescored.get(key)
         if held is None:
-            scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+            scores = _dot(self.vectors[rows], query)
             known_rows, known = rows, scores
         else:
             known_rows, known = held
@@ -402,7 +408,7 @@ class Shortlist:
             scores[found] = known[at[found]]
             missing = rows[~found]
             if len(missing):
-                scores[~found] = np.asarray(self.vectors[missing], dtype=np.float32) @ query
+                scores[~found] = _dot(self.vectors[missing], query)
                 known_rows = np.concatenate([known_rows, missing])
                 order = np.argsort(known_rows, kind="stable")
                 known_rows, known = known_rows[order], np.concatenate([known, scores[~found]])[order]
