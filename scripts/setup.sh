@@ -35,4 +35,7 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUIL
 # open_clip without its requirements: they would replace the pinned torch (docs/encoders.md says why)
 .venv/bin/python -c "import importlib.metadata as m; m.version('open_clip_torch')" 2>/dev/null \
   || .venv/bin/pip install -q --no-deps 'open_clip_torch==3.3.0'
+# de2en's German->English lexicon (the multilingual query encoder's German glosses) without its requirements (pyproject says why)
+.venv/bin/python -c "import importlib.metadata as m; m.version('de2en')" 2>/dev/null \
+  || .venv/bin/pip install -q --no-deps 'de2en==0.1.1'
 echo "setup: done ($(.venv/bin/polyseek --version 2>/dev/null || echo polyseek))"

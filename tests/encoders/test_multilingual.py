@@ -58,7 +58,7 @@ def test_projected_encoder_documents_are_bge_documents():
     assert np.allclose(projected.encode_documents(ENGLISH), bge.encode_documents(ENGLISH), atol=1e-6)
 
 
-@pytest.mark.parametrize("name, projected", [("multilingual", "use-e5-multilingual-bge"), ("multilingual-e5", "e5-multilingual-bge")])
+@pytest.mark.parametrize("name, projected", [("multilingual-dense", "use-e5-multilingual-bge"), ("multilingual-e5", "e5-multilingual-bge")])
 def test_gated_encoder_keeps_english_queries_as_bge_makes_them(name, projected):
     gated = load_encoder(name)
     bge = load_encoder("bge-small-onnx")
