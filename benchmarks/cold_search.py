@@ -35,6 +35,7 @@ from _report import write  # noqa: E402
 QUERIES = ["a dog running on grass", "quarterly revenue by region", "the lighthouse on the harbour", "a cup of coffee",
            "rocket launch at night", "the ferry timetable", "notes from the meeting", "a galaxy through a telescope"]
 CLI = "from polyseek.cli import main; main()"
+FULL_CLI = "import sys; from polyseek.cli.app import main; main(sys.argv[1:])"  # Typer, LanceStore: no fast path
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -47,14 +48,14 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def popen_rusage(src: str | None, store: Path, text: str, json_output: bool) -> dict:
+def popen_rusage(src: str | None, store: Path, text: str, json_output: bool, entry: str = CLI) -> dict:
     """One command in a new process: wall seconds, CPU seconds (user + system) and peak RSS of that process
     (``os.wait4``), and the hit ids (with ``--json``)."""
     env = child_env({"POLYSEEK_TIMINGS": "0", "HF_HUB_OFFLINE": "1"})
     env.pop("POLYSEEK_STORE", None)
     if src:
         env["PYTHONPATH"] = src
-    command = [sys.executable, "-c", CLI, "search", text, "--store", str(store), "-k", "10"] + (["--json"] if json_output else [])
+    command = [sys.executable, "-c", entry, "search", text, "--store", str(store), "-k", "10"] + (["--json"] if json_output else [])
     out_path = store.parent / f".cold-search-{os.getpid()}.out"
     with open(out_path, "wb") as out, open(os.devnull, "wb") as err:
         started = time.perf_counter()
@@ -135,6 +136,7 @@ def main() -> None:
     variants = [("current", args.current_src)] + ([(args.baseline_name, args.baseline_src)] if args.baseline_src else [])
     rows: list[dict] = []
     mismatches: list[str] = []
+    full_mismatches: list[str] = []  # current's fast path against current's full CLI
     for setting in (["in-process"] + ([] if args.no_server else ["server up"])):
         server = start_server(args.store, args.current_src) if setting == "server up" else None
         try:
@@ -152,6 +154,10 @@ def main() -> None:
                           f"{runs[name][-1]['cpu_s']:.2f} s CPU", flush=True)
                 if len(variants) > 1 and runs["current"][-1]["ids"] != runs[variants[1][0]][-1]["ids"]:
                     mismatches.append(f"{setting}: {text!r}")
+                if setting == "in-process":  # the same code through the full CLI (LanceStore, Typer): same hits?
+                    full = popen_rusage(args.current_src, args.store, text, True, FULL_CLI)
+                    if full["ids"] != runs["current"][-1]["ids"]:
+                        full_mismatches.append(text)
             for name, _ in variants:
                 rows.append(summarise(f"`polyseek search --json`, {setting}, {name}", items, runs[name]))
                 if table_runs[name]:
@@ -172,6 +178,7 @@ def main() -> None:
     write(args.name, {"store": str(args.store), "items": items, "repeats": args.repeats,
                           "baseline_src": args.baseline_src, "current_src": args.current_src or "working tree",
                           "hits_identical": not mismatches, "mismatches": mismatches,
+                          "hits_identical_to_full_cli": not full_mismatches, "full_cli_mismatches": full_mismatches,
                           "command": " ".join(sys.argv)},
           rows, ["method", "items", "wall_s_median", "cpu_s_median", "rss_mb_median", "wall_vs_baseline",
                  "cpu_vs_baseline", "load_average"], args.out)

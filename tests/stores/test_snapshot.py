@@ -180,3 +180,27 @@ def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch):
             assert mine and mine == [(h.id, h.score) for h in plain.search(query, k=10, **options)]
     fast.close()
     plain.close()
+
+
+def test_an_unknown_core_or_a_running_event_loop_changes_no_answer(folder, monkeypatch):
+    import asyncio
+
+    thresholds(monkeypatch)
+    lance = open_store(folder)
+    expected = lance.text_search("harbour ferry", 10)
+    assert expected
+    snapshot = open_snapshot(folder)
+
+    async def inside_a_loop():  # an application with its own event loop (the core's queries then run on a thread)
+        return snapshot.text_search("harbour ferry", 10)
+
+    assert asyncio.run(inside_a_loop()) == expected
+
+    def unknown(*args):
+        raise AttributeError("no such method in this lancedb")
+
+    other = open_snapshot(folder)
+    monkeypatch.setattr(other, "_fts_rows", unknown)
+    assert other.text_search("harbour ferry", 10) == expected  # lancedb's own API answered
+    for s in (lance, snapshot, other):
+        s.close()

@@ -331,6 +331,21 @@ def search_in_process(store: str | None, text: str, k: int, filters: Filters, op
     return True
 
 
+def leave(code: int) -> None:
+    """End the command now that its output is written: flush it, run the exit handlers, and skip the interpreter's
+    teardown (freeing the encoders' sessions, the store's runtime threads and every module: ~0.1 s of CPU and, on
+    busy cores, up to a second of wall time after the results were printed)."""
+    import atexit
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = 1
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``polyseek``: a plain search through a running server of its store, else the full CLI."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -343,6 +358,8 @@ def main(argv: list[str] | None = None) -> None:
         except BrokenPipeError:
             sys.exit(1)
         if answered:
+            if argv is None:  # the process's own command line: nothing of this process is needed any more
+                leave(0)
             sys.exit(0)
     from polyseek.cli.app import main as full
 

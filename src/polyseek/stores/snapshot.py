@@ -63,8 +63,26 @@ def lancedb_core() -> Any | None:
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one of the core's coroutines to its end (it runs on lancedb's own threads; this waits for it)."""
-    return asyncio.run(coroutine)
+    """Run one of the core's coroutines to its end (it runs on lancedb's own threads; this waits for it), on a
+    thread of its own when this one already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="polyseek-lancedb-core", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 async def _open_table(core: Any, folder: Path) -> Any:
@@ -128,7 +146,7 @@ class SnapshotStore:
         self._fts: bool | None = None
         self._full: LanceStore | None = None
         self._full_lock = threading.Lock()
-        self._wrote = False  # after a write through full(), the snapshots are stale: full() answers everything
+        self._lance_only = False  # after a write through full() (stale snapshots) or a core it cannot use: full() answers
 
     def full(self) -> LanceStore:
         """The store opened as a ``LanceStore`` (imports lancedb): for what the snapshots do not hold."""
@@ -138,12 +156,12 @@ class SnapshotStore:
             return self._full
 
     def _writer(self) -> LanceStore:
-        self._wrote = True
+        self._lance_only = True
         return self.full()
 
     # ---- reading --------------------------------------------------------------------------------------
     def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self._wrote or (filters is not None and filters.path_glob):  # Lance filters paths (LIKE), a shortlist not
+        if self._lance_only or (filters is not None and filters.path_glob):  # Lance filters paths (LIKE), a shortlist not
             return self.full().search(space, vector, k, filters)
         shortlist = self._lists.get(space)
         if shortlist is None:
@@ -151,10 +169,10 @@ class SnapshotStore:
         return shortlist.search(np.asarray(vector, dtype=np.float32).reshape(-1), k, filters)
 
     def count(self) -> int:
-        return self.full().count() if self._wrote else len(self._rows.ids)
+        return self.full().count() if self._lance_only else len(self._rows.ids)
 
     def get(self, ids: Sequence[str]) -> list[Row]:
-        if self._wrote:
+        if self._lance_only:
             return self.full().get(ids)
         if not ids:
             return []
@@ -183,7 +201,7 @@ class SnapshotStore:
         return [r for r in records if r["id"] in wanted]
 
     def get_vectors(self, space: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if self._wrote:
+        if self._lance_only:
             return self.full().get_vectors(space, ids)
         shortlist = self._lists.get(space)
         if shortlist is None or not ids:
@@ -213,7 +231,9 @@ class SnapshotStore:
 
             try:
                 indices = _run(listed())
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - an unknown core: LanceStore answers the text searches
+                log.debug("lancedb core cannot list indexes (%s): LanceStore searches", exc)
+                self._lance_only = True
                 return False
             self._fts = any("text" in (getattr(ix, "columns", None) or []) and "fts" in str(getattr(ix, "index_type", "")).lower()
                             or getattr(ix, "name", "") == "text_idx" for ix in indices)
@@ -239,17 +259,19 @@ class SnapshotStore:
         return _run(collect())
 
     def text_search(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self._wrote:
+        if self._lance_only:
             return self.full().text_search(text, k, filters)
         return self.text_search_soon(text, k, filters)()
 
     def text_search_soon(self, text: str, k: int, filters: Filters | None = None) -> Callable[[], list[tuple[str, float]]]:
         """:meth:`text_search`, started on a thread now (the core runs the query without the GIL); the function
         returned waits for it and gives its hits."""
-        if self._wrote:
-            return lambda: self.full().text_search(text, k, filters)
-        if not text.strip() or not self._has_fts():
+        if not text.strip():
             return list
+        if not self._lance_only and not self._has_fts() and not self._lance_only:  # (an unknown core sets _wrote: Lance's turn)
+            return list
+        if self._lance_only:
+            return lambda: self.full().text_search(text, k, filters)
         compiled = compile_filters(filters, LANCE)
         limit = k if compiled.post_glob is None else max(8 * k, 256)
         result: dict[str, Any] = {}
@@ -257,6 +279,9 @@ class SnapshotStore:
         def run() -> None:
             try:
                 result["rows"] = self._fts_rows(text, limit, compiled.expression)
+            except (AttributeError, TypeError) as exc:  # a core this code does not know: lancedb's own API runs it
+                log.debug("lancedb core query unavailable (%s): LanceStore searches", exc)
+                result["fallback"] = True
             except Exception as exc:  # noqa: BLE001 - lance raises ValueError/RuntimeError on odd query syntax
                 log.debug("full-text search failed for %r: %s", text, exc)
 
@@ -265,6 +290,8 @@ class SnapshotStore:
 
         def hits() -> list[tuple[str, float]]:
             worker.join()
+            if result.get("fallback"):
+                return self.full().text_search(text, k, filters)
             rows = result.get("rows")
             if rows is None:
                 return []
