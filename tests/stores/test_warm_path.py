@@ -103,3 +103,18 @@ def test_per_kind_searches_reuse_exact_scores_and_answer_as_a_fresh_shortlist(bu
             assert answer == Shortlist(folder).search(q, 30, f)  # ids and scores, bit for bit
             assert len(answer) == 30
         assert gathered[0] == 100 and sum(gathered[1:]) < 300  # the kinds' re-scoring read fewer rows than 3 x 100
+
+
+def test_a_scan_in_two_halves_scores_every_row_as_one_pass(built, monkeypatch):
+    folder, vectors, rng = built
+    q = rng.normal(size=vectors.shape[1]).astype(np.float32)
+    one_pass = Shortlist(folder)._scanned(q)
+    monkeypatch.setattr(shortlist_module, "SPLIT_SCAN_ROWS", 100)
+    halves = Shortlist(folder)._scanned(q)
+    np.testing.assert_array_equal(halves, one_pass)
+    monkeypatch.setattr(shortlist_module, "SCAN_ALL_ROWS", 10**9)
+    pages = Filters(modalities=(Modality.PAGE,))
+    monkeypatch.setattr(shortlist_module, "SPLIT_SCAN_ROWS", 10**9)
+    whole = [Shortlist(folder).search(q, 20, f) for f in (None, pages)]
+    monkeypatch.setattr(shortlist_module, "SPLIT_SCAN_ROWS", 100)
+    assert [Shortlist(folder).search(q, 20, f) for f in (None, pages)] == whole

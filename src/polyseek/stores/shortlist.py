@@ -24,6 +24,7 @@ import os
 import shutil
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ FILTER_EXPONENT = 0.5
 # filters) instead of probing lists: the calibration's per-kind searches would probe most lists of a 100k table
 # anyway, one small block at a time, and a single pass has no list misses (100k rows: ~3 ms on a quiet core)
 SCAN_ALL_ROWS = 250_000
+SPLIT_SCAN_ROWS = 60_000  # from this many rows a one-pass scan runs in two halves, one on a helper thread
 RECENT_QUERIES = 24  # query vectors whose probed lists' approximate scores a shortlist keeps (one search asks
 # the same vector under several filters: the calibration's kinds, the documents policy)
 # rows re-scored at full precision per query ... (100k realistic rows, real text queries, k=10: recall@10 0.93 at 160,
@@ -210,6 +212,38 @@ def build(folder: Path, vectors: np.ndarray, ids: list[str], modality: list[str]
     return Built(rows=n, lists=lists, prefix=prefix, ram_bytes=ram, disk_bytes=disk)
 
 
+def _scan_part(codes: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
+    # einsum casts the int8 codes block by block: astype would allocate (and page-fault) a float32 copy
+    np.einsum("ij,j->i", codes, weights, dtype=np.float32, casting="unsafe", out=out)
+
+
+def _scan(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Approximate scores of all ``codes`` rows; from :data:`SPLIT_SCAN_ROWS` rows the second half on another thread
+    (numpy releases the GIL: the two cores share the largest single step of a query). Each row's score is the same
+    either way: einsum sums a row's products alike whatever rows surround it."""
+    out = np.empty(len(codes), dtype=np.float32)
+    if len(codes) < SPLIT_SCAN_ROWS:
+        _scan_part(codes, weights, out)
+        return out
+    half = len(codes) // 2
+    later = _helper().submit(_scan_part, codes[half:], weights, out[half:])
+    _scan_part(codes[:half], weights, out[:half])
+    later.result()
+    return out
+
+
+_HELPER: ThreadPoolExecutor | None = None
+_HELPER_LOCK = threading.Lock()
+
+
+def _helper() -> ThreadPoolExecutor:
+    global _HELPER
+    with _HELPER_LOCK:
+        if _HELPER is None:
+            _HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyseek-scan")
+        return _HELPER
+
+
 def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """``matrix @ query`` in float32, row by row alike whatever the number of rows (BLAS blocks rows differently)."""
     return np.einsum("ij,j->i", np.asarray(matrix, dtype=np.float32), query)
@@ -327,8 +361,7 @@ class Shortlist:
                 self._recent.move_to_end(key)
         if entry is None or -1 not in entry[2]:
             weights = (query @ self.rotation) * self.scale
-            # einsum casts the int8 codes block by block: astype would allocate (and page-fault) a float32 copy
-            approx = np.einsum("ij,j->i", self.codes, weights, dtype=np.float32, casting="unsafe")
+            approx = _scan(self.codes, weights)
             entry = entry or (np.empty(0, dtype=np.int64), weights, {})
             entry[2][-1] = approx
         with self._lock:
