@@ -49,11 +49,12 @@ def test_image_space_upgrade_is_measured_beside_searches_and_switches_to_the_new
     assert list(rows) == ["old", "projected_0", "during_backfill", "projected_50", "projected_100", "switched", "new_scratch"]
     during = rows["during_backfill"]
     assert during["searches"] >= 1 and during["process_cpu_seconds"] >= 0
+    assert during["cpus"] >= 1 and len(during["load_average_1min"]) == 2 and during["vs_alone"] > 0
     assert report["backfill_50"]["files"] == 6 and report["backfill_100"]["remaining_files"] == 0
     assert rows["switched"]["recall@10"] == rows["new_scratch"]["recall@10"]
     assert set(report["indexing_items_per_second"]) == {"store-upgrade", "store-new"}
     text = to_markdown(report)
-    assert "the first 12 photos" in text and "indexing from scratch" in text
+    assert "the first 12 photos" in text and "indexing from scratch" in text and "back to back" in text
 
 
 def test_an_unknown_space_is_refused_in_one_line(tmp_path):
@@ -95,4 +96,28 @@ def test_an_image_upgrade_on_the_same_text_encoder_answers_text_queries_as_the_o
     rows = report["rows"]
     for metric in ("recall@1", "recall@5", "recall@10", "mrr@10"):
         assert rows["projected_0"][metric] == rows["old"][metric], metric
+        # every item backfilled: the new model's order (its query is the one the pipeline encoded, not encoded again)
+        assert rows["projected_100"][metric] == rows["new_scratch"][metric], metric
     assert rows["switched"]["recall@10"] == rows["new_scratch"]["recall@10"]
+
+
+class CountingImages(RotatedImages):
+    calls: list[int] = []
+
+    def encode_images(self, images: Sequence[Any]) -> np.ndarray:
+        CountingImages.calls.append(len(images))
+        return super().encode_images(images)
+
+
+def test_a_backfill_batch_encodes_its_files_images_in_one_call(tmp_path):
+    from polyseek.upgrade.core import encode_file, encode_files
+
+    folder = make_folder(tmp_path / "flickr", photos=6)
+    keys = sorted(str(p) for p in (folder / "images").iterdir())
+    encoder = CountingImages()
+    CountingImages.calls = []
+    together = encode_files(keys, encoder, "image")
+    assert CountingImages.calls == [6]
+    for key in keys:  # the same vectors, under the same ids, as one file at a time
+        alone = encode_file(key, encoder, "image")
+        assert list(alone) == list(together[key]) and np.allclose(alone[next(iter(alone))], together[key][next(iter(alone))])

@@ -31,6 +31,8 @@ def eval_upgrade(
     during_backfill: bool = typer.Option(False, "--during-backfill", help="Backfill the first half in a thread while searching "
                                          "(search latency beside the backfill, backfill speed beside searches)."),
     throttle: float = typer.Option(0.0, "--throttle", min=0.0, help="Backfill pause per second of work (as polyseek upgrade --throttle)."),
+    search_pause: float = typer.Option(0.0, "--search-pause", min=0.0, help="With --during-backfill: seconds between searches "
+                                       "(0: back to back)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Upgrade the text or image space OLD → NEW on a captions folder and measure each step through Engine.search."""
@@ -47,7 +49,7 @@ def eval_upgrade(
     with stage_progress(console) as progress:
         report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit, lang=lang, sample=sample, projection=projection,
                                   anchor=anchor, workdir=workdir, progress=progress,
-                                  during_backfill=during_backfill, throttle=throttle)
+                                  during_backfill=during_backfill, throttle=throttle, search_pause=search_pause)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")

@@ -18,6 +18,7 @@ Queries may be in another language (``--lang``; relevant items stay the English 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from polyseek.eval.runner import materialise
 from polyseek.types import Modality
 
 ProgressFn = Callable[[str, int, int], None]
+BATCH_FILES = 16  # files per backfill batch (backfill's default), beside searches and alone alike
 
 
 def caption_task(folder: str | Path, limit: int, lang: str = "en") -> tuple[list, list[EvalQuery], dict[str, dict[str, int]]]:
@@ -104,8 +106,10 @@ def measure(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_pa
 
 
 def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_path: dict[str, list[str]], *,
-                       half: int, throttle: float, progress: ProgressFn | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Backfill ``half`` files in a thread; meanwhile search the queries in a loop. Returns (backfill counts, latencies)."""
+                       half: int, throttle: float, progress: ProgressFn | None,
+                       search_pause: float = 0.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Backfill ``half`` files in a thread; meanwhile search the queries in a loop (back to back, or ``search_pause``
+    seconds apart: a server's users rather than a load test). Returns (backfill counts, latencies)."""
     import threading
 
     from polyseek.upgrade import backfill
@@ -115,12 +119,13 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
 
     def work() -> None:
         try:
-            result.update(backfill(engine, batch_files=8, max_files=half, throttle=throttle, finalize_when_done=False))
+            result.update(backfill(engine, batch_files=BATCH_FILES, max_files=half, throttle=throttle, finalize_when_done=False))
         except BaseException as exc:  # reported after the join
             failure.append(exc)
 
     thread = threading.Thread(target=work, name="eval-upgrade-backfill", daemon=True)
     latencies: list[float] = []
+    load = os.getloadavg()[0]
     started, cpu = time.perf_counter(), time.process_time()
     thread.start()
     while thread.is_alive():
@@ -132,12 +137,16 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
             latencies.append(time.perf_counter() - t)
             if progress:
                 progress("during backfill", len(latencies), len(latencies))
+            if search_pause > 0:
+                time.sleep(search_pause)
     thread.join()
     if failure:
         raise failure[0]
     seconds = time.perf_counter() - started
     # CPU of the whole process (backfill and searches): on shared cores the wall-clock rate says less than this
-    row: dict[str, Any] = {"searches": len(latencies), "seconds": round(seconds, 1), "process_cpu_seconds": round(time.process_time() - cpu, 1)}
+    row: dict[str, Any] = {"searches": len(latencies), "seconds": round(seconds, 1), "process_cpu_seconds": round(time.process_time() - cpu, 1),
+                           "search_pause_s": search_pause, "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
+                           "cpus": os.cpu_count()}
     if latencies:
         row.update(search_p50_ms=round(1000 * float(np.percentile(latencies, 50)), 1),
                    search_p95_ms=round(1000 * float(np.percentile(latencies, 95)), 1))
@@ -149,7 +158,8 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
 
 def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "text", limit: int = 100, lang: str = "en",
                      sample: int = 200, projection: str | Path | None = None, anchor: float = 0.5, workdir: str | Path | None = None,
-                     progress: ProgressFn | None = None, during_backfill: bool = False, throttle: float = 0.0) -> dict[str, Any]:
+                     progress: ProgressFn | None = None, during_backfill: bool = False, throttle: float = 0.0,
+                     search_pause: float = 0.0) -> dict[str, Any]:
     """The rows described in the module docstring, on the captions of the first ``limit`` photos. ``during_backfill``:
     the first half is backfilled in a background thread while the queries are searched again and again (row
     ``during_backfill``: latency beside the backfill, and the backfill's items/s beside the searches)."""
@@ -192,14 +202,18 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
     if during_backfill:
         # the first half is backfilled in a thread while searches run (as a server answering during an upgrade job)
         report["backfill_50"], rows["during_backfill"] = _searched_backfill(
-            engine, space, queries, qrels, files.ids_by_path, half=half, throttle=throttle, progress=progress)
+            engine, space, queries, qrels, files.ids_by_path, half=half, throttle=throttle, progress=progress,
+            search_pause=search_pause)
         during, idle = rows["during_backfill"], rows["projected_0"]["search_p95_ms"]
         during["idle_p95_ms"] = idle
         during["p95_vs_idle"] = round(during["search_p95_ms"] / idle, 2) if during["search_p95_ms"] and idle else None
     else:
-        report["backfill_50"] = backfill(engine, batch_files=32, max_files=half, throttle=throttle, finalize_when_done=False)
+        report["backfill_50"] = backfill(engine, batch_files=BATCH_FILES, max_files=half, throttle=throttle, finalize_when_done=False)
     rows["projected_50"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="50%")
-    report["backfill_100"] = backfill(engine, batch_files=32, finalize_when_done=False)
+    report["backfill_100"] = backfill(engine, batch_files=BATCH_FILES, finalize_when_done=False)  # the second half, alone
+    if during_backfill and report["backfill_100"].get("items_per_second") and rows["during_backfill"].get("backfill_items_per_second"):
+        rows["during_backfill"]["vs_alone"] = round(rows["during_backfill"]["backfill_items_per_second"]
+                                                    / report["backfill_100"]["items_per_second"], 2)
     rows["projected_100"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="100%")
     from polyseek.upgrade import finalize
 
@@ -229,9 +243,11 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines += ["", f"Projection fit (held-out items): {fit}"]
     during = report["rows"].get("during_backfill")
     if during:
-        lines.append(f"- searches during the first half's backfill: {during['searches']} searches, p50 {during['search_p50_ms']} ms, "
+        pause = f", {during['search_pause_s']} s apart" if during.get("search_pause_s") else ", back to back"
+        lines.append(f"- searches during the first half's backfill: {during['searches']} searches{pause}, p50 {during['search_p50_ms']} ms, "
                      f"p95 {during['search_p95_ms']} ms ({during['p95_vs_idle']}× the idle p95 of row projected_0); "
-                     f"backfill beside them: {during['backfill_items_per_second']} items/s")
+                     f"backfill beside them: {during['backfill_items_per_second']} items/s ({during.get('vs_alone')}× the second "
+                     f"half's backfill alone); {during.get('cpus')} CPUs, load average {during.get('load_average_1min')} (start, end)")
     speeds = report.get("indexing_items_per_second") or {}
     if speeds:
         lines.append("- indexing from scratch: " + ", ".join(f"{name} {speed} items/s" for name, speed in speeds.items()))

@@ -15,7 +15,7 @@ from typing import Any
 from polyseek.errors import InvalidInputError
 from polyseek.types import item_id
 from polyseek.upgrade import state as st
-from polyseek.upgrade.core import _unchanged, attach, encode_file, indexed_files, new_encoder, store_spaces, write_new_vectors
+from polyseek.upgrade.core import _unchanged, attach, encode_files, indexed_files, new_encoder, store_spaces, write_new_vectors
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -58,11 +58,9 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
             batch = batch[: max_files - written_files]
         vectors: dict[str, Any] = {}
         journal: dict[str, int] = {}
-        for key in batch:
-            if not _unchanged(files[key]):
-                skipped += 1  # changed on disk: the next `index` re-embeds it; the check below catches it
-                continue
-            found = encode_file(key, encoder, value.space)
+        current = [key for key in batch if _unchanged(files[key])]
+        skipped += len(batch) - len(current)  # changed on disk: the next `index` re-embeds them; the check below catches it
+        for key, found in encode_files(current, encoder, value.space).items():  # the batch's images in one call
             vectors.update(found)
             journal[key] = len(found)
         write_new_vectors(engine, value.space, value.new_space, vectors)
@@ -106,8 +104,8 @@ def finalize(engine, space: str) -> dict[str, Any]:
     missing = missing_items(engine, value)
     if missing:
         vectors: dict[str, Any] = {}
-        for key in missing:
-            vectors.update(encode_file(key, encoder, space))
+        for found in encode_files(list(missing), encoder, space).values():
+            vectors.update(found)
         write_new_vectors(engine, space, value.new_space, vectors)
         still = missing_items(engine, value)
         if still:

@@ -33,7 +33,7 @@ from polyseek.search.policies.base import BasePolicy
 from polyseek.types import Signal, item_id
 from polyseek.upgrade import state as st
 
-REFERENCE = 128  # backfilled items (holding both vectors) that set each query's two score scales
+REFERENCE = 256  # backfilled items (holding both vectors) that set each query's two score scales
 MIN_REFERENCE = 8
 
 
@@ -150,7 +150,7 @@ class UpgradePolicy(BasePolicy):
         empty = np.zeros((0, dim), dtype=np.float32)
         done = st.done_files(self.engine.catalog, value.space) if items else {}
         keys = sorted(done)
-        rng = np.random.default_rng(int(value.started) % (2**32))
+        rng = np.random.default_rng(0)  # the same draw for the same journal
         ids: list[str] = []
         for position in rng.permutation(len(keys)):
             if len(ids) >= 2 * REFERENCE:
