@@ -45,11 +45,17 @@ def rows(n: int, seed: int = 0) -> list[Row]:
     return made
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
+def flat_thresholds(monkeypatch) -> None:
+    """...and so that it writes flat snapshots (the exact scan's range, below the shortlists')."""
+    thresholds(monkeypatch)
+    monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 5000)
+
+
+@pytest.fixture(scope="module", params=["shortlist", "flat"])
+def folder(tmp_path_factory, request):
     with pytest.MonkeyPatch.context() as monkeypatch:
-        thresholds(monkeypatch)
-        path = tmp_path_factory.mktemp("snapshot") / "store"
+        (thresholds if request.param == "shortlist" else flat_thresholds)(monkeypatch)
+        path = tmp_path_factory.mktemp(request.param) / "store"
         store = open_store(path)
         store.create({"image": DIM, "text": DIM})
         store.upsert(rows(1200))
@@ -58,8 +64,12 @@ def folder(tmp_path_factory):
         yield path
 
 
+def same_thresholds(folder, monkeypatch) -> None:
+    (flat_thresholds if folder.parent.name.startswith("flat") else thresholds)(monkeypatch)
+
+
 def test_it_answers_what_the_lance_store_answers(folder, monkeypatch):
-    thresholds(monkeypatch)
+    same_thresholds(folder, monkeypatch)
     snapshot, lance = open_snapshot(folder), open_store(folder)
     assert isinstance(snapshot, SnapshotStore) and snapshot.spaces == lance.spaces
     rng = np.random.default_rng(5)
@@ -90,7 +100,7 @@ def test_a_command_reads_it_without_importing_lancedb(folder):
 import json, sys
 import numpy as np
 import polyseek.stores.lancedb as m, polyseek.stores.shortlist as s
-m.SHORTLIST_MIN_ROWS = 1000
+m.SHORTLIST_MIN_ROWS, m.FLAT_SNAPSHOT_MIN_ROWS = {5000 if folder.parent.name.startswith("flat") else 1000}, 1000
 from polyseek.stores.snapshot import open_snapshot
 store = open_snapshot({str(folder)!r})
 hits = store.search("image", np.ones({DIM}, dtype=np.float32) / {DIM ** 0.5}, 5)
@@ -127,7 +137,7 @@ def test_a_write_makes_it_stale_until_the_next_optimize(tmp_path, monkeypatch):
 def test_a_write_through_it_goes_to_lance_and_stops_its_snapshot_reads(folder, tmp_path, monkeypatch):
     import shutil
 
-    thresholds(monkeypatch)
+    same_thresholds(folder, monkeypatch)
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     snapshot = open_snapshot(copy)
@@ -140,20 +150,22 @@ def test_a_write_through_it_goes_to_lance_and_stops_its_snapshot_reads(folder, t
     snapshot.close()
 
 
-def test_no_snapshot_outside_the_shortlist_range(folder, monkeypatch):
-    thresholds(monkeypatch)
-    monkeypatch.setattr(lance_module, "SHORTLIST_MIN_ROWS", 5000)  # LanceStore would scan, not read the shortlists
+def test_no_snapshot_outside_the_snapshots_range(folder, monkeypatch):
+    same_thresholds(folder, monkeypatch)
+    assert open_snapshot(folder) is not None
+    monkeypatch.setattr(lance_module, "FLAT_SNAPSHOT_MIN_ROWS", 5000)  # LanceStore would read Lance, not the files
     assert open_snapshot(folder) is None
     assert open_snapshot(folder.parent / "missing") is None
 
 
-def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["shortlist", "flat"])
+def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch, mode):
     """The whole search pipeline (calibration draws, per-kind searches, BM25, fusion, rows) through both stores, with
     the cold command's early background draw on the snapshot side."""
     from polyseek.cli.remote import draw_backgrounds
     from polyseek.engine import Engine
 
-    thresholds(monkeypatch)
+    (thresholds if mode == "shortlist" else flat_thresholds)(monkeypatch)
     words = 64
     writer = Engine(tmp_path / "store", image_encoder=f"deterministic:{words}", text_encoder=f"deterministic:{words}")
     writer.spaces.ensure(writer.store)
@@ -185,7 +197,7 @@ def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch):
 def test_an_unknown_core_or_a_running_event_loop_changes_no_answer(folder, monkeypatch):
     import asyncio
 
-    thresholds(monkeypatch)
+    same_thresholds(folder, monkeypatch)
     lance = open_store(folder)
     expected = lance.text_search("harbour ferry", 10)
     assert expected

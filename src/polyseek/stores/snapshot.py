@@ -1,10 +1,11 @@
 """A read-only LanceDB store answered from its on-disk snapshots: a cold ``polyseek search`` without importing lancedb.
 
-``optimize()`` leaves beside a table of 50k-150k rows a quantised shortlist per space and a rows snapshot
-(:mod:`polyseek.stores.shortlist`), each recording the table version it describes. When every one of them records
+``optimize()`` leaves beside a table of 10k-150k rows a snapshot of each space (a flat one below 50k rows, a
+quantised shortlist from there) and a rows snapshot (:mod:`polyseek.stores.shortlist`), each recording the table
+version it describes. When every one of them records
 the table's current version, :func:`open_snapshot` returns a :class:`SnapshotStore`, which answers the searches of
-one command exactly as :class:`~polyseek.stores.lancedb.LanceStore` would (the same shortlist searches, the same
-rows, the same BM25 query) without the ``lancedb`` package: its Python layer imports pyarrow's datasets, pandas,
+one command exactly as :class:`~polyseek.stores.lancedb.LanceStore` would (the same shortlist searches or exact
+scans, the same rows, the same BM25 query) without the ``lancedb`` package: its Python layer imports pyarrow's datasets, pandas,
 pydantic and a REST client, ~0.6 s of CPU of a ~1.3 s cold command. The table's version, schema and full-text
 index are read through lancedb's compiled core (``lancedb._lancedb``, the Rust library lancedb's own API calls),
 loaded on its own (5 ms). A snapshot written for another version is never read: the store then is a plain
@@ -22,6 +23,7 @@ import json
 import logging
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +34,7 @@ from polyseek.stores import lancedb as lance_store
 from polyseek.stores.base import Row
 from polyseek.stores.filters import LANCE, compile_filters
 from polyseek.stores.lancedb import SHORTLIST_FOLDER, TABLE, LanceStore
-from polyseek.stores.shortlist import RowsSnapshot, Shortlist, Shortlists
+from polyseek.stores.shortlist import Flat, RowsSnapshot, Shortlist, Shortlists
 from polyseek.types import Filters
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,8 @@ async def _open_table(core: Any, folder: Path) -> Any:
 
 def open_snapshot(folder: str | Path) -> SnapshotStore | None:
     """A :class:`SnapshotStore` of the LanceDB store in ``folder`` when its snapshots describe the table's current
-    version in full (every vector space has its shortlist, and the rows snapshot is there); otherwise None, and the
-    caller opens a ``LanceStore``."""
+    version in full (every vector space has the snapshot LanceStore would read, and the rows snapshot is there);
+    otherwise None, and the caller opens a ``LanceStore``."""
     folder = Path(folder).expanduser()
     snapshots = Shortlists(folder / SHORTLIST_FOLDER)
     try:
@@ -104,7 +106,7 @@ def open_snapshot(folder: str | Path) -> SnapshotStore | None:
         rows = int(rows_meta["rows"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not lance_store.SHORTLIST_MIN_ROWS <= rows < lance_store.ANN_MIN_ROWS:  # where LanceStore reads these files too
+    if not lance_store.FLAT_SNAPSHOT_MIN_ROWS <= rows < lance_store.ANN_MIN_ROWS:  # where LanceStore reads them too
         return None
     core = lancedb_core()
     if core is None:
@@ -121,7 +123,10 @@ def open_snapshot(folder: str | Path) -> SnapshotStore | None:
     if current != version:
         return None
     spaces = {f.name[4:]: f.type.list_size for f in schema if f.name.startswith("vec_")}
-    lists = {space: snapshots.get(space, version) for space in spaces}
+    # as LanceStore.search chooses: the quantised shortlist from SHORTLIST_MIN_ROWS rows, the exact scan below
+    large = rows >= lance_store.SHORTLIST_MIN_ROWS
+    lists: dict[str, Shortlist | Flat | None] = {
+        space: snapshots.get(space, version) if large else snapshots.flat(space, version) for space in spaces}
     rows_snapshot = snapshots.rows(version)
     if rows_snapshot is None or len(rows_snapshot.ids) != rows or any(s is None for s in lists.values()):
         return None
@@ -132,8 +137,13 @@ def open_snapshot(folder: str | Path) -> SnapshotStore | None:
 class SnapshotStore:
     """A LanceDB store folder read from its snapshots of one table version (see the module's docstring)."""
 
+    # a flat snapshot is scanned by LanceStore's own code (the same scores, filters, ties and score cache)
+    _scores = LanceStore._scores
+    _filter_rows = LanceStore._filter_rows
+    _flat_search = LanceStore._flat_search
+
     def __init__(self, folder: Path, core: Any, table: Any, version: int, spaces: dict[str, int],
-                 lists: dict[str, Shortlist], rows: RowsSnapshot) -> None:
+                 lists: dict[str, Shortlist | Flat], rows: RowsSnapshot) -> None:
         self.path = folder
         self.uri = str(folder)
         self.version = version
@@ -146,6 +156,10 @@ class SnapshotStore:
         self._fts: bool | None = None
         self._full: LanceStore | None = None
         self._full_lock = threading.Lock()
+        self._last_scores: dict[str, tuple[np.ndarray, OrderedDict[bytes, np.ndarray]]] = {}  # (LanceStore's)
+        self._scores_lock = threading.Lock()
+        self._filter_cache: dict[tuple, np.ndarray] = {}
+        self._flat_cache: dict[str, tuple] = {}
         self._lance_only = False  # after a write through full() (stale snapshots) or a core it cannot use: full() answers
 
     def full(self) -> LanceStore:
@@ -163,10 +177,25 @@ class SnapshotStore:
     def search(self, space: str, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         if self._lance_only or (filters is not None and filters.path_glob):  # Lance filters paths (LIKE), a shortlist not
             return self.full().search(space, vector, k, filters)
-        shortlist = self._lists.get(space)
-        if shortlist is None:
+        snapshot = self._lists.get(space)
+        if snapshot is None:
             return []
-        return shortlist.search(np.asarray(vector, dtype=np.float32).reshape(-1), k, filters)
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if isinstance(snapshot, Flat):
+            return self._flat_search(space, query, k, filters, self.version)
+        return snapshot.search(query, k, filters)
+
+    def _flat(self, space: str, version: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """A space's flat snapshot as ``LanceStore._flat`` holds it (the matrix and its filter columns)."""
+        cached = self._flat_cache.get(space)
+        if cached is None:
+            snapshot = self._lists[space]
+            assert isinstance(snapshot, Flat)
+            columns = {"id": snapshot.ids, "ext_vocab": np.asarray(snapshot.exts), "ext_code": snapshot.ext,
+                       "modality_vocab": np.asarray(snapshot.modalities), "modality_code": snapshot.modality,
+                       "date": snapshot.date}
+            cached = self._flat_cache[space] = (version, snapshot.vectors.astype(np.float32, copy=False), columns)
+        return cached[1], cached[2]
 
     def count(self) -> int:
         return self.full().count() if self._lance_only else len(self._rows.ids)
