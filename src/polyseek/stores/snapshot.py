@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -140,7 +140,6 @@ class SnapshotStore:
     # a flat snapshot is scanned by LanceStore's own code (the same scores, filters, ties and score cache)
     _scores = LanceStore._scores
     _filter_rows = LanceStore._filter_rows
-    _flat_search = LanceStore._flat_search
 
     def __init__(self, folder: Path, core: Any, table: Any, version: int, spaces: dict[str, int],
                  lists: dict[str, Shortlist | Flat], rows: RowsSnapshot) -> None:
@@ -182,7 +181,7 @@ class SnapshotStore:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if isinstance(snapshot, Flat):
-            return self._flat_search(space, query, k, filters, self.version)
+            return LanceStore._flat_search(cast(Any, self), space, query, k, filters, self.version)
         return snapshot.search(query, k, filters)
 
     def _flat(self, space: str, version: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
