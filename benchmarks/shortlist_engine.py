@@ -13,6 +13,10 @@ policy: photos, documents, notes), all for the same query vector. Here, on the s
    kind, k = 50), timed together, with each one's recall@10 against the exact top of its kind;
 3. numpy brute force over the memory-mapped float32 vectors, in the same run (20 queries).
 
+``--kinds-only`` skips 1. and generates the same vectors in RAM instead of caching them (the disk then holds the
+shortlist alone, ~1.65 GB at 1M); step 2 then also times each query's four searches with the exact scores re-read
+for every search (as before 2026-11-29 session 7: no reuse between a query's searches), query by query in turn.
+
 Rows are merged into ``results/shortlist_engine.json`` (+ ``.md``) with the load average and commit.
 """
 
@@ -76,7 +80,17 @@ def through_store(n: int, data: np.ndarray, qs: np.ndarray, truth: np.ndarray, c
     return rows
 
 
-def with_kinds(n: int, data: np.ndarray, qs: np.ndarray, cache: Path, count: int) -> list[dict]:
+def in_memory(n: int, seed: int = 0) -> np.ndarray:
+    """The vectors ``ann_baselines.vectors(n, cache)`` would write, generated in RAM."""
+    generator = ann_baselines._generator(seed)
+    rng = np.random.default_rng(seed + 1)
+    out = np.empty((n, ann_baselines.DIM), dtype=np.float32)
+    for s in range(0, n, 100_000):
+        out[s : s + 100_000] = generator(rng, min(100_000, n - s))
+    return out
+
+
+def with_kinds(n: int, data: np.ndarray, qs: np.ndarray, cache: Path, count: int, compare: bool = False) -> list[dict]:
     folder = cache / f"shortlist-kinds-{n}"
     kinds = np.concatenate([np.full(round(n * share), name) for name, _, share in KINDS])[:n]
     kinds = np.concatenate([kinds, np.full(n - len(kinds), KINDS[0][0])])
@@ -92,21 +106,38 @@ def with_kinds(n: int, data: np.ndarray, qs: np.ndarray, cache: Path, count: int
     masks = [np.ones(n, dtype=bool)] + [np.isin(kinds, [m.value for m in f.modalities]) for f in PER_KIND[1:]]
     for f in PER_KIND:
         shortlist.search(qs[0], 50, f)
-    times, recalls = [], [[] for _ in PER_KIND]
+    times, recalls, before = [], [[] for _ in PER_KIND], []
+    rescored = getattr(shortlist, "_rescored", {})
     for i in range(count):
+        if compare:  # the same four searches, no exact score reused between them (each starts from cold lists)
+            shortlist._recent.clear()
+            rescored.clear()
+            started = time.perf_counter()
+            again = []
+            for f in PER_KIND:
+                again.append(shortlist.search(qs[i], 50, f))
+                rescored.clear()
+            before.append((time.perf_counter() - started) * 1000)
         shortlist._recent.clear()
+        rescored.clear()
         started = time.perf_counter()
         found = [shortlist.search(qs[i], 50, f) for f in PER_KIND]
         times.append((time.perf_counter() - started) * 1000)
+        if compare:
+            assert [[i for i, _ in a] for a in again] == [[i for i, _ in f] for f in found]
         scores = np.asarray(data @ qs[i])
         for j, mask in enumerate(masks):
             truth = np.argpartition(-np.where(mask, scores, -np.inf), 10)[:10]
             recalls[j].append(ann_baselines.recall([int(x[1:]) for x, _ in found[j][:10]], truth))
     per_kind = {("all", "image", "document", "text")[j]: round(float(np.mean(r)), 4) for j, r in enumerate(recalls)}
-    return [row("polyseek shortlist, one engine query's 4 searches of a space (none + 3 kinds, k=50)", n, times,
-                **{"recall@10": min(per_kind.values())}, recall_per_filter=per_kind,
-                ram_bytes_per_item=round(shortlist.ram_bytes / n, 1), build_s=build_s,
-                setting=f"nprobe {shortlist.nprobe()}, filter exponent {shortlist_module.FILTER_EXPONENT}")]
+    setting = f"nprobe {shortlist.nprobe()}, filter exponent {shortlist_module.FILTER_EXPONENT}"
+    out = [row("polyseek shortlist, one engine query's 4 searches of a space (none + 3 kinds, k=50)", n, times,
+               **{"recall@10": min(per_kind.values())}, recall_per_filter=per_kind,
+               ram_bytes_per_item=round(shortlist.ram_bytes / n, 1), build_s=build_s, setting=setting)]
+    if compare:
+        out.append(row("the same 4 searches, exact scores re-read per search (before session 7), same run", n, before,
+                       **{"recall@10": min(per_kind.values())}, setting=setting))
+    return out
 
 
 def numpy_rows(n: int, data: np.ndarray, qs: np.ndarray) -> list[dict]:
@@ -125,16 +156,22 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/perf"))
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--kinds-only", action="store_true",
+                        help="only the shortlist with kinds (vectors generated in RAM, not cached), beside no reuse")
     args = parser.parse_args()
     if args.items < 1000 or not 1 <= args.queries <= 200:
         parser.error("--items must be at least 1000 and --queries between 1 and 200")
-    data = ann_baselines.vectors(args.items, args.cache)
     qs = ann_baselines.queries(200)
-    truth = ann_baselines.exact_top(data, qs, args.cache, str(args.items))
-    rows = through_store(args.items, data, qs, truth, args.cache, args.queries)
-    rows += with_kinds(args.items, data, qs, args.cache, args.queries)
+    if args.kinds_only:
+        data = in_memory(args.items)
+        rows = with_kinds(args.items, data, qs, args.cache, args.queries, compare=True)
+    else:
+        data = ann_baselines.vectors(args.items, args.cache)
+        truth = ann_baselines.exact_top(data, qs, args.cache, str(args.items))
+        rows = through_store(args.items, data, qs, truth, args.cache, args.queries)
+        rows += with_kinds(args.items, data, qs, args.cache, args.queries)
     rows += numpy_rows(args.items, data, qs)
-    write("shortlist_engine", {"args": sys.argv[1:], "queries": args.queries,
+    write("shortlist_engine", {"args": sys.argv[1:], "queries": args.queries, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "load_average_end": [round(x, 2) for x in os.getloadavg()]}, rows,
           ["method", "items", "p50_ms", "p95_ms", "recall@10", "ram_bytes_per_item", "build_s", "setting"], args.out)
 

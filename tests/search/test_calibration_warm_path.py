@@ -131,3 +131,22 @@ def test_fusion_signal_by_signal_gives_the_same_scores_bit_for_bit():
         for chosen_eligible in (eligible, None):
             assert evidence(lists, weights, chosen_eligible) == old_evidence(lists, weights, chosen_eligible)
             assert rrf(lists, weights, chosen_eligible) == old_rrf(lists, weights, chosen_eligible)
+
+
+def _search_in_child(store, requests, want, done) -> None:
+    done.put(RowCache(store).search_many(requests) == want)
+
+
+def test_a_forked_process_searches_side_by_side_on_threads_of_its_own(store, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(rows_module, "PARALLEL_MIN_ROWS", 0)
+    rng = np.random.default_rng(5)
+    requests = [(space, rng.normal(size=DIM).astype(np.float32), 5, None) for space in ("image", "text")]
+    want = RowCache(store).search_many(requests)  # the parent's pool is running now
+    context = multiprocessing.get_context("fork")
+    done = context.Queue()
+    child = context.Process(target=_search_in_child, args=(store, requests, want, done))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0 and done.get(timeout=5) is True  # (a pool copied from the parent would never answer)

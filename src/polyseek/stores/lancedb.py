@@ -184,11 +184,12 @@ def _started(table: Table, builder: LanceQueryBuilder) -> Callable[[], pa.Table]
     ``to_arrow()`` runs (this store's schema has no blob columns, for which it would add row ids); where lancedb's
     internals differ, ``to_arrow()`` itself runs."""
     import asyncio
+    import inspect
 
     from lancedb import background_loop
 
     execute = getattr(getattr(table, "_table", None), "_execute_query", None)
-    if execute is None or not asyncio.iscoroutinefunction(execute):
+    if execute is None or not inspect.iscoroutinefunction(execute):
         return builder.to_arrow
     query = builder.to_query_object()
 

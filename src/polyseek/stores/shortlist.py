@@ -244,6 +244,15 @@ def _helper() -> ThreadPoolExecutor:
         return _HELPER
 
 
+def _forget_helper() -> None:  # a forked child has none of its parent's threads: it starts a helper of its own
+    global _HELPER, _HELPER_LOCK
+    _HELPER, _HELPER_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
 def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """``matrix @ query`` in float32, row by row alike whatever the number of rows (BLAS blocks rows differently)."""
     return np.einsum("ij,j->i", np.asarray(matrix, dtype=np.float32), query)
