@@ -98,8 +98,10 @@ def blend(old: dict[str, float], new: dict[str, float], scales: Scales, done: fl
         if i in new:
             z_new = (new[i] - scales.new_mean) / scales.new_std
             z = z_new if z_old is None else (a * z_old + b * z_new) / norm
+        elif z_old is not None:
+            z = z_old
         else:
-            z = z_old  # type: ignore[assignment]
+            continue
         merged.append((i, mean + std * float(z)))
     merged.sort(key=lambda pair: (-pair[1], pair[0]))
     return merged[:depth] if depth else merged
@@ -176,6 +178,7 @@ class UpgradePolicy(BasePolicy):
                 continue
             started = time.perf_counter()
             encoder = new_encoder(self.engine, value)
+            vector: np.ndarray | None = None
             if shared_text_query(ctx, self.engine, space, encoder):  # two aligners on one text encoder: encoded once
                 vector = ctx.base_vectors[signal]
             else:
