@@ -253,6 +253,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_helper)
 
 
+_UNKNOWN = object()
+
+
 def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """``matrix @ query`` in float32, row by row alike whatever the number of rows (BLAS blocks rows differently)."""
     return np.einsum("ij,j->i", np.asarray(matrix, dtype=np.float32), query)
@@ -297,8 +300,9 @@ class Shortlist:
         search asks the same few."""
         key = (tuple(sorted(m.value for m in filters.modalities)), tuple(sorted(filters.file_types)),
                filters.date_from, filters.date_to)
-        if key in self._masks:
-            return self._masks[key]
+        known = self._masks.get(key, _UNKNOWN)  # (one lookup: another search may clear the dict meanwhile)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
         mask: np.ndarray | None = None
 
         def both(part: np.ndarray) -> None:

@@ -20,11 +20,13 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+import numpy as np
+
 from polyseek.search.calibration import GROUPS, ModalityBackgrounds, kind_of, standardise
 from polyseek.search.context import SearchContext
 from polyseek.search.fusion import rrf
 from polyseek.search.policies.base import BasePolicy
-from polyseek.types import DENSE_SIGNALS, Signal
+from polyseek.types import DENSE_SIGNALS, Filters, Signal
 
 
 class CalibrationPolicy(BasePolicy):
@@ -46,6 +48,8 @@ class CalibrationPolicy(BasePolicy):
         standardised: dict[Signal, list[tuple[str, float]]] = {}
         # the searches first, then the rows they need in one fetch per step (each fetch is a store round trip)
         plans: list[tuple[Signal, dict, dict[str, list[tuple[str, float]]], dict[str, list[tuple[str, float]]]]] = []
+        requests: list[tuple[str, np.ndarray, int, Filters]] = []  # each kind's own search, both spaces, run together
+        asked: list[tuple[dict[str, list[tuple[str, float]]], str]] = []
         for space in DENSE_SIGNALS:
             vector = ctx.vectors.get(space)
             if vector is None or space not in ctx.lists:
@@ -61,8 +65,11 @@ class CalibrationPolicy(BasePolicy):
             for group in kinds:
                 if len(per_kind[group]) < depth:  # crowded out of the shared list: fetch this kind's own top
                     modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
-                    own[group] = ctx.rows.search(space.value, vector, depth, replace(query.filters, modalities=modalities))
+                    requests.append((space.value, vector, depth, replace(query.filters, modalities=modalities)))
+                    asked.append((own, group))
             plans.append((space, backgrounds, per_kind, own))
+        for (own, group), found in zip(asked, ctx.rows.search_many(requests)):  # side by side in a large store
+            own[group] = found
         ctx.rows.get([i for *_, own in plans for found in own.values() for i, _ in found])
         for space, backgrounds, per_kind, own in plans:
             for group, found in own.items():
