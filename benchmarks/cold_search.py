@@ -13,7 +13,11 @@ edits would otherwise be measured with it).
 there with ``--items`` items, which the current code snapshots in ``optimize()``); a baseline that predates the
 snapshots ignores them. Each variant runs ``python -c "from polyseek.cli import main; main()" search ...`` with
 ``PYTHONPATH`` set to its ``src``; the page cache is warm for both (the first run of each is discarded). The
-hits of both variants are compared: a speed-up that changed the results would be reported as a mismatch.
+hits of both variants are compared (commits in between may change rankings on purpose), and each in-process
+query of the current variant is run once more through the full CLI (``polyseek.cli.app``: Typer and a
+``LanceStore``, no fast path; not timed): ``hits_identical_to_full_cli`` says whether the fast path changed a
+result. A store whose snapshots predate today's format (``optimize()`` of an older commit) is read through Lance;
+``LanceStore(PATH).build_shortlists()`` rewrites them for its current version.
 """
 
 from __future__ import annotations
