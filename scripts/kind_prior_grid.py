@@ -7,7 +7,9 @@ and literal matches (``policies/kind_prior.literal_kinds``). Every weight is the
 the prior the policy would add, the literal-match rule included: per task, top-1 kind, hit@1, hit@10, and the
 fit script's objective (mean of top-1 kind and hit@10 over the two classes). ``--scope own`` searches each task
 on its own items instead (the set's folder and target modalities), for the gap. Session 6 chose the shipped
-weight with ``--split dev`` on the 6,467-item pool (docs/universal.md):
+weight with ``--split dev`` on the 6,467-item pool (docs/universal.md); session 7 chose the document-names weight
+(``policies/document_names.py``, added to the fused scores as the prior is, so the two commute) on the same dev
+half with ``--document-names W`` (0, 0.25, 0.5, 1.0; pages only, ``--scope universal`` and ``own``):
 
     python scripts/kind_prior_grid.py --store /tmp/u12/full/store --captions ../shared/eval/flickr8k \
         --pages ../shared/eval/mmlongbench-doc --pages /tmp/ev19/fb160 --max-captions 300 --output dev.json
@@ -19,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,8 @@ WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 WANTED = {"visual": {"image"}, "document": {"document"}}
 
 
-def rankings(store: str, captions: Path | None, pages: list[Path], split: str, scope: str, max_captions: int) -> list[dict[str, Any]]:
+def rankings(store: str, captions: Path | None, pages: list[Path], split: str, scope: str, max_captions: int,
+             document_names: float | None = None) -> list[dict[str, Any]]:
     from polyseek.engine import Engine
     from polyseek.search.calibration import kind_of
     from polyseek.search.config import SearchConfig
@@ -62,6 +66,8 @@ def rankings(store: str, captions: Path | None, pages: list[Path], split: str, s
             if (page_split(q.doc_id) == "tune") == (split == "dev") and path in indexed:
                 queries.append((q.question, "document", [[path, int(p)] for p in q.evidence_pages], folder.name, own))
     off = SearchConfig(kind_prior=0.0, rerank_documents=False)
+    if document_names is not None:  # the document-names lift is additive like the prior: on unless 0
+        off = replace(off, document_names=document_names)
     out = []
     started = time.time()
     try:
@@ -136,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-captions", type=int, default=300)
     parser.add_argument("--output", type=Path, required=True, help="the rankings (JSON); re-scored if it exists")
     parser.add_argument("--no-literal", action="store_true", help="score without the literal-match rule")
+    parser.add_argument("--document-names", type=float, default=None,
+                        help="SearchConfig.document_names for the searches (default: the shipped weight; 0: off)")
     args = parser.parse_args(argv)
     if args.output.exists():
         ranked = json.loads(args.output.read_text(encoding="utf-8"))
     else:
-        ranked = rankings(args.store, args.captions, args.pages, args.split, args.scope, args.max_captions)
+        ranked = rankings(args.store, args.captions, args.pages, args.split, args.scope, args.max_captions, args.document_names)
         args.output.write_text(json.dumps(ranked), encoding="utf-8")
     grid = {w: score(ranked, w, literal_rule=not args.no_literal) for w in (WEIGHTS if args.scope == "universal" else (0.0,))}
     objectives = {w: objective(s) for w, s in grid.items()}

@@ -46,6 +46,9 @@ class SearchConfig:
     kind_prior: float = 1.0
     # a short query whose words are all words of a file's name puts that file first (search/policies/file_names.py)
     file_names: bool = True
+    # a question naming a document by a word of its file name lifts its pages by this many score spreads
+    # (search/policies/document_names.py; dev half of the universal pool); 0 turns it off
+    document_names: float = 0.25
     # query expansion (search/policies/expansion.py): a generator rewrites text queries; off by default (docs/ask.md)
     expand: bool = False
     expand_generator: str | None = None  # its spec (polyseek.rag.base.load_generator); None: $POLYSEEK_GENERATOR
@@ -64,6 +67,8 @@ class SearchConfig:
             raise InvalidInputError(f"unknown fusion {self.fusion!r}", hint="accepted: " + ", ".join(FUSIONS))
         if isinstance(self.kind_prior, bool) or not isinstance(self.kind_prior, (int, float)) or not 0 <= self.kind_prior < float("inf"):
             raise InvalidInputError(f"kind_prior must be a number >= 0 (0: off), got {self.kind_prior!r}")
+        if isinstance(self.document_names, bool) or not isinstance(self.document_names, (int, float)) or not 0 <= self.document_names < float("inf"):
+            raise InvalidInputError(f"document_names must be a number >= 0 (0: off), got {self.document_names!r}")
         if self.min_depth < 1 or self.depth_per_k < 1:
             raise InvalidInputError("search depths must be positive")
         for name in ("rerank_depth", "rerank_window"):
@@ -88,5 +93,6 @@ class SearchConfig:
                 "rerank_depth": self.rerank_depth, "rerank_window": self.rerank_window,
                 "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "document_statements": self.document_statements, "document_statements_implied": self.document_statements_implied,
                 "calibrate": self.calibrate, "kind_prior": self.kind_prior, "file_names": self.file_names,
+                "document_names": self.document_names,
                 "min_depth": self.min_depth, "depth_per_k": self.depth_per_k,
                 **({"expand": True, "expand_generator": self.expand_generator} if self.expand else {})}
