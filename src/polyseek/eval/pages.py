@@ -343,18 +343,30 @@ def to_markdown(report: dict[str, Any], label: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (a hit rate over ``n`` questions); (0, 1) when ``n`` is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def breakdown_lines(report: dict[str, Any]) -> list[str]:
-    """Markdown: one table per facet (within hit@5 and R@5, corpus hit@10; all questions and the test half),
-    then the files that failed to index."""
+    """Markdown: one table per facet (within hit@5 and R@5, corpus hit@10; all questions and the test half, whose
+    within hit@5 carries its 95 % Wilson interval: groups are small), then the files that failed to index."""
     lines: list[str] = []
     for facet, groups in report.get("breakdown", {}).items():
         lines += ["", f"By `{facet}`:", "",
-                  "| value | n | within hit@5 | within R@5 | corpus hit@10 | test n | test within hit@5 | test within R@5 | test corpus hit@10 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| value | n | within hit@5 | within R@5 | corpus hit@10 | test n | test within hit@5 | test hit@5 95 % | "
+                  "test within R@5 | test corpus hit@10 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
         for value, entry in groups.items():
             test = entry.get("test")
-            tail = (f"{test['n_queries']} | {test['within_document']['hit@5']:.3f} | {test['within_document']['recall@5']:.3f} | "
-                    f"{test['corpus']['hit@10']:.3f}") if test else "0 | – | – | –"
+            if test:
+                low, high = wilson_interval(test["within_document"]["hit@5"], test["n_queries"])
+            tail = (f"{test['n_queries']} | {test['within_document']['hit@5']:.3f} | [{low:.2f}, {high:.2f}] | "
+                    f"{test['within_document']['recall@5']:.3f} | {test['corpus']['hit@10']:.3f}") if test else "0 | – | – | – | –"
             lines.append(f"| {value} | {entry['n_queries']} | {entry['within_document']['hit@5']:.3f} | "
                          f"{entry['within_document']['recall@5']:.3f} | {entry['corpus']['hit@10']:.3f} | {tail} |")
     failed = report.get("failed_files", [])
