@@ -39,6 +39,7 @@ from polyseek.search.policies.moments import MomentsPolicy
 from polyseek.search.policies.sentences import SentencesPolicy
 from polyseek.search.policies.statements import StatementsPolicy
 from polyseek.search.policies.tiles import TilesPolicy
+from polyseek.search.policies.times import TimesPolicy
 from polyseek.search.query import build_query
 from polyseek.search.rows import RowCache
 from polyseek.spaces import Spaces
@@ -84,7 +85,7 @@ class Engine:
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExpansionPolicy(_expander), ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
-                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), FileNamesPolicy(self.catalog), DocumentNamesPolicy(self.catalog), MomentsPolicy(), StatementsPolicy(self.catalog), DocumentsPolicy()]
+                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), FileNamesPolicy(self.catalog), DocumentNamesPolicy(self.catalog), MomentsPolicy(), TimesPolicy(self.catalog), StatementsPolicy(self.catalog), DocumentsPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix
             upgrades.attach(self)

@@ -89,6 +89,13 @@ def test_rerank_moves_text_results_and_leaves_pictures_in_place():
     assert [r.item.id for r in pinned] == [a.id, b.id, cat.id, c.id] and a.id not in scores
     pinned, _ = rerank_results("q", results, ByLength(), depth=4, keep=0.0, pinned={c.id})
     assert [r.item.id for r in pinned] == [b.id, a.id, cat.id, c.id]
+    # a led group (the kind the query names, placed first) is reordered within itself, the rest within itself
+    d = page(3, 4, "the longest text of all of them here")
+    results = [Aggregated(item=x, score=s) for x, s in ((a, 0.9), (c, 0.8), (b, 0.7), (d, 0.6))]
+    led, _ = rerank_results("q", results, ByLength(), depth=4, keep=0.0, led={a.id, c.id})
+    assert [r.item.id for r in led] == [c.id, a.id, d.id, b.id]
+    free, _ = rerank_results("q", results, ByLength(), depth=4, keep=0.0)
+    assert [r.item.id for r in free] == [d.id, b.id, c.id, a.id]
 
 
 def build_hits(store, query, fused, per_signal):

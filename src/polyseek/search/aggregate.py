@@ -126,14 +126,16 @@ def _passages(result: Aggregated) -> list[str]:
 
 
 def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: int = RERANK_DEPTH,
-                   keep: float = RERANK_KEEP, pinned: Collection[str] = ()) -> tuple[list[Aggregated], dict[str, float]]:
+                   keep: float = RERANK_KEEP, pinned: Collection[str] = (),
+                   led: Collection[str] = ()) -> tuple[list[Aggregated], dict[str, float]]:
     """Reorder the text-bearing results among the first ``depth`` by reranker score (best passage per result).
 
     ``keep`` blends in the first-stage order: results are sorted by ``z(rerank) + keep * z(fused)`` (z-scores
     over the reranked head), so a weak reranker cannot undo a confident retrieval. Results without text
     (a photo) keep their places, so reranking never pushes other modalities away; so do ``pinned`` ones (a
-    result holding an item a policy placed on purpose, e.g. a file the query names).
-    Returns the new order and ``{item id: rerank score}``.
+    result holding an item a policy placed on purpose, e.g. a file the query names). Results holding a ``led``
+    item (the kind a query names, placed ahead of the rest) are reordered among themselves, the others among
+    themselves. Returns the new order and ``{item id: rerank score}``.
     """
     head = results[:depth]
     slots = [i for i, r in enumerate(head) if _passages(r) and not (pinned and pinned_result(r, pinned))]
@@ -155,10 +157,11 @@ def rerank_results(query_text: str, results: list[Aggregated], reranker, depth: 
         fused_values = np.array([head[s].score for s in slots])
         z = lambda v: (v - v.mean()) / (v.std() or 1.0)
         combined = dict(zip(slots, (z(rerank_values) + keep * z(fused_values)).tolist()))
-    reordered = sorted(slots, key=lambda s: (-combined[s], s))
     new_head = list(head)
-    for slot, source in zip(slots, reordered):
-        new_head[slot] = head[source]
+    ahead = {s for s in slots if led and pinned_result(head[s], led)}
+    for group in ([s for s in slots if s in ahead], [s for s in slots if s not in ahead]):
+        for slot, source in zip(group, sorted(group, key=lambda s: (-combined[s], s))):
+            new_head[slot] = head[source]
     return new_head + results[depth:], {head[s].item.id: best[s] for s in slots}
 
 

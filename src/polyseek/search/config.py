@@ -46,6 +46,9 @@ class SearchConfig:
     kind_prior: float = 1.0
     # a short query whose words are all words of a file's name puts that file first (search/policies/file_names.py)
     file_names: bool = True
+    # a query naming a time ("at 0:07", "2 minutes in") gets each leading recording's item at that time
+    # (search/policies/times.py)
+    times: bool = True
     # a question naming a document by a word of its file name lifts its pages by this many score spreads
     # (search/policies/document_names.py; dev half of the universal pool); 0 turns it off
     document_names: float = 0.25
@@ -93,6 +96,7 @@ class SearchConfig:
                 "rerank_depth": self.rerank_depth, "rerank_window": self.rerank_window,
                 "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "document_statements": self.document_statements, "document_statements_implied": self.document_statements_implied,
                 "calibrate": self.calibrate, "kind_prior": self.kind_prior, "file_names": self.file_names,
+                "times": self.times,
                 "document_names": self.document_names,
                 "min_depth": self.min_depth, "depth_per_k": self.depth_per_k,
                 **({"expand": True, "expand_generator": self.expand_generator} if self.expand else {})}

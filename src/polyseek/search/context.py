@@ -46,6 +46,9 @@ class SearchContext:
     results: list[Any] | None = None  # polyseek.search.aggregate.Aggregated, once pooled
     rerank_wanted: bool = False  # a policy asks for the reranker (e.g. PDF pages lead)
     pinned: set[str] = field(default_factory=set)  # items a policy placed on purpose: rerank leaves their places
+    # items a policy put ahead of all others as a group (a kind the query names): rerank reorders them among
+    # themselves and the others among themselves, never one past the other
+    led: set[str] = field(default_factory=set)
     rerank_scores: dict[str, float] = field(default_factory=dict)
     slot_scores: list[float] = field(default_factory=list)  # scores of the result slots before rerank
     hits: list[Hit] = field(default_factory=list)

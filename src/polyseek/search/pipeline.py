@@ -143,7 +143,7 @@ def rerank(ctx: SearchContext) -> None:
     if (query.rerank or ctx.rerank_wanted) and query.text:
         reranker = load_reranker(ctx.config.reranker, ctx.config.rerank_window)
         ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, reranker, depth=ctx.config.rerank_depth,
-                                                         pinned=ctx.pinned)
+                                                         pinned=ctx.pinned, led=ctx.led)
 
 
 def to_hits(ctx: SearchContext) -> None:

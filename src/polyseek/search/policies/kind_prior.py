@@ -73,7 +73,9 @@ class KindPriorPolicy(BasePolicy):
             kind = kind_of(row) if row is not None else "other"
             adjusted.append((item_id, score + biases.get(kind, 0.0)))
         if named:  # the query names the kind in its words ("my notes about …", "the voice memo"): its items lead
-            adjusted = lead(adjusted, {i for i, _ in adjusted if i in rows and kind_of(rows[i]) in named})
+            leaders = {i for i, _ in adjusted if i in rows and kind_of(rows[i]) in named}
+            adjusted = lead(adjusted, leaders)
+            ctx.led.update(leaders)  # the person's word: a reranker of passages must not move them back down
             ctx.state[f"{self.name}.named"] = list(named)
         ctx.fused = sorted(adjusted, key=lambda kv: (-kv[1], kv[0]))
         ctx.state[self.name] = biases
