@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import polyseek.stores.shortlist as shortlist_module
 from polyseek.stores import Row, open_store
 from polyseek.stores.snapshot import SnapshotStore, open_snapshot
 from polyseek.types import Filters, Modality
+from tests.mcp._loop import run_async
 
 DIM = 16
 KINDS = (("image", "jpg"), ("page", "pdf"), ("text", "md"))
@@ -196,8 +196,6 @@ def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch, mode
 
 
 def test_an_unknown_core_or_a_running_event_loop_changes_no_answer(folder, monkeypatch):
-    import asyncio
-
     same_thresholds(folder, monkeypatch)
     lance = open_store(folder)
     expected = lance.text_search("harbour ferry", 10)
@@ -207,13 +205,8 @@ def test_an_unknown_core_or_a_running_event_loop_changes_no_answer(folder, monke
     async def inside_a_loop():  # an application with its own event loop (the core's queries then run on a thread)
         return snapshot.text_search("harbour ferry", 10)
 
-    # on a thread of its own: an earlier test of the suite (seen in CI) may leave this thread's event loop marked
-    # as running, and asyncio.run refuses to start a second one here
-    answers: list = []
-    runner = threading.Thread(target=lambda: answers.append(asyncio.run(inside_a_loop())))
-    runner.start()
-    runner.join(60)
-    assert answers == [expected]
+    # on a thread of its own: the UI tests' Playwright keeps this thread's loop running (tests/mcp/_loop.py)
+    assert run_async(inside_a_loop()) == expected
 
     def unknown(*args):
         raise AttributeError("no such method in this lancedb")
