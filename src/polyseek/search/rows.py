@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from polyseek.pools import LazyPool
 from polyseek.stores.base import Row, Store
 from polyseek.types import Filters
 
 # From this many rows a query's dense spaces are searched side by side, one thread each: a large store's search is a
 # numpy scan that releases the GIL (100k rows: ~3 ms per space), a small one's is not worth a thread hop
 PARALLEL_MIN_ROWS = 50_000
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
+_POOL = LazyPool(2, "polyseek-search")
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="polyseek-search")
-        return _POOL
-
-
-def _forget_pool() -> None:  # a forked child has none of its parent's threads: it starts a pool of its own
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+    return _POOL.get()
 
 
 class RowCache:

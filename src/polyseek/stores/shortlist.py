@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from polyseek.pools import LazyPool
 from polyseek.types import Filters
 
 FORMAT = 3  # 2: codes stored list by list (a probe reads contiguous blocks); 3: by kind of item within a list
@@ -232,25 +233,11 @@ def _scan(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-_HELPER: ThreadPoolExecutor | None = None
-_HELPER_LOCK = threading.Lock()
+_HELPER = LazyPool(1, "polyseek-scan")
 
 
 def _helper() -> ThreadPoolExecutor:
-    global _HELPER
-    with _HELPER_LOCK:
-        if _HELPER is None:
-            _HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyseek-scan")
-        return _HELPER
-
-
-def _forget_helper() -> None:  # a forked child has none of its parent's threads: it starts a helper of its own
-    global _HELPER, _HELPER_LOCK
-    _HELPER, _HELPER_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_helper)
+    return _HELPER.get()
 
 
 _UNKNOWN = object()
