@@ -13,7 +13,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -212,6 +212,18 @@ def _started(table: Table, builder: LanceQueryBuilder) -> Callable[[], pa.Table]
 def filter_sql(filters: Filters | None, space: str | None = None) -> str | None:
     """A LanceDB SQL condition for ``filters`` (the glob's ``[...]`` classes are checked again on results)."""
     return compile_filters(filters, LANCE, space).expression
+
+
+def fts_hits(result: Any, post_glob: str | None, k: int) -> list[tuple[str, float]]:
+    """A BM25 answer (an Arrow table of ``id``, ``path``, ``_score``) as ``(id, score)``, best first, ties by id; the
+    rows whose path fails ``post_glob`` (a glob the store could not push down) dropped, ``k`` kept of the rest."""
+    ids = result.column("id").to_pylist()
+    scores = result.column("_score").to_pylist()  # plain floats; to_numpy() would import pandas (0.4 s cold)
+    if post_glob is not None:
+        keep = [i for i, path in enumerate(result.column("path").to_pylist()) if fnmatch.fnmatchcase(path, post_glob)][:k]
+        ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
+    order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
+    return [(ids[i], float(scores[i])) for i in order]
 
 
 @stores.register("lancedb")
@@ -585,14 +597,7 @@ class LanceStore:
             except Exception as exc:  # noqa: BLE001 - as above, raised where the query runs
                 log.debug("full-text search failed for %r: %s", text, exc)
                 return []
-            ids = result.column("id").to_pylist()
-            scores = result.column("_score").to_numpy().tolist()
-            if compiled.post_glob is not None:
-                keep = [i for i, path in enumerate(result.column("path").to_pylist())
-                        if fnmatch.fnmatchcase(path, compiled.post_glob)][:k]
-                ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
-            order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
-            return [(ids[i], float(scores[i])) for i in order]
+            return fts_hits(result, compiled.post_glob, k)
 
         return hits
 

@@ -16,7 +16,6 @@ need, so results never depend on which store answered.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import importlib.machinery
 import importlib.util
 import json
@@ -323,14 +322,7 @@ class SnapshotStore:
             rows = result.get("rows")
             if rows is None:
                 return []
-            ids = rows.column("id").to_pylist()
-            scores = rows.column("_score").to_pylist()  # the same floats; to_numpy() would import pandas (0.4 s)
-            if compiled.post_glob is not None:
-                keep = [i for i, path in enumerate(rows.column("path").to_pylist())
-                        if fnmatch.fnmatchcase(path, compiled.post_glob)][:k]
-                ids, scores = [ids[i] for i in keep], [scores[i] for i in keep]
-            order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
-            return [(ids[i], float(scores[i])) for i in order]
+            return lance_store.fts_hits(rows, compiled.post_glob, k)
 
         return hits
 
