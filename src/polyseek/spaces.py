@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import wait
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from polyseek.config import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, SCHEMA_
 from polyseek.encoders.base import load_encoder
 from polyseek.errors import IndexMismatchError
 from polyseek.ingest.base import Chunk
+from polyseek.pools import LazyPool
 from polyseek.stores.base import Store
 from polyseek.types import DENSE_SIGNALS, Signal
 from polyseek.version import __version__
@@ -25,6 +27,7 @@ from polyseek.version import __version__
 log = logging.getLogger(__name__)
 DEFAULTS = {Signal.IMAGE: DEFAULT_IMAGE_ENCODER, Signal.TEXT: DEFAULT_TEXT_ENCODER}
 FLAGS = {Signal.IMAGE: "--image-encoder", Signal.TEXT: "--text-encoder"}
+_IMAGE_POOL = LazyPool(1, "encode-images")  # the image encoder's calls during indexing, beside the text encoder's
 TEXT_BATCH = 8  # passages of similar length per encoder call: a region's 30 word pieces are not padded to a page's 256
 
 
@@ -152,11 +155,24 @@ class Spaces:
         out: dict[str, list[np.ndarray | None]] = {s.value: [None] * len(chunks) for s in DENSE_SIGNALS}
         image_at = [i for i, c in enumerate(chunks) if c.image is not None]
         text_at = [i for i, c in enumerate(chunks) if c.text.strip()]
-        if image_at:
-            vectors = self.encoder(Signal.IMAGE).encode_images([chunks[i].image for i in image_at])
-            for i, vector in zip(image_at, vectors):
+        # pictures are embedded on a thread of their own while the passages are: the two runtimes share the cores
+        pictures = _IMAGE_POOL.get().submit(self._encode_pictures, chunks, image_at) if image_at else None
+        try:
+            self._encode_texts(chunks, text_at, out)
+        finally:
+            if pictures is not None:
+                wait([pictures])  # never return while the other thread still works on these chunks
+        if pictures is not None:
+            for i, vector in zip(image_at, pictures.result()):
                 out[Signal.IMAGE][i] = vector
                 chunks[i].image = None  # free the pixels as soon as they are embedded
+        return out
+
+    def _encode_pictures(self, chunks: list[Chunk], image_at: list[int]) -> np.ndarray:
+        return self.encoder(Signal.IMAGE).encode_images([chunks[i].image for i in image_at])
+
+    def _encode_texts(self, chunks: list[Chunk], text_at: list[int], out: dict[str, list[np.ndarray | None]]) -> None:
+        """Text vectors into ``out``, and image-space ones for the chunks without a picture."""
         if text_at:
             texts = [chunks[i].text for i in text_at]
             try:
@@ -169,7 +185,7 @@ class Spaces:
                 text_vectors = self.encoder(Signal.TEXT).encode_documents(texts) if texts else np.zeros((0, 1), np.float32)
             for i, vector in zip(text_at, text_vectors):
                 out[Signal.TEXT][i] = vector
-            textonly = [j for j, i in enumerate(text_at) if out[Signal.IMAGE][i] is None]
+            textonly = [j for j, i in enumerate(text_at) if chunks[i].image is None]
             if textonly:
                 if self.shares_text_side():
                     image_side = text_vectors[textonly]
@@ -177,4 +193,3 @@ class Spaces:
                     image_side = self.encoder(Signal.IMAGE).encode_documents([texts[j] for j in textonly])
                 for j, vector in zip(textonly, image_side):
                     out[Signal.IMAGE][text_at[j]] = vector
-        return out

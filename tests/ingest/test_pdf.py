@@ -49,7 +49,8 @@ def test_layout_finds_paragraph_chart_and_table_with_boxes(report_pdf):
     assert table.text.splitlines()[1] == "Europe | 1,204 | 1,530 | 27%"  # read row by row
     assert table.locator.bbox[1] == pytest.approx(430, abs=3)
     assert "Margins improved" in text.text and text.locator.bbox[3] < 140
-    assert all(c.image is not None and max(c.image.size) <= 320 for c in regions)
+    assert all(max(c.image.size) <= 320 for c in regions if c.image is not None)
+    assert figure.image is not None and table.image is not None and text.image is None  # a paragraph is found by its words
 
 
 def test_scanned_page_is_read_by_ocr(tmp_path):

@@ -1,17 +1,19 @@
 """PDF ingestion with pypdfium2: each page becomes a page item and region items (text, figure, table).
 
 A page item carries the page's text (text layer, or OCR for scans) and a small render for the
-image-text encoder; each region carries its own text and a crop of the page. Locators hold the
-1-based page number and, for regions, the box in points from the page's top-left corner.
+image-text encoder; each region carries its own text and, for figures and tables, a crop of the page.
+Locators hold the 1-based page number and, for regions, the box in points from the page's top-left corner.
 
-Pages are streamed one at a time: renders are made at a small size, handed on, and never kept, so a
-1,000-page PDF needs no more memory than a short one. Previews re-render a page on demand
+Pages are streamed: a background thread reads a few pages ahead (:func:`pages_ahead`) while the ones
+before are encoded; renders are made at a small size, handed on, and never kept, so a 1,000-page PDF
+needs no more memory than a short one. Previews re-render a page on demand
 (:func:`render_page`). PDFium is not thread-safe, so every call into it holds :data:`PDFIUM_LOCK`.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
 import time
@@ -42,6 +44,8 @@ OCR_MAX_SCALE = 300 / 72
 MIN_TEXT_CHARS = 25  # fewer visible characters in the text layer: treat the page as a scan
 MAX_FIGURE_OCR = 4  # pictures without text read by OCR, per page
 MIN_PICTURE_SHARE = 0.1  # a region with no text at all is kept only above this share of the page
+PICTURED_REGIONS = frozenset({"figure", "table"})  # regions whose crop is embedded; a text region's is not
+PAGES_AHEAD = 4  # pages read by a background thread while the pages before them are encoded
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _LEADERS = re.compile(r"([._·…])\1{3,}|_{4,}")
@@ -361,7 +365,9 @@ def read_page(document: Any, index: int, name: str, ocr: bool = True,
     # a picture without words is kept only when it is big enough to be worth finding by its look
     regions = [Region(r.kind, r.box, clean_text(r.text)) for r in regions
                if r.text.strip() or r.box.area >= MIN_PICTURE_SHARE * page_area]
-    crops = [_crop(big, crop_scale, region.box) for region in regions]
+    # a paragraph's crop is a picture of its words: its image-space vector comes from its text instead
+    # (Spaces.encode_chunks), which text queries never use for documents and an image query matches as well
+    crops = [_crop(big, crop_scale, region.box) if region.kind in PICTURED_REGIONS else None for region in regions]
     page_image = big.copy()
     page_image.thumbnail((PAGE_IMAGE_SIDE, PAGE_IMAGE_SIDE), Image.Resampling.BICUBIC)
     big.close()
@@ -388,6 +394,50 @@ def pdf_date(document: Any) -> float | None:
     return value if 0 < value < datetime.now(UTC).timestamp() + 86_400 else None
 
 
+def pages_ahead(document: Any, indices: range, name: str, ocr: bool = True,
+                ahead: int = PAGES_AHEAD) -> Iterator[tuple[int, PageContent | BaseException]]:
+    """``(index, page or the exception reading it raised)`` in page order, read by a background thread up to
+    ``ahead`` pages ahead, so that PDFium and layout work overlaps the encoding of the pages already yielded.
+
+    Closing the iterator early (a time budget, an error downstream) stops the reader before the caller closes
+    the document; the reader never holds more than ``ahead`` pages of renders.
+    """
+    results: queue.Queue = queue.Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
+
+    def put(entry: tuple[int, PageContent | BaseException] | None) -> bool:
+        while not stop.is_set():
+            try:
+                results.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for index in indices:
+                if stop.is_set():
+                    return
+                try:
+                    read: PageContent | BaseException = read_page(document, index, name, ocr=ocr)
+                except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which decides
+                    read = exc
+                if not put((index, read)):
+                    return
+        finally:
+            put(None)
+
+    reader = threading.Thread(target=work, name=f"pdf-pages:{name}", daemon=True)
+    reader.start()
+    try:
+        while (entry := results.get()) is not None:
+            yield entry
+    finally:
+        stop.set()
+        reader.join()
+
+
 @ingestors.register("pdf")
 class PdfIngestor:
     """Yields, page by page, a page chunk followed by its region chunks."""
@@ -412,9 +462,11 @@ class PdfIngestor:
             date = pdf_date(document)
             position = int((resume or {}).get("item", 0))  # index of the next chunk: regions point at their page's item by it
             indexed, first_error = 0, None
-            for index in range(int((resume or {}).get("page", 0)), count):
+            for index, read in pages_ahead(document, range(int((resume or {}).get("page", 0)), count), name, self.ocr):
                 try:
-                    content = read_page(document, index, name, ocr=self.ocr)
+                    if isinstance(read, BaseException):
+                        raise read
+                    content = read
                 except (FileTooLargeError, CorruptFileError) as exc:
                     first_error = first_error or exc
                     log.warning("%s", exc.message)
