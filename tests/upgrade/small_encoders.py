@@ -56,3 +56,20 @@ class Shifted(Rotated):
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         base = super()._encode(texts)
         return normalize(base + 1.5 * self.lean) if len(base) else base
+
+
+class Threaded(Rotated):
+    """``Rotated`` that can be told its thread count (as the aligner's image runtime can) and records each call's."""
+
+    name = "threaded"
+    threads: int | None = None
+    calls: list[int | None] = []
+
+    def with_threads(self, threads: int | None) -> Threaded:
+        other = Threaded()
+        other.threads = threads
+        return other
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        Threaded.calls.append(self.threads)
+        return super().encode_documents(texts)

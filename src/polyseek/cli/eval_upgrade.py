@@ -33,6 +33,9 @@ def eval_upgrade(
     throttle: float = typer.Option(0.0, "--throttle", min=0.0, help="Backfill pause per second of work (as polyseek upgrade --throttle)."),
     search_pause: float = typer.Option(0.0, "--search-pause", min=0.0, help="With --during-backfill: seconds between searches "
                                        "(0: back to back)."),
+    batch_files: int = typer.Option(16, "--batch-files", min=1, help="Files per backfill batch (as polyseek upgrade --batch-files)."),
+    backfill_threads: int = typer.Option(1, "--backfill-threads", min=0, help="Intra-op threads of the backfill's encoder "
+                                         "(0: the runtime's default, every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Upgrade the text or image space OLD → NEW on a captions folder and measure each step through Engine.search."""
@@ -49,7 +52,8 @@ def eval_upgrade(
     with stage_progress(console) as progress:
         report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit, lang=lang, sample=sample, projection=projection,
                                   anchor=anchor, workdir=workdir, progress=progress,
-                                  during_backfill=during_backfill, throttle=throttle, search_pause=search_pause)
+                                  during_backfill=during_backfill, throttle=throttle, search_pause=search_pause,
+                                  batch_files=batch_files, backfill_threads=backfill_threads or None)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")

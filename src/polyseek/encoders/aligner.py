@@ -7,6 +7,7 @@ the model's config unchanged, so the engine can reuse its text vectors (``text_e
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -69,6 +70,16 @@ class AlignerEncoder:
         self.config = self.tower.config
         self.dim = int(self.config.dim)
         self.text_encoder_name = self.config.text_encoder
+        self.threads: int | None = None  # the image runtime's intra-op threads (None: POLYSEEK_THREADS or up to 4)
+
+    def with_threads(self, threads: int | None) -> AlignerEncoder:
+        """The same model whose image forward passes run on a runtime session of ``threads`` intra-op threads (a
+        background job on one core, beside searches on the others); vectors are identical."""
+        if threads is not None and threads < 1:
+            raise InvalidInputError(f"threads must be at least 1, got {threads}")
+        other = copy.copy(self)
+        other.threads = threads
+        return other
 
     @property
     def text_encoder(self):
@@ -96,9 +107,9 @@ class AlignerEncoder:
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
         pools = self.tower.required_pools()
-        features = extract(self.config.backbone, images, pools)
+        features = extract(self.config.backbone, images, pools, threads=self.threads)
         if self.config.flip_average:
-            mirrored = extract(self.config.backbone, images, pools, flip=True)
+            mirrored = extract(self.config.backbone, images, pools, flip=True, threads=self.threads)
             features = {k: (features[k] + mirrored[k]) / 2 for k in pools}
         return normalize(self.tower.vectors(features))
 

@@ -34,6 +34,7 @@ from polyseek.types import Modality
 
 ProgressFn = Callable[[str, int, int], None]
 BATCH_FILES = 16  # files per backfill batch (backfill's default), beside searches and alone alike
+BACKFILL_THREADS = 1  # the backfill encoder's intra-op threads (backfill's default): searches keep the other core
 
 
 def caption_task(folder: str | Path, limit: int, lang: str = "en") -> tuple[list, list[EvalQuery], dict[str, dict[str, int]]]:
@@ -106,8 +107,8 @@ def measure(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_pa
 
 
 def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_path: dict[str, list[str]], *,
-                       half: int, throttle: float, progress: ProgressFn | None,
-                       search_pause: float = 0.0) -> tuple[dict[str, Any], dict[str, Any]]:
+                       half: int, throttle: float, progress: ProgressFn | None, search_pause: float = 0.0,
+                       batch_files: int = BATCH_FILES, threads: int | None = BACKFILL_THREADS) -> tuple[dict[str, Any], dict[str, Any]]:
     """Backfill ``half`` files in a thread; meanwhile search the queries in a loop (back to back, or ``search_pause``
     seconds apart: a server's users rather than a load test). Returns (backfill counts, latencies)."""
     import threading
@@ -119,7 +120,8 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
 
     def work() -> None:
         try:
-            result.update(backfill(engine, batch_files=BATCH_FILES, max_files=half, throttle=throttle, finalize_when_done=False))
+            result.update(backfill(engine, batch_files=batch_files, max_files=half, throttle=throttle, finalize_when_done=False,
+                                   threads=threads))
         except BaseException as exc:  # reported after the join
             failure.append(exc)
 
@@ -159,10 +161,13 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
 def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "text", limit: int = 100, lang: str = "en",
                      sample: int = 200, projection: str | Path | None = None, anchor: float = 0.5, workdir: str | Path | None = None,
                      progress: ProgressFn | None = None, during_backfill: bool = False, throttle: float = 0.0,
-                     search_pause: float = 0.0) -> dict[str, Any]:
+                     search_pause: float = 0.0, batch_files: int = BATCH_FILES,
+                     backfill_threads: int | None = BACKFILL_THREADS) -> dict[str, Any]:
     """The rows described in the module docstring, on the captions of the first ``limit`` photos. ``during_backfill``:
     the first half is backfilled in a background thread while the queries are searched again and again (row
-    ``during_backfill``: latency beside the backfill, and the backfill's items/s beside the searches)."""
+    ``during_backfill``: latency beside the backfill, and the backfill's items/s beside the searches, also as a
+    fraction of NEW's own indexing speed from scratch in the same run). ``batch_files``/``backfill_threads``: as
+    :func:`polyseek.upgrade.backfill` (files per batch; the new encoder's intra-op threads, None: its default)."""
     from polyseek.engine import Engine
     from polyseek.upgrade import backfill, upgrade
     from polyseek.upgrade.core import indexed_files
@@ -203,14 +208,16 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
         # the first half is backfilled in a thread while searches run (as a server answering during an upgrade job)
         report["backfill_50"], rows["during_backfill"] = _searched_backfill(
             engine, space, queries, qrels, files.ids_by_path, half=half, throttle=throttle, progress=progress,
-            search_pause=search_pause)
+            search_pause=search_pause, batch_files=batch_files, threads=backfill_threads)
         during, idle = rows["during_backfill"], rows["projected_0"]["search_p95_ms"]
         during["idle_p95_ms"] = idle
         during["p95_vs_idle"] = round(during["search_p95_ms"] / idle, 2) if during["search_p95_ms"] and idle else None
     else:
-        report["backfill_50"] = backfill(engine, batch_files=BATCH_FILES, max_files=half, throttle=throttle, finalize_when_done=False)
+        report["backfill_50"] = backfill(engine, batch_files=batch_files, max_files=half, throttle=throttle, finalize_when_done=False,
+                                         threads=backfill_threads)
     rows["projected_50"] = measure(engine, space, queries, qrels, files.ids_by_path, progress=progress, stage="50%")
-    report["backfill_100"] = backfill(engine, batch_files=BATCH_FILES, finalize_when_done=False)  # the second half, alone
+    report["backfill_100"] = backfill(engine, batch_files=batch_files, finalize_when_done=False,  # the second half, alone
+                                      threads=backfill_threads)
     if during_backfill and report["backfill_100"].get("items_per_second") and rows["during_backfill"].get("backfill_items_per_second"):
         rows["during_backfill"]["vs_alone"] = round(rows["during_backfill"]["backfill_items_per_second"]
                                                     / report["backfill_100"]["items_per_second"], 2)
@@ -223,6 +230,10 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
     scratch = build("store-new", new)
     rows["new_scratch"] = measure(scratch, space, queries, qrels, files.ids_by_path, progress=progress, stage="new")
     scratch.close()
+    new_speed = report["indexing_items_per_second"].get("store-new")
+    if during_backfill and new_speed and rows["during_backfill"].get("backfill_items_per_second"):
+        # the goal's yardstick: the backfill beside searches against NEW indexing the same photos alone, same run
+        rows["during_backfill"]["vs_new_indexing"] = round(rows["during_backfill"]["backfill_items_per_second"] / new_speed, 2)
     return report
 
 
@@ -247,7 +258,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(f"- searches during the first half's backfill: {during['searches']} searches{pause}, p50 {during['search_p50_ms']} ms, "
                      f"p95 {during['search_p95_ms']} ms ({during['p95_vs_idle']}× the idle p95 of row projected_0); "
                      f"backfill beside them: {during['backfill_items_per_second']} items/s ({during.get('vs_alone')}× the second "
-                     f"half's backfill alone); {during.get('cpus')} CPUs, load average {during.get('load_average_1min')} (start, end)")
+                     f"half's backfill alone, {during.get('vs_new_indexing')}× NEW's indexing from scratch); {during.get('cpus')} CPUs, load average {during.get('load_average_1min')} (start, end)")
     speeds = report.get("indexing_items_per_second") or {}
     if speeds:
         lines.append("- indexing from scratch: " + ", ".join(f"{name} {speed} items/s" for name, speed in speeds.items()))

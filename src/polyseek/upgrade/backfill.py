@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from polyseek.errors import InvalidInputError
 from polyseek.types import item_id
 from polyseek.upgrade import state as st
-from polyseek.upgrade.core import _unchanged, attach, encode_files, indexed_files, new_encoder, store_spaces, write_new_vectors
+from polyseek.upgrade.core import (
+    Decoded,
+    _unchanged,
+    attach,
+    decode_files,
+    encode_decoded,
+    encode_files,
+    indexed_files,
+    new_encoder,
+    store_spaces,
+    with_threads,
+    write_new_vectors,
+)
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -33,49 +46,64 @@ def _only_state(engine, space: str | None) -> st.UpgradeState:
     return next(iter(active.values()))
 
 
+BACKFILL_THREADS = 1  # intra-op threads of the backfill's encoder: searches keep the other cores
+
+
 def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttle: float = 0.0, max_files: int | None = None,
-             max_seconds: float | None = None, finalize_when_done: bool = True, on_progress: ProgressFn | None = None) -> dict[str, Any]:
+             max_seconds: float | None = None, finalize_when_done: bool = True, on_progress: ProgressFn | None = None,
+             threads: int | None = BACKFILL_THREADS) -> dict[str, Any]:
     """Re-embed the files not yet journaled; returns counts. ``throttle``: seconds of sleep per second of work (0.5
-    leaves a third of the time to searches). ``max_files``/``max_seconds`` stop early (a later call resumes)."""
+    leaves a third of the time to searches). ``max_files``/``max_seconds`` stop early (a later call resumes).
+    ``threads``: intra-op threads of the new encoder's forward passes where it can be told (the aligner's image
+    runtime; None: its default, every core). The next batch's files are decoded on another thread while the
+    current one is encoded, so the encoder does not wait for the disk and the image decoder."""
     value = _only_state(engine, space)
     if value.phase != "backfill":
         return finalize(engine, value.space)
-    encoder = new_encoder(engine, value)
+    encoder = with_threads(new_encoder(engine, value), threads)
     engine.store.create({value.new_space: value.dim})
     files = indexed_files(engine)
     done = st.done_files(engine.catalog, value.space)
     todo = [k for k in files if k not in done]
+    if max_files is not None:
+        todo = todo[:max_files]
+    batches = [todo[start : start + batch_files] for start in range(0, len(todo), batch_files)]
+
+    def decode(batch: list[str]) -> Decoded:
+        # changed on disk: the next `index` re-embeds them; the check before the switch catches it
+        return decode_files([key for key in batch if _unchanged(files[key])], value.space)
+
     started = time.perf_counter()
     written_files = written_items = skipped = 0
-    for start in range(0, len(todo), batch_files):
-        if max_files is not None and written_files >= max_files:
-            break
-        if max_seconds is not None and time.perf_counter() - started >= max_seconds:
-            break
-        work = time.perf_counter()
-        batch = todo[start : start + batch_files]
-        if max_files is not None:
-            batch = batch[: max_files - written_files]
-        vectors: dict[str, Any] = {}
-        journal: dict[str, int] = {}
-        current = [key for key in batch if _unchanged(files[key])]
-        skipped += len(batch) - len(current)  # changed on disk: the next `index` re-embeds them; the check below catches it
-        for key, found in encode_files(current, encoder, value.space).items():  # the batch's images in one call
-            vectors.update(found)
-            journal[key] = len(found)
-        write_new_vectors(engine, value.space, value.new_space, vectors)
-        st.mark_done(engine.catalog, value.space, journal)
-        written_files += len(batch)
-        written_items += len(vectors)
-        if on_progress:
-            on_progress(status(engine)[value.space])
-        if throttle > 0:
-            time.sleep(throttle * (time.perf_counter() - work))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-decode") as reader:
+        ahead: Future[Decoded] | None = reader.submit(decode, batches[0]) if batches else None
+        for position, batch in enumerate(batches):
+            if ahead is None or (max_seconds is not None and time.perf_counter() - started >= max_seconds):
+                break
+            decoded = ahead.result()
+            ahead = reader.submit(decode, batches[position + 1]) if position + 1 < len(batches) else None
+            work = time.perf_counter()
+            skipped += len(batch) - len(decoded.keys)
+            vectors: dict[str, Any] = {}
+            journal: dict[str, int] = {}
+            for key, found in encode_decoded(decoded, encoder).items():  # the batch's images in one call
+                vectors.update(found)
+                journal[key] = len(found)
+            write_new_vectors(engine, value.space, value.new_space, vectors)
+            st.mark_done(engine.catalog, value.space, journal)  # after the write: a kill redoes at most this batch
+            written_files += len(batch)
+            written_items += len(vectors)
+            if on_progress:
+                on_progress(status(engine)[value.space])
+            if throttle > 0:
+                time.sleep(throttle * (time.perf_counter() - work))
+        if ahead is not None:
+            ahead.cancel()  # stopped early: a decode already running finishes, its result is dropped
     seconds = time.perf_counter() - started
     remaining = [k for k in files if k not in st.done_files(engine.catalog, value.space)]
     result = {"space": value.space, "files": written_files, "items": written_items, "skipped_changed": skipped,
               "seconds": round(seconds, 3), "items_per_second": round(written_items / seconds, 2) if seconds > 0 else None,
-              "remaining_files": len(remaining)}
+              "remaining_files": len(remaining), "threads": threads, "batch_files": batch_files}
     if not remaining and finalize_when_done:
         result["finalize"] = finalize(engine, value.space)
     return result
