@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -137,7 +138,8 @@ def search(
             else:
                 print_hits([Hit.from_dict(h) for h in served])
                 if timings:
-                    Console(stderr=True).print("timings: answered by the running polyseek serve for this store", highlight=False)
+                    sys.stdout.flush()
+                    sys.stderr.write("timings: answered by the running polyseek serve for this store\n")
             return
     engine = make_engine(store, image_encoder, text_encoder, reader=True)
     trace = engine.trace(text or None, image=str(image) if image else None, k=k, filters=filters, instruction=instruction,

@@ -209,9 +209,8 @@ def answer_plain_search(args: list[str]) -> bool:
 
         print_hits([Hit.from_dict(h) for h in served])
         if timings:
-            from rich.console import Console
-
-            Console(stderr=True).print("timings: answered by the running polyseek serve for this store", highlight=False)
+            sys.stdout.flush()
+            sys.stderr.write("timings: answered by the running polyseek serve for this store\n")
     return True
 
 
@@ -267,21 +266,24 @@ def preload_encoders(folder: Path):
     return thread
 
 
-def draw_backgrounds(engine: Any) -> None:
+def draw_backgrounds(engine: Any) -> Any:
     """Draw the calibration's per-kind score backgrounds now, while the encoders load in their thread: a text query's
-    calibration draws them first thing (~100 shortlist searches along fixed directions, ~0.2 s of CPU at 100k rows,
+    calibration draws them first thing (~100 shortlist searches along fixed directions, ~0.25 s of CPU at 100k rows,
     mostly numpy outside the GIL). They depend on the store alone, and the policy then takes them from its cache: the
-    same samples, so the same results."""
+    same samples, so the same results. A snapshot store hands back the samples an earlier command kept for the same
+    table version instead (no draw). Returns the ``ModalityBackgrounds`` (its ``keep()`` hands a new draw to the store
+    once the results are out), or None."""
     from polyseek.search.calibration import ModalityBackgrounds
 
     if not engine.config.calibrate:
-        return
+        return None
     for policy in engine.pipeline.policies:
         backgrounds = getattr(policy, "backgrounds", None)
         if isinstance(backgrounds, ModalityBackgrounds):
             for space, dim in dict(getattr(engine.store, "spaces", {})).items():
                 backgrounds.get(space, dim)
-            return
+            return backgrounds
+    return None
 
 
 def search_in_process(store: str | None, text: str, k: int, filters: Filters, options: dict[str, Any]) -> bool:
@@ -309,9 +311,10 @@ def search_in_process(store: str | None, text: str, k: int, filters: Filters, op
 
         # the store's snapshots, when they describe its current version: no lancedb import (stores/snapshot.py)
         engine = Engine(open_snapshot(uri) or store, image_encoder=None, text_encoder=None, read_only=True)
+        backgrounds = None
         if preload is not None:
             if text.strip():
-                draw_backgrounds(engine)
+                backgrounds = draw_backgrounds(engine)
             preload.join()
         trace = engine.trace(text or None, image=None, k=k, filters=filters, instruction=options.get("instruction"),
                              image_weight=1.0, spaces=options["signal"], rerank=options.get("rerank"),
@@ -327,6 +330,8 @@ def search_in_process(store: str | None, text: str, k: int, filters: Filters, op
 
     timings = options.get("timings", False) or os.environ.get("POLYSEEK_TIMINGS", "") not in ("", "0")
     print_search(trace, as_json=bool(options.get("as_json")), timings=timings)
+    if backgrounds is not None:  # after the output: the next command on this table version skips the draw
+        backgrounds.keep()
     engine.close()
     return True
 

@@ -10,7 +10,9 @@ pydantic and a REST client, ~0.6 s of CPU of a ~1.3 s cold command. The table's 
 index are read through lancedb's compiled core (``lancedb._lancedb``, the Rust library lancedb's own API calls),
 loaded on its own (5 ms). A snapshot written for another version is never read: the store then is a plain
 ``LanceStore``. What the snapshots cannot answer (a path glob, a write) goes to a ``LanceStore`` opened on first
-need, so results never depend on which store answered.
+need, so results never depend on which store answered. What a command derives from one version (the calibration's
+background samples) it may keep beside the rows snapshot (:meth:`SnapshotStore.keep_derived`) for the next command
+that reads the same version; the next ``optimize()`` replaces that folder, and with it what was kept.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import importlib.machinery
 import importlib.util
 import json
 import logging
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -33,13 +36,14 @@ from polyseek.stores import lancedb as lance_store
 from polyseek.stores.base import Row
 from polyseek.stores.filters import LANCE, compile_filters
 from polyseek.stores.lancedb import SHORTLIST_FOLDER, TABLE, LanceStore
-from polyseek.stores.shortlist import Flat, RowsSnapshot, Shortlist, Shortlists
+from polyseek.stores.shortlist import ROWS_FOLDER, Flat, RowsSnapshot, Shortlist, Shortlists
 from polyseek.types import Filters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CORE = "lancedb._lancedb"
 _core_lock = threading.Lock()
+DERIVED_META = "__derived_meta__"  # the key of a kept file's own record (table version, rows)
 
 
 def lancedb_core() -> Any | None:
@@ -159,6 +163,46 @@ class SnapshotStore:
         self._filter_cache: dict[tuple, np.ndarray] = {}
         self._flat_cache: dict[str, tuple] = {}
         self._lance_only = False  # after a write through full() (stale snapshots) or a core it cannot use: full() answers
+
+    # ---- what a reader derived from this version (kept beside the rows snapshot) --------------------------------
+    def load_derived(self, name: str) -> dict[str, np.ndarray] | None:
+        """The arrays :meth:`keep_derived` kept under ``name`` for this table version, or None (none kept, another
+        version's, unreadable). They lie in the rows snapshot's folder, which the next ``optimize()`` replaces whole."""
+        if self._lance_only:
+            return None
+        path = self._derived_path(name)
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+            meta = json.loads(str(arrays.pop(DERIVED_META)))
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            return None
+        if not isinstance(meta, dict) or meta.get("version") != self.version or meta.get("rows") != len(self._rows.ids):
+            return None
+        return arrays
+
+    def keep_derived(self, name: str, arrays: dict[str, np.ndarray]) -> bool:
+        """Keep ``arrays`` (numeric or string arrays; no objects) for the next command that reads this table version
+        (written to a scratch file, then renamed into place); False when the folder is not writable."""
+        if self._lance_only or DERIVED_META in arrays:
+            return False
+        path = self._derived_path(name)
+        scratch = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        meta = json.dumps({"version": self.version, "rows": len(self._rows.ids)})
+        try:
+            with open(scratch, "wb") as handle:
+                np.savez(handle, **arrays, **{DERIVED_META: np.array(meta)})
+            os.replace(scratch, path)
+        except (OSError, ValueError) as exc:
+            log.debug("cannot keep %s beside %s: %s", name, path.parent, exc)
+            scratch.unlink(missing_ok=True)
+            return False
+        return True
+
+    def _derived_path(self, name: str) -> Path:
+        if not name.isidentifier():
+            raise ValueError(f"not a name for derived arrays: {name!r}")
+        return self.path / SHORTLIST_FOLDER / ROWS_FOLDER / f"derived-{name}.npz"
 
     def full(self) -> LanceStore:
         """The store opened as a ``LanceStore`` (imports lancedb): for what the snapshots do not hold."""
