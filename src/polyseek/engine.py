@@ -19,9 +19,6 @@ from polyseek.config import SCHEMA_VERSION, resolve_store_uri
 from polyseek.distributed.shared import open_catalog, publish_description
 from polyseek.errors import NotFoundError
 from polyseek.indexer import Indexer, ProgressCallback
-from polyseek.rag.base import Answer
-from polyseek.rag.pipeline import ask, ask_stream
-from polyseek.recommend import recommend
 from polyseek.search.calibration import ModalityBackgrounds
 from polyseek.search.config import SearchConfig
 from polyseek.search.context import SearchContext
@@ -49,6 +46,7 @@ from polyseek.version import __version__
 
 if TYPE_CHECKING:
     from polyseek.distributed.ray_ingest import RayOptions
+    from polyseek.rag.base import Answer
 
 
 def _expander(spec: str | None):
@@ -172,15 +170,21 @@ class Engine:
     # ---- grounded answers (polyseek.rag) ------------------------------------------------------------
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer from the index with citations: retrieve → rerank → select context → generate → cite."""
+        from polyseek.rag.pipeline import ask  # imported on first use: a cold search skips rag and recommend (~30 ms)
+
         return ask(self, question, **options)
 
     def ask_stream(self, question: str, **options: Any):
         """Like :meth:`ask`, as events: ``context``, then ``token`` pieces, then ``done`` (or ``error``)."""
+        from polyseek.rag.pipeline import ask_stream
+
         return ask_stream(self, question, **options)
 
     def recommend(self, **options: Any) -> list[Hit]:
         """More like these examples (and unlike others), or what comes next after a history; see
         :func:`polyseek.recommend.recommend` for the options (``positive``, ``negative``, ``history``, ``method``, ``k``...)."""
+        from polyseek.recommend import recommend
+
         return recommend(self, **options)
 
     def upgrade(self, **options: Any) -> Any:

@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from polyseek.errors import InvalidInputError
 from polyseek.ingest.base import Chunk
 from polyseek.types import Locator, Modality
+
+if TYPE_CHECKING:  # PIL is imported where an image is tiled: a search only asks is_tile (PIL costs ~25 ms to import)
+    from PIL import Image
 
 TILES_ENV = "POLYSEEK_TILES"
 TILE_KIND = "tile"
@@ -144,6 +145,8 @@ def use(settings: TileSettings | None) -> Iterator[TileSettings]:
 
 def oriented_size(path: str | Path) -> tuple[int, int]:
     """Full-size pixels of an image as shown (EXIF orientations 5-8 swap width and height)."""
+    from PIL import Image
+
     with Image.open(path) as image:
         width, height = image.size
         try:
@@ -185,6 +188,8 @@ def tile_chunks(image: Image.Image, full_size: tuple[int, int], settings: TileSe
                 date: float | None = None) -> Iterator[Chunk]:
     """The tiles of a decoded upright ``image`` whose full size is ``full_size``: one region chunk per window,
     its box in full-size pixels, its picture cut from ``image`` and reduced to :data:`TILE_SIDE`."""
+    from PIL import Image
+
     sx, sy = full_size[0] / image.width, full_size[1] / image.height
     for number, (level, (x0, y0, x1, y1)) in enumerate(windows(image.width, image.height, settings)):
         tile = image.crop((x0, y0, x1, y1))
