@@ -630,10 +630,10 @@ class LanceStore:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             if snapshot is not None:  # a binary search in memory-mapped rows, where Lance's B-tree query took 5-20 ms
-                records = snapshot.records(chunk)
-            else:
-                where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
-                records = _started(table, LanceEmptyQueryBuilder(table).where(where).select(columns).limit(len(chunk)))().to_pylist()
+                found.update((row.id, row) for row in snapshot.rows(chunk))
+                continue
+            where = "id IN (" + ", ".join(sql_quote(v) for v in chunk) + ")"
+            records = _started(table, LanceEmptyQueryBuilder(table).where(where).select(columns).limit(len(chunk)))().to_pylist()
             for rec in records:
                 found[rec["id"]] = Row(
                     id=rec["id"], doc=rec["doc"], path=rec["path"], modality=rec["modality"],
