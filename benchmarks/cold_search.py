@@ -17,7 +17,11 @@ hits of both variants are compared (commits in between may change rankings on pu
 query of the current variant is run once more through the full CLI (``polyseek.cli.app``: Typer and a
 ``LanceStore``, no fast path; not timed): ``hits_identical_to_full_cli`` says whether the fast path changed a
 result. A store whose snapshots predate today's format (``optimize()`` of an older commit) is read through Lance;
-``LanceStore(PATH).build_shortlists()`` rewrites them for its current version.
+``LanceStore(PATH).build_shortlists()`` rewrites them for its current version. A cold command keeps the
+calibration's background samples beside the snapshots for the next command on the same table version (the
+discarded first run writes them; a store folder that is not writable has every command draw them); ``--fresh``
+also times the first command after an ``optimize()``, which draws and keeps them (the kept file is removed before
+each of those runs).
 """
 
 from __future__ import annotations
@@ -52,9 +56,18 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def popen_rusage(src: str | None, store: Path, text: str, json_output: bool, entry: str = CLI) -> dict:
+def forget_kept(store: Path) -> None:
+    """Remove what earlier commands kept beside the store's snapshots (the calibration's samples,
+    ``SnapshotStore.keep_derived``): the next command runs as the first one after an ``optimize()`` does."""
+    for kept in (store / "_shortlists" / "rows.table").glob("derived-*.npz"):
+        kept.unlink()
+
+
+def popen_rusage(src: str | None, store: Path, text: str, json_output: bool, entry: str = CLI, fresh: bool = False) -> dict:
     """One command in a new process: wall seconds, CPU seconds (user + system) and peak RSS of that process
-    (``os.wait4``), and the hit ids (with ``--json``)."""
+    (``os.wait4``), and the hit ids (with ``--json``); ``fresh``: as the first command after an ``optimize()``."""
+    if fresh:
+        forget_kept(store)
     env = child_env({"POLYSEEK_TIMINGS": "0", "HF_HUB_OFFLINE": "1"})
     env.pop("POLYSEEK_STORE", None)
     if src:
@@ -124,6 +137,9 @@ def main() -> None:
                              "so that other people's uncommitted edits do not enter the figure")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-server", action="store_true", help="skip the runs with polyseek serve up")
+    parser.add_argument("--fresh", action="store_true",
+                        help="also time the first in-process command after optimize() (it removes what earlier commands "
+                             "kept beside the store's snapshots before each of those runs: the store must be writable)")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--name", default="cold_search", help="results file name (results/NAME.json and .md)")
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
@@ -148,6 +164,7 @@ def main() -> None:
                 popen_rusage(src, args.store, QUERIES[0], True)
             runs: dict[str, list[dict]] = {name: [] for name, _ in variants}
             table_runs: dict[str, list[dict]] = {name: [] for name, _ in variants}
+            fresh_runs: list[dict] = []  # current, in-process, as the first command after optimize()
             for i in range(args.repeats):
                 text = QUERIES[i % len(QUERIES)]
                 for name, src in variants if i % 2 == 0 else variants[::-1]:
@@ -162,10 +179,17 @@ def main() -> None:
                     full = popen_rusage(args.current_src, args.store, text, True, FULL_CLI)
                     if full["ids"] != runs["current"][-1]["ids"]:
                         full_mismatches.append(text)
+                    if args.fresh:  # no samples kept yet: this command draws them (and keeps them for the next)
+                        fresh_runs.append(popen_rusage(args.current_src, args.store, text, True, fresh=True))
+                        if fresh_runs[-1]["ids"] != runs["current"][-1]["ids"]:
+                            mismatches.append(f"first after optimize: {text!r}")
             for name, _ in variants:
                 rows.append(summarise(f"`polyseek search --json`, {setting}, {name}", items, runs[name]))
                 if table_runs[name]:
                     rows.append(summarise(f"`polyseek search` (table), {setting}, {name}", items, table_runs[name]))
+            if fresh_runs:
+                rows.append(summarise("`polyseek search --json`, in-process, first command after optimize(), current",
+                                      items, fresh_runs))
         finally:
             if server is not None:
                 server.send_signal(signal.SIGINT)
@@ -176,7 +200,8 @@ def main() -> None:
     if len(variants) > 1:
         for row in rows:
             if row["method"].endswith(", current"):
-                base = next(r for r in rows if r["method"] == row["method"].replace(", current", f", {args.baseline_name}"))
+                method = row["method"].replace(" first command after optimize(),", "")
+                base = next(r for r in rows if r["method"] == method.replace(", current", f", {args.baseline_name}"))
                 row["wall_vs_baseline"] = round(row["wall_s_median"] / base["wall_s_median"], 3)
                 row["cpu_vs_baseline"] = round(row["cpu_s_median"] / base["cpu_s_median"], 3)
     write(args.name, {"store": str(args.store), "items": items, "repeats": args.repeats,

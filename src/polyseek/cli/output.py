@@ -33,7 +33,7 @@ def print_json(value: Any) -> None:
 
 def hit_cells(hits) -> list[tuple[str, ...]]:
     """The table's rows: rank, score, kind, path, where in the file (and which region on a page), text."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for rank, hit in enumerate(hits, 1):
         snippet = " ".join(hit.item.text.split())[:SNIPPET]
         where = hit.item.locator.describe()
@@ -42,7 +42,7 @@ def hit_cells(hits) -> list[tuple[str, ...]]:
             box = region.locator.bbox
             where += f" {region.metadata.get('kind', 'region')}" + (" [" + ", ".join(f"{v:.0f}" for v in box) + "]" if box else "")
             snippet = " ".join(region.text.split())[:SNIPPET] or snippet
-        rows.append((str(rank), f"{hit.score:.4f}", hit.item.modality.value, hit.item.path, where, snippet))
+        rows.append((str(rank), f"{hit.score:.4f}", str(hit.item.modality.value), str(hit.item.path), where, snippet))
     return rows
 
 

@@ -191,7 +191,7 @@ class SnapshotStore:
         meta = json.dumps({"version": self.version, "rows": len(self._rows.ids)})
         try:
             with open(scratch, "wb") as handle:
-                np.savez(handle, **arrays, **{DERIVED_META: np.array(meta)})
+                np.savez(handle, **{**arrays, DERIVED_META: np.array(meta)})  # type: ignore[arg-type]  # (numpy's stub: keyword arrays)
             os.replace(scratch, path)
         except (OSError, ValueError) as exc:
             log.debug("cannot keep %s beside %s: %s", name, path.parent, exc)
