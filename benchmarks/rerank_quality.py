@@ -4,6 +4,7 @@
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/rerank_quality.py /work/shared/eval/mmlongbench-doc \\
         /tmp/me/mm/store /tmp/me/base.json --split tune --depth 20 --window 256
     ... --depth 5 --window 128; then: polyseek eval compare /tmp/me/base.json /tmp/me/cheap.json
+    ... --skip-gap none (every document query reranked) against the shipped skip rule (the default)
 
 The data folder must be the path the index was built from (within-document search filters on it).
 """
@@ -31,16 +32,23 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--depth", type=int, default=20, help="SearchConfig.rerank_depth")
     parser.add_argument("--window", type=int, default=256, help="SearchConfig.rerank_window (word pieces)")
+    parser.add_argument("--skip-gap", default="shipped",
+                        help="SearchConfig.rerank_skip_gap: a number, 'none' (always rerank) or 'shipped' (the default)")
     parser.add_argument("--image-encoder", default="deterministic", help="the encoder the index was built with")
     args = parser.parse_args()
     if not (args.store / "items.lance").exists():
         parser.error(f"no polyseek store at {args.store}")
     config = replace(SearchConfig(), rerank_depth=args.depth, rerank_window=args.window)
+    if args.skip_gap != "shipped":
+        try:
+            config = replace(config, rerank_skip_gap=None if args.skip_gap == "none" else float(args.skip_gap))
+        except ValueError:
+            parser.error(f"--skip-gap takes a number in (0, 1], 'none' or 'shipped', got {args.skip_gap!r}")
     engine = Engine(args.store, image_encoder=args.image_encoder, config=config)
     engine.index = lambda *a, **k: IndexSummary()  # type: ignore[method-assign]  # built already: never re-index
     started = time.time()
     report = run_pages_eval(args.data, engine=engine, split=args.split, limit=args.limit)
-    report["config"]["rerank"] = {"depth": args.depth, "window": args.window}
+    report["config"]["rerank"] = {"depth": args.depth, "window": args.window, "skip_gap": config.rerank_skip_gap}
     write_report(report, args.output, render=to_markdown)
     print("seconds", round(time.time() - started))
     for task in ("within_document", "corpus"):

@@ -32,6 +32,9 @@ class SearchConfig:
     # included (benchmarks/rerank_cost.py, benchmarks/README.md issue 13); a reranker without a window ignores it
     rerank_depth: int = 20
     rerank_window: int = 256
+    # the automatic document rerank is skipped when the first stage's top result leads the second by at least
+    # this share of its score (search/rerank.py first_stage_confident; benchmarks/rerank_skip.py); None: never
+    rerank_skip_gap: float | None = None
     # signals that rank PDF pages and regions when the query has text (docs/documents.md)
     document_signals: tuple[Signal, ...] = (Signal.TEXT, Signal.LEXICAL)
     # a question naming a figure, table or page gets that page first (search/policies/documents.py, docs/documents.md)
@@ -78,6 +81,9 @@ class SearchConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "rerank_depth" else 16):
                 raise InvalidInputError(f"{name} must be a whole number >= {1 if name == 'rerank_depth' else 16}, got {value!r}")
+        gap = self.rerank_skip_gap
+        if gap is not None and (isinstance(gap, bool) or not isinstance(gap, (int, float)) or not 0 < gap <= 1):
+            raise InvalidInputError(f"rerank_skip_gap must be a number in (0, 1] or None (never skip), got {gap!r}")
 
     def with_weights(self, weights: Mapping[str, float] | None) -> SearchConfig:
         """This config with some signal weights changed (``None``: unchanged)."""
@@ -93,7 +99,7 @@ class SearchConfig:
         """JSON-ready form, for evaluation reports."""
         return {"weights": {s.value: w for s, w in self.weights.items()}, "fusion": self.fusion,
                 "reranker": self.reranker, "rerank_documents": self.rerank_documents,
-                "rerank_depth": self.rerank_depth, "rerank_window": self.rerank_window,
+                "rerank_depth": self.rerank_depth, "rerank_window": self.rerank_window, "rerank_skip_gap": self.rerank_skip_gap,
                 "document_signals": [s.value for s in self.document_signals], "document_references": self.document_references, "document_statements": self.document_statements, "document_statements_implied": self.document_statements_implied,
                 "calibrate": self.calibrate, "kind_prior": self.kind_prior, "file_names": self.file_names,
                 "times": self.times,

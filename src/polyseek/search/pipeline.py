@@ -23,7 +23,7 @@ from polyseek.search.config import SearchConfig
 from polyseek.search.context import QueryEncoders, SearchContext
 from polyseek.search.fusion import FUSERS
 from polyseek.search.policies.base import Policy
-from polyseek.search.rerank import load_reranker
+from polyseek.search.rerank import first_stage_confident, load_reranker
 from polyseek.search.rows import RowCache
 from polyseek.stores.base import Store
 from polyseek.types import Hit, Query, Signal
@@ -140,7 +140,9 @@ def rerank(ctx: SearchContext) -> None:
         items = {row.id: row.to_item() for row in ctx.rows.get([i for i, _ in ctx.fused[:wanted]])}
         ctx.results = [Aggregated(item=items[i], score=s, members=(i,)) for i, s in ctx.fused[:wanted] if i in items]
     ctx.slot_scores = [r.score for r in ctx.results]
-    if (query.rerank or ctx.rerank_wanted) and query.text:
+    # the document rerank a policy asked for (not the user) is skipped when the first stage is confident
+    confident = query.rerank is None and first_stage_confident(ctx.slot_scores[:2], ctx.config.rerank_skip_gap)
+    if (query.rerank or ctx.rerank_wanted) and query.text and not confident:
         reranker = load_reranker(ctx.config.reranker, ctx.config.rerank_window)
         ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, reranker, depth=ctx.config.rerank_depth,
                                                          pinned=ctx.pinned, led=ctx.led)

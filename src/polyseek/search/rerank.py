@@ -62,6 +62,20 @@ class CrossEncoderReranker:
         return out
 
 
+def first_stage_confident(scores: Sequence[float], gap: float | None) -> bool:
+    """Whether the automatic document rerank may be skipped for results with these first-stage scores (best
+    first): the top result leads the second by at least ``gap`` of its own score, ``(s1 - s2) / s1``. With
+    reciprocal-rank fusion that says the signals agree on the top result (top of both the dense and the BM25
+    list: 1/61; second of both: 1/62). ``None`` (or fewer than two scores) never skips.
+
+    >>> first_stage_confident([0.0164, 0.0150, 0.0140], 0.05), first_stage_confident([0.0164, 0.0161], 0.05)
+    (True, False)
+    """
+    if gap is None or len(scores) < 2 or not scores[0] > 0:
+        return False
+    return (float(scores[0]) - float(scores[1])) / float(scores[0]) >= gap
+
+
 LONG_QUERY_WORDS = 40  # a query this long fills a good part of the cross-encoder's 256-piece window
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _DEFINES = re.compile(r"\bdefined?\s+(?:as|by)\b|\bdefine\b", re.IGNORECASE)
