@@ -3,6 +3,7 @@ against decode-only of the same files in the same run; and an unchanged re-index
 walk + stat of the same tree.
 
     .venv/bin/python benchmarks/index_throughput.py --images ../shared/eval/flickr8k/images --files 10000
+    .venv/bin/python benchmarks/index_throughput.py --photos-vs-encoder 128   # end to end vs the aligner's encode
 """
 
 from __future__ import annotations
@@ -46,6 +47,47 @@ def photos_row(images: Path, limit: int, image_encoder: str | None) -> dict:
             "ratio_vs_baseline": decode_s / index_s}
 
 
+def photos_vs_encoder_row(images: Path, limit: int, repeats: int) -> dict:
+    """Photos end to end (``Engine.index``: walk, decode, encode, write) against the aligner's own encode throughput
+    (decode + ``encode_images`` in batches of 32, nothing else) on the same files, alternating, in the same run.
+    CPU seconds of the process (all threads) give the ratio that does not depend on the neighbours' load."""
+    import statistics
+
+    files = sorted(p for p in images.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})[:limit]
+    encoder_runs: list[tuple[float, float]] = []
+    index_runs: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        linked = Path(folder) / "photos"
+        linked.mkdir()
+        for path in files:
+            os.symlink(path.resolve(), linked / path.name)
+        probe = Engine(Path(folder) / "probe")
+        encoder = probe.encoder("image")
+        probe.encoder("text")
+        encoder.encode_images([open_image(files[0])])  # loading is start-up, not throughput
+        for repeat in range(repeats):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for lo in range(0, len(files), 32):
+                encoder.encode_images([open_image(p) for p in files[lo:lo + 32]])
+            encoder_runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
+            engine = Engine(Path(folder) / f"store{repeat}")
+            engine.encoder("image"), engine.encoder("text")
+            started, cpu_started = time.perf_counter(), time.process_time()
+            summary = engine.index([linked])
+            index_runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
+            engine.close()
+            assert summary.added == len(files), summary.failed[:3]
+        probe.close()
+    encode_s, encode_cpu = (statistics.median(r[i] for r in encoder_runs) for i in (0, 1))
+    index_s, index_cpu = (statistics.median(r[i] for r in index_runs) for i in (0, 1))
+    return {"case": f"index {len(files)} photos end to end (default encoders), median of {repeats}", "items": len(files),
+            "seconds": index_s, "items_per_s": len(files) / index_s, "cpu_ms_per_item": 1000 * index_cpu / len(files),
+            "baseline": "decode + aligner encode_images", "baseline_items_per_s": len(files) / encode_s,
+            "baseline_cpu_ms_per_item": 1000 * encode_cpu / len(files),
+            "ratio_vs_baseline": encode_s / index_s, "cpu_ratio_vs_baseline": encode_cpu / index_cpu,
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
 def unchanged_row(count: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "notes"
@@ -78,7 +120,18 @@ def main() -> None:
     parser.add_argument("--image-encoder", default=None, help="default: the shipped aligner")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--photos-vs-encoder", type=int, default=0, metavar="N",
+                        help="only photos end to end against the aligner's own encode throughput, on N photos")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.photos_vs_encoder:
+        if not args.images.is_dir():
+            raise SystemExit(f"{args.images}: not a folder of photos (expected ../shared/eval/flickr8k/images)")
+        row = photos_vs_encoder_row(args.images, args.photos_vs_encoder, args.repeats)
+        write("index_photos_vs_encoder", {"goal": "issue 13: photos end to end >= 0.9x the aligner's own encode throughput"},
+              [row], ["case", "items", "items_per_s", "cpu_ms_per_item", "baseline", "baseline_items_per_s",
+                      "baseline_cpu_ms_per_item", "ratio_vs_baseline", "cpu_ratio_vs_baseline", "load_avg_1m"], args.out)
+        return
     rows = []
     if args.images.is_dir():
         rows.append(photos_row(args.images, args.limit, args.image_encoder))
