@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -137,6 +137,56 @@ def open_snapshot(folder: str | Path) -> SnapshotStore | None:
                          rows_snapshot)
 
 
+class ColumnReader:
+    """Values of an Arrow table's rows by position, read straight from its columns' buffers (strings and doubles,
+    one chunk each, as ``shortlist.build_rows`` writes them): no pyarrow.compute import, ~2 µs per value."""
+
+    Column = tuple[np.ndarray | None, np.ndarray | None, memoryview | None, np.ndarray | None]
+
+    def __init__(self, columns: dict[str, Column]) -> None:
+        self.columns = columns  # name: (offsets, validity bits, string bytes, doubles)
+
+    @classmethod
+    def of(cls, table: Any) -> ColumnReader | None:
+        """The reader of ``table``, or None when a column is of another kind or in several chunks."""
+        import pyarrow as pa
+
+        columns: dict[str, ColumnReader.Column] = {}
+        for field in table.schema:
+            chunks = table.column(field.name).chunks
+            if len(chunks) != 1:
+                return None
+            array = chunks[0]
+            start, length = array.offset, len(array)
+            buffers = array.buffers()
+            bits = (np.unpackbits(np.frombuffer(buffers[0], dtype=np.uint8), bitorder="little")[start:start + length]
+                    if array.null_count and buffers[0] is not None else None)
+            if field.type == pa.string():
+                offsets = np.frombuffer(buffers[1], dtype=np.int32)[start:start + length + 1]
+                columns[field.name] = (offsets, bits, memoryview(buffers[2]) if buffers[2] is not None else memoryview(b""), None)
+            elif field.type == pa.float64():
+                columns[field.name] = (None, bits, None, np.frombuffer(buffers[1], dtype=np.float64)[start:start + length])
+            else:
+                return None
+        return cls(columns)
+
+    def records(self, positions: list[int]) -> list[dict]:
+        """The rows at ``positions`` as dicts of Python values (None where a value is null), as ``to_pylist`` gives."""
+        out: list[dict] = [{} for _ in positions]
+        for name, (offsets, bits, data, doubles) in self.columns.items():
+            if doubles is not None:
+                values: list[Any] = doubles[positions].tolist()
+            else:
+                assert offsets is not None and data is not None
+                bounds = offsets[positions].tolist(), offsets[[p + 1 for p in positions]].tolist()
+                values = [str(data[begin:end], "utf-8") for begin, end in zip(*bounds)]
+            if bits is not None:
+                values = [value if valid else None for value, valid in zip(values, bits[positions].tolist())]
+            for record, value in zip(out, values):
+                record[name] = value
+        return out
+
+
 class SnapshotStore:
     """A LanceDB store folder read from its snapshots of one table version (see the module's docstring)."""
 
@@ -163,6 +213,7 @@ class SnapshotStore:
         self._filter_cache: dict[tuple, np.ndarray] = {}
         self._flat_cache: dict[str, tuple] = {}
         self._lance_only = False  # after a write through full() (stale snapshots) or a core it cannot use: full() answers
+        self._reader: ColumnReader | Literal[False] | None = None  # the rows snapshot's columns (False: by pyarrow)
 
     # ---- what a reader derived from this version (kept beside the rows snapshot) --------------------------------
     def load_derived(self, name: str) -> dict[str, np.ndarray] | None:
@@ -258,17 +309,23 @@ class SnapshotStore:
         return [found[i] for i in ids if i in found]
 
     def _records(self, ids: list[str]) -> list[dict]:
-        """The rows snapshot's records of ``ids`` (``RowsSnapshot.records``, one slice per row: ``Table.take`` imports
-        pyarrow.compute, ~0.1 s of a cold command, to fetch the few rows of one search)."""
+        """The rows snapshot's records of ``ids`` (as ``RowsSnapshot.records`` gives them), read from the Arrow
+        buffers (:class:`ColumnReader`, ~3 ms for 300 rows): ``Table.take`` imports pyarrow.compute, ~0.1 s of a cold
+        command, and a slice per row converted by pyarrow took ~45 ms for the same rows."""
         snapshot = self._rows
         if not ids or not len(snapshot.ids):
             return []
         keys = np.array([i.encode("utf-8") for i in ids], dtype=bytes)
         at = np.minimum(np.searchsorted(snapshot.ids, keys), len(snapshot.ids) - 1)
         # compared at the stored width: a longer key may match its prefix here, which the id check below drops
-        found = at[np.asarray(snapshot.ids[at]) == keys.astype(snapshot.ids.dtype)]
+        found = at[np.asarray(snapshot.ids[at]) == keys.astype(snapshot.ids.dtype)].tolist()
+        if self._reader is None:
+            self._reader = ColumnReader.of(snapshot.table) or False
+        if isinstance(self._reader, ColumnReader):
+            records = self._reader.records(found)
+        else:  # a column kind the reader does not know: pyarrow's own conversion, row by row
+            records = [record for position in found for record in snapshot.table.slice(position, 1).to_pylist()]
         wanted = set(ids)
-        records = [record for position in found.tolist() for record in snapshot.table.slice(position, 1).to_pylist()]
         return [r for r in records if r["id"] in wanted]
 
     def get_vectors(self, space: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
