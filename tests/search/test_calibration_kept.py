@@ -55,6 +55,7 @@ def test_a_second_cold_command_reads_the_kept_samples_and_ranks_the_same(tmp_pat
     build(tmp_path / "store")
     first = Engine(open_snapshot(tmp_path / "store"), read_only=True)
     drawn = samples(first)
+    first.store.prepare()  # as the cold command does while its encoders load (the shortlists' first-scan set-up)
     expected = ranked(first)
     assert drawn.keep() and not drawn.keep()  # kept once; nothing new to keep after that
     kept = first.store.load_derived(KEPT_AS)

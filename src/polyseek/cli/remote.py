@@ -315,6 +315,9 @@ def search_in_process(store: str | None, text: str, k: int, filters: Filters, op
         if preload is not None:
             if text.strip():
                 backgrounds = draw_backgrounds(engine)
+                prepare = getattr(engine.store, "prepare", None)  # the snapshot store's first-scan set-up, meanwhile
+                if prepare is not None:
+                    prepare()
             preload.join()
         trace = engine.trace(text or None, image=None, k=k, filters=filters, instruction=options.get("instruction"),
                              image_weight=1.0, spaces=options["signal"], rerank=options.get("rerank"),

@@ -450,6 +450,12 @@ class Shortlist:
                 self._recent.popitem(last=False)
         return entry[2][-1]
 
+    def prepare(self) -> None:
+        """Make now what the first scan makes first (the offset codes and the integer kernel): a cold command calls it
+        while its encoders load (stores/snapshot.py ``SnapshotStore.prepare``)."""
+        if INTEGER_SCAN and _integer_kernel():
+            self._unsigned_codes()
+
     def _unsigned_codes(self) -> np.ndarray:
         """The codes plus 128 as uint8 (the integer scan's input), made on first use and kept."""
         held = self._unsigned
