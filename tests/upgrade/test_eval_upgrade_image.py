@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,9 @@ def test_image_space_upgrade_is_measured_beside_searches_and_switches_to_the_new
     assert report["backfill_50"]["files"] == 6 and report["backfill_100"]["remaining_files"] == 0
     assert rows["switched"]["recall@10"] == rows["new_scratch"]["recall@10"]
     assert set(report["indexing_items_per_second"]) == {"store-upgrade", "store-new"}
+    # the goal's yardstick, same run: the backfill beside searches against NEW's own indexing from scratch
+    assert during["vs_new_indexing"] == round(during["backfill_items_per_second"] / report["indexing_items_per_second"]["store-new"], 2)
+    assert report["backfill_50"]["threads"] == 1 and report["backfill_50"]["items_per_cpu_second"] > 0
     text = to_markdown(report)
     assert "the first 12 photos" in text and "indexing from scratch" in text and "back to back" in text
 
@@ -121,3 +125,17 @@ def test_a_backfill_batch_encodes_its_files_images_in_one_call(tmp_path):
     for key in keys:  # the same vectors, under the same ids, as one file at a time
         alone = encode_file(key, encoder, "image")
         assert list(alone) == list(together[key]) and np.allclose(alone[next(iter(alone))], together[key][next(iter(alone))])
+
+
+@pytest.mark.slow
+def test_the_backfill_beside_searches_can_run_in_a_process_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the child imports the test encoders from the checkout
+    folder = make_folder(tmp_path / "flickr")
+    report = run_upgrade_eval(folder, old="deterministic", new=NEW, space="image", limit=12, sample=8,
+                              workdir=tmp_path / "work", during_backfill=True, backfill_process=True)
+    during = report["rows"]["during_backfill"]
+    assert during["backfill_in"] == "a child process" and during["searches"] >= 1
+    assert report["backfill_50"]["files"] == 6 and report["backfill_50"]["threads"] == 1
+    # the child's vectors and journal are the store's: the searching engine finishes the upgrade from there
+    assert report["backfill_100"]["files"] == 6 and report["backfill_100"]["remaining_files"] == 0
+    assert report["rows"]["switched"]["recall@10"] == report["rows"]["new_scratch"]["recall@10"]

@@ -36,6 +36,8 @@ def eval_upgrade(
     batch_files: int = typer.Option(16, "--batch-files", min=1, help="Files per backfill batch (as polyseek upgrade --batch-files)."),
     backfill_threads: int = typer.Option(1, "--backfill-threads", min=0, help="Intra-op threads of the backfill's encoder "
                                          "(0: the runtime's default, every core)."),
+    backfill_process: bool = typer.Option(False, "--backfill-process", help="With --during-backfill: the backfill runs in a "
+                                          "child process (as polyseek upgrade --resume beside a server), not a thread."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Upgrade the text or image space OLD → NEW on a captions folder and measure each step through Engine.search."""
@@ -53,7 +55,8 @@ def eval_upgrade(
         report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit, lang=lang, sample=sample, projection=projection,
                                   anchor=anchor, workdir=workdir, progress=progress,
                                   during_backfill=during_backfill, throttle=throttle, search_pause=search_pause,
-                                  batch_files=batch_files, backfill_threads=backfill_threads or None)
+                                  batch_files=batch_files, backfill_threads=backfill_threads or None,
+                                  backfill_process=backfill_process)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")

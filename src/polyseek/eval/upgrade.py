@@ -106,11 +106,48 @@ def measure(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_pa
     return metrics
 
 
+CHILD = """
+import json, sys
+from polyseek.engine import Engine
+from polyseek.upgrade import backfill
+a = json.loads(sys.argv[1])
+engine = Engine(a["store"], image_encoder=a["image"], text_encoder=a["text"])
+try:
+    with engine.indexer.writing():
+        result = backfill(engine, batch_files=a["batch_files"], max_files=a["max_files"], throttle=a["throttle"],
+                          finalize_when_done=False, threads=a["threads"])
+finally:
+    engine.close()
+print(json.dumps(result))
+"""
+
+
+def _backfill_process(engine, encoders: dict[str, str | None], nice: int = 0, **options: Any) -> dict[str, Any]:
+    """:func:`polyseek.upgrade.backfill` in a process of its own on the same store (as ``polyseek upgrade --resume``
+    beside a server): no interpreter lock or runtime pools shared with the searches. ``nice``: its scheduling
+    priority below the searches' (as ``nice -n N polyseek upgrade --resume``)."""
+    import json
+    import subprocess
+    import sys
+
+    from polyseek.errors import PolyseekError
+
+    arguments = {"store": str(engine.store_uri), **encoders, **options}
+    command = [sys.executable, "-c", CHILD, json.dumps(arguments)]
+    done = subprocess.run((["nice", "-n", str(nice)] if nice else []) + command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PolyseekError(f"the backfill process failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict, ids_by_path: dict[str, list[str]], *,
                        half: int, throttle: float, progress: ProgressFn | None, search_pause: float = 0.0,
-                       batch_files: int = BATCH_FILES, threads: int | None = BACKFILL_THREADS) -> tuple[dict[str, Any], dict[str, Any]]:
+                       batch_files: int = BATCH_FILES, threads: int | None = BACKFILL_THREADS,
+                       process: dict[str, str | None] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Backfill ``half`` files in a thread; meanwhile search the queries in a loop (back to back, or ``search_pause``
-    seconds apart: a server's users rather than a load test). Returns (backfill counts, latencies)."""
+    seconds apart: a server's users rather than a load test). ``process``: the engine's encoders by argument name
+    (``image``, ``text``): the thread runs the backfill in a child process instead. Returns (backfill counts,
+    latencies)."""
     import threading
 
     from polyseek.upgrade import backfill
@@ -120,8 +157,12 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
 
     def work() -> None:
         try:
-            result.update(backfill(engine, batch_files=batch_files, max_files=half, throttle=throttle, finalize_when_done=False,
-                                   threads=threads))
+            if process is not None:
+                result.update(_backfill_process(engine, process, batch_files=batch_files, max_files=half, throttle=throttle,
+                                                threads=threads))
+            else:
+                result.update(backfill(engine, batch_files=batch_files, max_files=half, throttle=throttle,
+                                       finalize_when_done=False, threads=threads))
         except BaseException as exc:  # reported after the join
             failure.append(exc)
 
@@ -147,6 +188,7 @@ def _searched_backfill(engine, space: str, queries: list[EvalQuery], qrels: dict
     seconds = time.perf_counter() - started
     # CPU of the whole process (backfill and searches): on shared cores the wall-clock rate says less than this
     row: dict[str, Any] = {"searches": len(latencies), "seconds": round(seconds, 1), "process_cpu_seconds": round(time.process_time() - cpu, 1),
+                           "backfill_in": "a child process" if process is not None else "a thread of the searching process",
                            "search_pause_s": search_pause, "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
                            "cpus": os.cpu_count()}
     if latencies:
@@ -162,12 +204,14 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
                      sample: int = 200, projection: str | Path | None = None, anchor: float = 0.5, workdir: str | Path | None = None,
                      progress: ProgressFn | None = None, during_backfill: bool = False, throttle: float = 0.0,
                      search_pause: float = 0.0, batch_files: int = BATCH_FILES,
-                     backfill_threads: int | None = BACKFILL_THREADS) -> dict[str, Any]:
+                     backfill_threads: int | None = BACKFILL_THREADS, backfill_process: bool = False) -> dict[str, Any]:
     """The rows described in the module docstring, on the captions of the first ``limit`` photos. ``during_backfill``:
     the first half is backfilled in a background thread while the queries are searched again and again (row
     ``during_backfill``: latency beside the backfill, and the backfill's items/s beside the searches, also as a
     fraction of NEW's own indexing speed from scratch in the same run). ``batch_files``/``backfill_threads``: as
-    :func:`polyseek.upgrade.backfill` (files per batch; the new encoder's intra-op threads, None: its default)."""
+    :func:`polyseek.upgrade.backfill` (files per batch; the new encoder's intra-op threads, None: its default).
+    ``backfill_process``: the first half's backfill runs in a child process (``polyseek upgrade --resume`` beside a
+    server) instead of a thread of the searching process."""
     from polyseek.engine import Engine
     from polyseek.upgrade import backfill, upgrade
     from polyseek.upgrade.core import indexed_files
@@ -208,7 +252,9 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
         # the first half is backfilled in a thread while searches run (as a server answering during an upgrade job)
         report["backfill_50"], rows["during_backfill"] = _searched_backfill(
             engine, space, queries, qrels, files.ids_by_path, half=half, throttle=throttle, progress=progress,
-            search_pause=search_pause, batch_files=batch_files, threads=backfill_threads)
+            search_pause=search_pause, batch_files=batch_files, threads=backfill_threads,
+            process=({"image": old, "text": "deterministic"} if space == "image"
+                     else {"image": "deterministic", "text": old}) if backfill_process else None)
         during, idle = rows["during_backfill"], rows["projected_0"]["search_p95_ms"]
         during["idle_p95_ms"] = idle
         during["p95_vs_idle"] = round(during["search_p95_ms"] / idle, 2) if during["search_p95_ms"] and idle else None

@@ -9,7 +9,7 @@ only, and is embedded again here), so the switch never leaves an item without a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -69,11 +69,17 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
         todo = todo[:max_files]
     batches = [todo[start : start + batch_files] for start in range(0, len(todo), batch_files)]
 
+    cpu = [0.0]  # CPU seconds of the backfill's own threads (with one intra-op thread, every forward pass is here)
+
     def decode(batch: list[str]) -> Decoded:
         # changed on disk: the next `index` re-embeds them; the check before the switch catches it
-        return decode_files([key for key in batch if _unchanged(files[key])], value.space)
+        began = time.thread_time()
+        try:
+            return decode_files([key for key in batch if _unchanged(files[key])], value.space)
+        finally:
+            cpu[0] += time.thread_time() - began
 
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.thread_time()
     written_files = written_items = skipped = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-decode") as reader:
         ahead: Future[Decoded] | None = reader.submit(decode, batches[0]) if batches else None
@@ -100,10 +106,13 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
         if ahead is not None:
             ahead.cancel()  # stopped early: a decode already running finishes, its result is dropped
     seconds = time.perf_counter() - started
+    cpu[0] += time.thread_time() - began
     remaining = [k for k in files if k not in st.done_files(engine.catalog, value.space)]
     result = {"space": value.space, "files": written_files, "items": written_items, "skipped_changed": skipped,
               "seconds": round(seconds, 3), "items_per_second": round(written_items / seconds, 2) if seconds > 0 else None,
-              "remaining_files": len(remaining), "threads": threads, "batch_files": batch_files}
+              "remaining_files": len(remaining), "threads": threads, "batch_files": batch_files,
+              # load-independent: the rate one free core would give (runtime pool threads, threads > 1, not counted)
+              "cpu_seconds": round(cpu[0], 3), "items_per_cpu_second": round(written_items / cpu[0], 2) if cpu[0] > 0 else None}
     if not remaining and finalize_when_done:
         result["finalize"] = finalize(engine, value.space)
     return result
@@ -145,8 +154,7 @@ def finalize(engine, space: str) -> dict[str, Any]:
         attach(engine)
     store = engine.store
     copied = 0
-    for key, record in indexed_files(engine).items():
-        ids = [item_id(key, i) for i in range(record.items)]
+    for ids in _id_chunks(engine):
         rows = store.get(ids)
         if not rows:
             continue
@@ -177,8 +185,8 @@ def drop_space(engine, name: str) -> int:
     """Remove every row's vector in store space ``name`` (the column stays, empty)."""
     store = engine.store
     dropped = 0
-    for key, record in indexed_files(engine).items():
-        ids = list(store.get_vectors(name, [item_id(key, i) for i in range(record.items)]))
+    for chunk in _id_chunks(engine):
+        ids = list(store.get_vectors(name, chunk))
         if not ids:
             continue
         rows = store.get(ids)
@@ -188,6 +196,22 @@ def drop_space(engine, name: str) -> int:
         store.upsert(rows)
         dropped += len(rows)
     return dropped
+
+
+REWRITE_ROWS = 512  # rows per write when the switch or a rollback rewrites every row (one write per file made a
+# table version per file: 506 photos took minutes under load, and each write scans the table)
+
+
+def _id_chunks(engine) -> Iterator[list[str]]:
+    """Every indexed item id, in lists of about :data:`REWRITE_ROWS` (whole files, in the backfill order)."""
+    chunk: list[str] = []
+    for key, record in indexed_files(engine).items():
+        chunk += [item_id(key, i) for i in range(record.items)]
+        if len(chunk) >= REWRITE_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _reload(engine, space: str) -> None:
