@@ -14,6 +14,9 @@ tree's, each in a fresh process of its own on the same store (the same protocol 
 with the exact-scan rows), query by query in turn, which goes first alternating: a same-run ratio on a busy machine,
 with the share of queries whose top 10 is identical.
 
+``--store DIR`` keeps each size's built store under ``DIR/<size>`` and reuses it in later runs (the same seed draws
+the same items), so that a latency run on a busy machine need not rebuild 100k items first.
+
 ``--vector-sizes 10000 100000 1000000`` adds one space of synthetic vectors at each size through the store alone
 (exact, and the quantised shortlist used from 150k rows) beside numpy brute force, FAISS HNSW and IVF-PQ, usearch
 and hnswlib (``benchmarks/ann_baselines.py``; builds cached under ``--cache``, 1.5 GB per million vectors). Each
@@ -57,7 +60,9 @@ def clustered(rng, n: int, centres: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def build(engine: Engine, size: int, rng, isotropic: bool = False) -> dict[str, np.ndarray]:
+def build(engine: Engine, size: int, rng, isotropic: bool = False, write: bool = True) -> dict[str, np.ndarray]:
+    """Write ``size`` synthetic items into ``engine``'s store; ``write=False``: only draw them (the same draws from
+    ``rng``), for a store built before from the same seed (``--store``)."""
     if isotropic:  # the set before 2026-11-29 14:00: no ANN reaches recall 0.95 cheaply on it, nor do real embeddings look so
         centres = rng.normal(size=(max(10, size // 100), DIM)).astype(np.float32)
         image, text = clustered(rng, size, centres), clustered(rng, size, centres)
@@ -67,6 +72,11 @@ def build(engine: Engine, size: int, rng, isotropic: bool = False) -> dict[str, 
     kinds = np.array(["image"] * (size // 2) + ["page"] * (3 * size // 10) + ["text"] * (size - size // 2 - 3 * size // 10))
     batch = 5000
     for start in range(0, size, batch):
+        if not write:  # the words are drawn all the same, so that the rng continues as after a build
+            for j in range(start, min(size, start + batch)):
+                if kinds[j] != "image":
+                    rng.choice(WORDS, size=12)
+            continue
         rows = []
         for j in range(start, min(size, start + batch)):
             kind = kinds[j]
@@ -76,7 +86,8 @@ def build(engine: Engine, size: int, rng, isotropic: bool = False) -> dict[str, 
                             modality=kind, locator={"page": 1, "bbox": None} if kind == "page" else {}, text=words,
                             vectors=vectors))
         engine.store.upsert(rows)
-    engine.store.optimize()
+    if write:
+        engine.store.optimize()
     return {"image": image, "text": text, "kinds": kinds}
 
 
@@ -216,13 +227,25 @@ def cold_commands(store: Path, repeats: int, log) -> list[dict]:
     return rows
 
 
-def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref: str | None = None) -> tuple[list[dict], dict]:
+def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref: str | None = None,
+        keep: Path | None = None) -> tuple[list[dict], dict]:
+    """``keep``: build the store under ``keep/<size>`` once and reuse it in later runs (seed 0; a ``built.json`` there
+    says it is complete), instead of in a temporary folder."""
     rows: list[dict] = []
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        engine = Engine(Path(folder) / "store")
+        store_path = Path(folder) / "store" if keep is None else keep / str(size) / "store"
+        marker = store_path.parent / "built.json"
+        reuse = keep is not None and marker.exists() and json.loads(marker.read_text()).get("items") == size
+        if keep is not None and not reuse:
+            import shutil
+
+            shutil.rmtree(store_path, ignore_errors=True)  # a build cut short: start again
+        engine = Engine(store_path)
         engine.spaces.ensure(engine.store)
-        data = build(engine, size, rng)
+        data = build(engine, size, rng, write=not reuse)
+        if keep is not None and not reuse:
+            marker.write_text(json.dumps({"items": size, "seed": 0}))
         texts = [QUERIES[i % len(QUERIES)] for i in range(queries)]
         pictures = [Image.fromarray(rng.integers(0, 255, size=(96, 128, 3), dtype=np.uint8)) for _ in range(max(4, queries // 4))]
         engine.search(texts[0], k=10)  # warm: encoders loaded, caches filled
@@ -237,8 +260,8 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
         found: dict[bool, list[list[str]]] = {False: [], True: []}
         workers = {}
         if baseline_ref:
-            workers = {"now": Baseline(None, Path(folder) / "store", Path(folder)),
-                       "before": Baseline(baseline_ref, Path(folder) / "store", Path(folder))}
+            workers = {"now": Baseline(None, store_path, Path(folder)),
+                       "before": Baseline(baseline_ref, store_path, Path(folder))}
         answers: dict[str, list[dict]] = {name: [] for name in workers}
         for n, text in enumerate(texts):  # the shipped path and the exact scan (and the two workers), in turn
             for name in sorted(workers, reverse=n % 2 == 1):
@@ -295,7 +318,7 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
                         ram_bytes_per_item=DIM * 4))
         engine.close()
         if cold:
-            for cold_row in cold_commands(Path(folder) / "store", cold, lambda m: print(m, flush=True)):
+            for cold_row in cold_commands(store_path, cold, lambda m: print(m, flush=True)):
                 rows.append({**cold_row, "items": size})
     info = {"peak_rss_bytes": rss}
     if timings:
@@ -316,6 +339,7 @@ def main() -> None:
     parser.add_argument("--timings", action="store_true", help="record the per-stage p50 of the text queries")
     parser.add_argument("--baseline-ref", help="also run the text queries through this git commit's code, in turn")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--store", type=Path, help="keep the built stores under this folder and reuse them (seed 0)")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of an earlier results file that this run does not measure (each run's "
@@ -327,7 +351,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows, details = [], {}
     for size in args.sizes:
-        size_rows, info = run(size, args.queries, rng, args.timings, args.cold, args.baseline_ref)
+        size_rows, info = run(size, args.queries, rng, args.timings, args.cold, args.baseline_ref, args.store)
         rows += size_rows
         details[str(size)] = info
     for size in args.vector_sizes:
