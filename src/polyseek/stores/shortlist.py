@@ -337,7 +337,8 @@ class Shortlist:
         self.modalities: list[str] = meta["modalities"]
         self.exts: list[str] = meta["exts"]
         load = lambda name: np.load(folder / f"{name}.npy")  # noqa: E731
-        self.codes, self.order, self.offsets = load("codes"), load("order"), load("offsets")
+        self._codes: np.ndarray | None = load("codes")
+        self.order, self.offsets = load("order"), load("offsets")
         # format 2 (before kinds were stored apart within a list): a list is one block, probed whole
         self.bounds: np.ndarray | None = load("bounds") if meta["format"] >= 3 else None
         self.centroids, self.mean, self.rotation, self.scale = load("centroids"), load("mean"), load("rotation"), load("scale")
@@ -356,7 +357,8 @@ class Shortlist:
     @property
     def ram_bytes(self) -> int:
         """Bytes this shortlist holds in RAM (the memory-mapped vectors and ids are not counted: page cache)."""
-        return sum(a.nbytes for a in (self.codes, self.order, self.offsets, self.centroids, self.rotation,
+        codes = np.empty(0) if self._codes is None else self._codes
+        return sum(a.nbytes for a in (codes, self.order, self.offsets, self.centroids, self.rotation,
                                       self.modality, self.ext, self.date)) + (0 if self.bounds is None else self.bounds.nbytes) \
             + (0 if self._unsigned is None else self._unsigned.nbytes)
 
@@ -461,7 +463,22 @@ class Shortlist:
         held = self._unsigned
         if held is None:
             held = self._unsigned = np.bitwise_xor(self.codes.view(np.uint8), np.uint8(0x80))  # c ^ 0x80 == c + 128
+            if self.rows <= SCAN_ALL_ROWS:  # a table this size is only ever scanned: one copy of its codes in RAM
+                self._codes = None
         return held
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The int8 codes, rows in list order. Once a scanned table's offset copy is made only that copy is kept, and
+        these are made again from it where asked (numpy's scan, a probe after ``SCAN_ALL_ROWS`` was lowered)."""
+        held = self._codes
+        if held is None:
+            held = self._codes = np.bitwise_xor(self._unsigned, np.uint8(0x80)).view(np.int8)  # type: ignore[arg-type]
+        return held
+
+    @codes.setter
+    def codes(self, value: np.ndarray) -> None:
+        self._codes = value
 
     def _in_list_order(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the stored order of the rows ``mask`` keeps, those rows), kept per mask: one search asks the
