@@ -95,5 +95,11 @@ def test_another_table_version_draws_again(tmp_path, monkeypatch):
     assert snapshot.keep_derived(KEPT_AS, {"recipe": np.array("x")})
     snapshot.version += 1
     assert snapshot.load_derived(KEPT_AS) is None
+    snapshot.version -= 1
+    assert snapshot.load_derived(KEPT_AS) is not None
+    kept = next((tmp_path / "store").rglob(f"derived-{KEPT_AS}.npz"))
+    for damaged in (b"PK\x03\x04 cut off", kept.read_bytes()[:200], b""):  # a bad zip, a cut-off file, an empty one
+        kept.write_bytes(damaged)
+        assert snapshot.load_derived(KEPT_AS) is None
     with pytest.raises(ValueError):
         snapshot.keep_derived("../elsewhere", {})
