@@ -19,7 +19,7 @@ from polyseek.config import SCHEMA_VERSION, resolve_store_uri
 from polyseek.distributed.shared import open_catalog, publish_description
 from polyseek.errors import NotFoundError
 from polyseek.indexer import Indexer, ProgressCallback
-from polyseek.search.calibration import ModalityBackgrounds
+from polyseek.search.calibration import ModalityBackgrounds, keep_for_cold_searches
 from polyseek.search.config import SearchConfig
 from polyseek.search.context import SearchContext
 from polyseek.search.pipeline import SearchPipeline
@@ -111,9 +111,14 @@ class Engine:
                 from polyseek.distributed.ray_ingest import RayOptions, index_on_ray
 
                 options = ray if isinstance(ray, RayOptions) else RayOptions()
-                return index_on_ray(self.indexer, self.spaces, list(paths), options, remove_missing=remove_missing,
-                                    on_progress=on_progress)
-            return self.indexer.run(list(paths), on_progress=on_progress, remove_missing=remove_missing)
+                summary = index_on_ray(self.indexer, self.spaces, list(paths), options, remove_missing=remove_missing,
+                                       on_progress=on_progress)
+            else:
+                summary = self.indexer.run(list(paths), on_progress=on_progress, remove_missing=remove_missing)
+        folder = getattr(self.store, "path", None)
+        if self.config.calibrate and folder is not None:
+            keep_for_cold_searches(folder)  # the calibration's samples, for the cold searches of this version
+        return summary
 
     def delete(self, targets: Sequence[str]) -> int:
         """Remove files (by path; folders remove everything under them) or single items (by id). Returns items removed."""

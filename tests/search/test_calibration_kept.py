@@ -3,12 +3,14 @@ drawing them, ranks exactly as a fresh draw does, and never reads another table 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from polyseek.cli.remote import draw_backgrounds
 from polyseek.engine import Engine
-from polyseek.search.calibration import KEPT_AS, ModalityBackgrounds
+from polyseek.search.calibration import KEPT_AS, ModalityBackgrounds, keep_for_cold_searches
 from polyseek.stores import Row
 from polyseek.stores.snapshot import open_snapshot
 from polyseek.types import Filters, Modality
@@ -80,6 +82,30 @@ def test_a_second_cold_command_reads_the_kept_samples_and_ranks_the_same(tmp_pat
     plain = Engine(tmp_path / "store", read_only=True)  # LanceStore: draws, keeps nothing
     assert ranked(plain) == expected and not samples(plain).keep()
     plain.close()
+
+
+def test_the_writer_keeps_them_for_the_first_cold_search(tmp_path, monkeypatch):
+    thresholds(monkeypatch)
+    build(tmp_path / "store")
+    assert keep_for_cold_searches(tmp_path / "store")  # as Engine.index does after its optimize()
+    assert not keep_for_cold_searches(tmp_path / "store")  # kept already: nothing drawn
+    assert not keep_for_cold_searches(tmp_path / "elsewhere")  # no store there
+    monkeypatch.setattr(ModalityBackgrounds, "_draw", lambda *_: pytest.fail("drew a kept background"))
+    engine = Engine(open_snapshot(tmp_path / "store"), read_only=True)
+    assert all(ranked(engine)) and not samples(engine).keep()
+    engine.close()
+
+
+def test_engine_index_keeps_them(tmp_path, monkeypatch):
+    thresholds(monkeypatch)
+    catalogue = tmp_path / "items.jsonl"
+    catalogue.write_text("".join(json.dumps({"id": f"r{i}", "text": f"record {i}: the ferry leaves the harbour at {i % 24}"})
+                                 + "\n" for i in range(1100)))
+    engine = Engine(tmp_path / "store", image_encoder="deterministic:32", text_encoder="deterministic:32")
+    assert engine.index([catalogue]).added == 1
+    engine.close()
+    snapshot = open_snapshot(tmp_path / "store")
+    assert snapshot is not None and snapshot.load_derived(KEPT_AS) is not None
 
 
 def test_another_table_version_draws_again(tmp_path, monkeypatch):

@@ -14,15 +14,19 @@ memo that is as close to a photo as every memo is no longer ahead of a photo tha
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from polyseek.ingest.tiles import is_tile
 from polyseek.stores.base import Row, Store
 from polyseek.types import Filters, Modality
+
+log = logging.getLogger(__name__)
 
 # kinds of item that share a score scale in a space: documents (pages and their regions) and moments
 # (keyframes, with transcripts) behave alike within their group
@@ -151,6 +155,27 @@ class ModalityBackgrounds:
         if len(vectors) < MIN_SAMPLE:
             return None
         return Background(np.stack([vectors[i] for i in ids if i in vectors]).astype(np.float32))
+
+
+def keep_for_cold_searches(folder: str | Path) -> bool:
+    """Draw the samples of a store folder's current version and have its snapshot store keep them, when its snapshots
+    describe that version and nothing is kept for it yet (a writer calls it after ``optimize()``: the first cold search
+    then skips the draw too). True when it kept them."""
+    from polyseek.stores.snapshot import open_snapshot
+
+    snapshot = open_snapshot(folder)
+    if snapshot is None:
+        return False
+    try:
+        backgrounds = ModalityBackgrounds(snapshot)
+        for space, dim in snapshot.spaces.items():
+            backgrounds.get(space, dim)  # what is kept already is taken, not drawn
+        return backgrounds.keep()
+    except Exception as exc:  # noqa: BLE001 - best effort: a cold search draws them itself
+        log.debug("calibration samples not kept for %s: %s", folder, exc)
+        return False
+    finally:
+        snapshot.close()
 
 
 def standardise(groups: Mapping[str, Sequence[tuple[str, float]]], backgrounds: Mapping[str, Background],
