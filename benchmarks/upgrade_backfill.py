@@ -7,7 +7,7 @@ the new model's own indexing speed, all in one run (the cores are shared, so eve
 One index of the first ``--limit`` photos is built with ``--old`` (kept in ``WORKDIR/base`` and copied for each run),
 then an upgrade to ``--new`` starts (no item backfilled). For each configuration ``threads:batch`` (threads 0: the
 runtime's default, every core; a third field ``p``: in a child process, as ``polyseek upgrade --resume`` beside a
-server; ``pN``: that process niced N) the next ``--slice`` photos are backfilled in a thread while the first caption of each
+server; ``pN``: that process niced N; ``tN``: the backfill's threads niced N) the next ``--slice`` photos are backfilled in a thread while the first caption of each
 photo is searched back to back; an idle window of ``--window`` searches just before each busy one gives that
 configuration's idle p95 (the load drifts). The new model's plain indexing speed (``Engine.index`` of ``--slice``
 photos into a fresh store) is measured before and after. CPU seconds per photo of the backfill's own threads are
@@ -105,7 +105,13 @@ def main() -> None:
     for threads, batch, process in configs:
         idle = searches(engine, texts, args.window)
         result: dict = {}
-        if process:  # as `polyseek upgrade --resume` beside a server: a process of its own
+        if process.startswith("t"):  # a thread of this process whose scheduling priority is N below the searches'
+            def niced(threads=threads, batch=batch, nice=int(process[1:] or 0)) -> None:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
+                result.update(backfill(engine, batch_files=batch, max_files=args.slice, threads=threads, finalize_when_done=False))
+
+            worker = threading.Thread(target=niced)  # the decode thread it starts inherits the priority
+        elif process:  # as `polyseek upgrade --resume` beside a server: a process of its own
             worker = threading.Thread(target=lambda: result.update(_backfill_process(
                 engine, {"image": args.old, "text": "deterministic"}, nice=int(process[1:] or 0), batch_files=batch,
                 max_files=args.slice, throttle=0.0, threads=threads)))
@@ -116,7 +122,8 @@ def main() -> None:
         worker.start()
         busy = searches(engine, texts, 0, stop=worker)
         worker.join()
-        where = (f"process nice {process[1:]}" if process[1:] else "process") if process else "thread"
+        kind = "process" if process.startswith("p") else "thread"
+        where = f"{kind} nice {process[1:]}" if process[1:] else kind
         rows.append({"config": f"{where}, threads {threads or 'default'}, batch {batch}", "photos": result["items"],
                      "backfill_per_s": result["items_per_second"], "backfill_per_cpu_s": result["items_per_cpu_second"],
                      "idle_p95_ms": p95(idle), "busy_p95_ms": p95(busy), "busy_searches": len(busy),
