@@ -135,3 +135,33 @@ def test_moment_queries_and_the_iou_rule(tmp_path):
     ious = moment_ious(hits, target, (4.0, 10.0))
     assert ious[0] == 0.0 and ious[1] == 0.0 and ious[2] == pytest.approx(5 / 6)
     assert first_correct(ious) == 3 and first_correct([0.2, 0.4]) is None
+
+
+def test_the_same_picture_as_another_kind_is_a_twin_not_a_miss(tmp_path):
+    """A moments benchmark shows the caption set's photos as shots: in one pool, a moment query's photo and a caption
+    query's shot are the same picture in another kind, taken out of the universal ranking (twin_rank records them)."""
+    from polyseek.eval.universal import _Task, _twins
+
+    photos = tmp_path / "flickr" / "images"
+    captions = _Task("captions", "captions", photos, index_paths=[str(photos / "x.jpg"), str(photos / "z.jpg")])
+    video = str(tmp_path / "bench" / "a.mp4")
+    moments = _Task("moments", "moments", tmp_path / "bench", queries=[
+        {"kind": "caption", "image": "x.jpg", "path": video, "span": (0.0, 4.0)},
+        {"kind": "spoken", "image": "x.jpg", "path": video, "span": (0.0, 4.0)},
+        {"kind": "caption", "image": "y.jpg", "path": video, "span": (4.0, 10.0)}])
+    twins = _twins([captions, moments])
+    assert twins is not None and twins.shots == {"x.jpg": [(video, 0.0, 4.0)], "y.jpg": [(video, 4.0, 10.0)]}
+
+    def hit(path, modality, start=None, end=None):
+        return Hit(Item(id=f"{path}@{start}", path=str(path), modality=modality, locator=Locator(start=start, end=end)), 1.0)
+
+    moment_query = {"image": "x.jpg"}
+    assert twins.of("moments", moment_query, hit(photos / "x.jpg", Modality.IMAGE))
+    assert not twins.of("moments", moment_query, hit(photos / "z.jpg", Modality.IMAGE))
+    assert not twins.of("moments", moment_query, hit(tmp_path / "posters" / "x.jpg", Modality.IMAGE))  # another folder
+    caption_query = {"photo": "x.jpg"}
+    assert twins.of("captions", caption_query, hit(video, Modality.VIDEO_MOMENT, 0.5, 4.0))
+    assert not twins.of("captions", caption_query, hit(video, Modality.VIDEO_MOMENT, 4.0, 10.0))  # another shot
+    assert not twins.of("pages", caption_query, hit(video, Modality.VIDEO_MOMENT, 0.5, 4.0))
+    assert _twins([captions]) is None
+    assert _twins([_Task("captions", "captions", photos, index_paths=[str(photos / "q.jpg")]), moments]) is None

@@ -125,3 +125,36 @@ def test_a_recording_and_a_video_moment_keep_their_kinds_places():
     assert out[0] == ("memo", 0.05) and [i for i, _ in out[1:]] == ["tour", "tour2"]
     # without a named kind the evidence orders every moment place (words said beat a keyframe, whatever the kind)
     assert order_moments(fused, lists, rows, WEIGHTS)[0][0] == "tour"
+
+
+def test_a_moment_meets_other_kinds_by_what_it_shows_or_says():
+    """Calibrated pool (dense lists in z units, fused by their mean): a moment whose very words were asked for
+    ranks above a photo that merely looks alike; a silent moment keeps its keyframe's evidence, like a photo."""
+    from polyseek.search.fusion import evidence
+    from polyseek.search.moments import cross_kind_evidence
+
+    rows = {r.id: r for r in [moment("said", 60, 65, text="mountain climber climbing"), moment("silent", 0, 5),
+                              Row(id="photo", doc="/p.jpg", path="/p.jpg", modality="image")]}
+    lists = {"image": [("photo", 4.3), ("silent", 3.95), ("said", 3.5)] + [(f"o{i}", 1.0 - i * 0.01) for i in range(20)],
+             "text": [("said", 4.7)] + [(f"t{i}", 0.5 - i * 0.01) for i in range(20)],
+             "lexical": [("said", 26.0)] + [(f"t{i}", 2.0) for i in range(5)]}
+    has_text = {"said"} | {f"t{i}" for i in range(20)}
+    fused = evidence(lists, WEIGHTS, lambda item, signal: signal == "image" or item in has_text)
+    fused = [(i, s) for i, s in fused if i in rows]
+    assert [i for i, _ in fused] == ["photo", "silent", "said"]  # the mean of its signals holds the moment back
+    out = cross_kind_evidence(fused, lists, rows, WEIGHTS, words_alone=3.0)
+    assert [i for i, _ in out] == ["said", "photo", "silent"]  # (moments then order among their places as before)
+    assert dict(out)["photo"] == dict(fused)["photo"] and dict(out)["silent"] == dict(fused)["silent"]
+    assert cross_kind_evidence(fused, lists, rows, WEIGHTS, words_alone=None) == fused
+    assert cross_kind_evidence(fused, lists, rows, WEIGHTS, words_alone=5.0) == fused  # words below it: the mean
+
+
+def test_only_moments_gain_and_only_by_their_words_over_their_mean():
+    from polyseek.search.moments import cross_kind_evidence
+
+    rows = {r.id: r for r in [moment("a", 0, 5), moment("b", 60, 65, text="wiring diagram"),
+                              Row(id="photo", doc="/p.jpg", path="/p.jpg", modality="image")]}
+    lists = {"image": [("a", 3.0), ("photo", 2.5), ("b", 1.0)], "text": [("b", 5.0), ("x", 0.1)]}
+    fused = [("a", 3.0), ("photo", 2.5), ("b", 2.0)]  # b: the mean of its keyframe (1.0) and its words (5.0)
+    out = dict(cross_kind_evidence(fused, lists, rows, WEIGHTS, words_alone=3.0))
+    assert out == {"a": 3.0, "photo": 2.5, "b": 2.0 + (5.0 - 3.0)}  # a (silent) has no words: unchanged

@@ -69,6 +69,9 @@ DEFINITIONS = {
     "pages recall@k / hit@k": "fraction of evidence pages / 1 if any evidence page among the top k pages (a region hit "
                               "stands for its page), over all pages of all of the set's PDFs",
     "moments recall@k": "1 if a hit among the top k lies in the shot's video with temporal IoU >= 0.5",
+    "twins": "a pool with both captions and moments holds each benchmark photo twice (as a photo and as a shot): in the "
+             "universal runs a query's twin (a moment query's photo, a caption query's shot) is taken out of its ranking "
+             "before scoring; per query, twin_rank says where it stood",
     "split": "photos: sha1(photo file name) first byte even = dev, odd = test (benchmarks/moments/generate.py); "
              "page questions: by document, polyseek eval pages' tune half = dev",
 }
@@ -246,14 +249,66 @@ def _search(engine, text: str | None, image: Path | None, k: int, filters: Filte
     return engine.search(parts, k=k, filters=filters, **extra)
 
 
+TWIN_SLACK = 5  # extra hits asked for when twins are taken out, so that k remain
+
+
+@dataclass(frozen=True)
+class Twins:
+    """One picture in two kinds: a caption-set photo and the moments-benchmark shot that shows it.
+
+    A moment query's twin is the photo its shot shows (an image item of the captions folder with that file name);
+    a caption query's twins are the moments overlapping a shot of its photo (temporal IoU >= 0.5, the moments
+    task's own rule for a correct moment). Finding the same picture as the other kind is neither right nor wrong
+    for the task (the person sees the picture they described), so it is taken out of the universal ranking
+    rather than counted as a miss; ``twin_rank`` in the per-query rows says where it stood.
+    """
+
+    photos_folder: str  # the captions set's images folder
+    shots: dict[str, list[tuple[str, float, float]]]  # photo file name -> (video path, start, end) of its shots
+
+    def active(self, kind: str) -> bool:
+        return kind in ("moments", "captions")
+
+    def of(self, kind: str, query: dict[str, Any], hit: Any) -> bool:
+        modality = _modality(hit)
+        if kind == "moments":
+            path = str(hit.item.path)
+            return (modality is Modality.IMAGE and Path(path).name == query.get("image")
+                    and path.startswith(self.photos_folder))
+        if kind == "captions" and modality is Modality.VIDEO_MOMENT:
+            spans = [(start, end) for video, start, end in self.shots.get(query.get("photo", ""), []) if video == hit.item.path]
+            return any(max(moment_ious([hit], hit.item.path, span)) >= 0.5 for span in spans)
+        return False
+
+
+def _twins(tasks: Sequence[_Task]) -> Twins | None:
+    """The twins of a pool holding both a captions set and a moments benchmark whose shots show its photos."""
+    captions = next((t for t in tasks if t.kind == "captions"), None)
+    moments = next((t for t in tasks if t.kind == "moments"), None)
+    if captions is None or moments is None:
+        return None
+    shots: dict[str, list[tuple[str, float, float]]] = {}
+    for query in moments.queries:
+        if query["kind"] == "caption":  # one per shot
+            shots.setdefault(query["image"], []).append((query["path"], *query["span"]))
+    photos = {Path(p).name for p in captions.index_paths}
+    if not photos & set(shots):
+        return None
+    return Twins(str(captions.folder), shots)
+
+
 def _modality(hit) -> Modality:
     return Modality(hit.item.modality)
 
 
 def _score_task(engine, task: _Task, queries: list[dict], k: int, scope: str, config: Any,
-                progress: ProgressFn | None) -> tuple[dict[str, float], dict[str, Any], float]:
-    """Run ``queries`` in ``scope`` (own | universal); returns (metrics, per query, share with target modality at top 1)."""
+                progress: ProgressFn | None, twins: Twins | None = None) -> tuple[dict[str, float], dict[str, Any], float]:
+    """Run ``queries`` in ``scope`` (own | universal); returns (metrics, per query, share with target modality at top 1).
+
+    ``twins``: the same picture held as another kind in the pool (a moments benchmark shows the caption set's
+    photos as shots); a query's twins are taken out of its ranking before it is scored (see :class:`Twins`)."""
     filters = task.own_filter if scope == "own" else Filters()
+    twins = twins if scope == "universal" and twins is not None and twins.active(task.kind) else None
     targets = TARGETS[task.kind]
     per_query: dict[str, Any] = {}
     on_target = 0
@@ -262,7 +317,11 @@ def _score_task(engine, task: _Task, queries: list[dict], k: int, scope: str, co
     moment_rows: list[dict[str, float]] = []
     page_rows: list[dict[str, float]] = []
     for done, query in enumerate(queries, 1):
-        hits = _search(engine, query["text"], None, k, filters, config)
+        hits = _search(engine, query["text"], None, k + TWIN_SLACK if twins else k, filters, config)
+        twin_rank = None
+        if twins:
+            twin_rank = next((n for n, hit in enumerate(hits, 1) if twins.of(task.kind, query, hit)), None)
+            hits = [hit for hit in hits if not twins.of(task.kind, query, hit)][:k]
         hit_target = bool(hits) and _modality(hits[0]) in targets
         on_target += hit_target
         top = [f"{_modality(h).value}:{Path(h.item.path).name}" for h in hits[:3]]
@@ -285,6 +344,8 @@ def _score_task(engine, task: _Task, queries: list[dict], k: int, scope: str, co
             per_query[query["id"]] = {"split": query["split"], "kind": query["kind"], "rank": rank, "top": top,
                                       **{m: float(v) for m, v in row.items()}}
         per_query[query["id"]]["top1_on_target"] = hit_target
+        if twins:
+            per_query[query["id"]]["twin_rank"] = twin_rank
         if progress:
             progress(f"{task.name} ({scope})", done, len(queries))
     if task.kind == "captions":
@@ -396,6 +457,7 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
         per_query: dict[str, Any] = {}
         by_split: dict[str, Any] = {}
         started = time.perf_counter()
+        twins = _twins(tasks)
         for task in tasks:
             queries = [q for q in task.queries if _in_split(options.split, q["split"])]
             if options.max_queries is not None:
@@ -407,7 +469,7 @@ def run_universal(options: UniversalOptions, *, engine=None, store: str | None =
             if options.own:
                 entry["own"], rows["own"], _ = _score_task(engine, task, queries, options.k, "own", config, progress)
             entry["universal"], rows["universal"], top1 = _score_task(engine, task, queries, options.k, "universal",
-                                                                     config, progress)
+                                                                     config, progress, twins)
             report_tasks[task.name] = {**entry, "n_queries": len(queries)}
             modality_top1[task.name] = round(top1, 6)
             per_query[task.name] = rows

@@ -148,6 +148,61 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequen
     return out
 
 
+WORDS_ALONE = 3.0  # z at which a moment's words count on their own against other kinds (dev split; None: off)
+
+
+def _standard_lists(lists: Mapping[Any, Sequence[tuple[str, float]]]) -> dict[Any, tuple[dict[str, float], float]]:
+    """Per signal: evidence by id and the floor an eligible item the list did not return gets (``fusion.evidence``:
+    dense lists arrive standardised by calibration; BM25 is standardised over its own list, 0 → its floor)."""
+    out = {}
+    for signal, ranked in lists.items():
+        scores = {i: float(s) for i, s in ranked}
+        if not scores:
+            continue
+        if signal == LEXICAL:
+            values = list(scores.values())
+            mean, deviation = statistics.fmean(values), statistics.pstdev(values) or 1.0
+            out[signal] = ({i: (s - mean) / deviation for i, s in scores.items()}, -mean / deviation)
+        else:
+            out[signal] = (scores, min(scores.values()))
+    return out
+
+
+def cross_kind_evidence(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequence[tuple[str, float]]],
+                        rows: Mapping[str, Any], weights: Mapping[Any, float],
+                        words_alone: float | None = WORDS_ALONE) -> list[tuple[str, float]]:
+    """Where calibration fused several kinds by evidence: a moment whose words clearly match counts by its words.
+
+    ``fusion.evidence`` averages an item's evidence over the signals it could match: a photo's is its one image-
+    space score, a narrated moment's the mean of its keyframe, its words in the text space and BM25. So a moment
+    whose very words were asked for ("Mountain climber climbing snowy mountaintop", text z 4.7) fell below a photo
+    that merely looks alike (z 4.3) once its keyframe pulled the mean down. Here a moment whose strongest word
+    signal (text space or BM25, standardised as fusion standardises it) reaches ``words_alone`` z counts by that
+    signal when it is above the mean: words said are evidence on their own, as a photo's look is. Other items
+    keep their scores; a moment only gains; :func:`order_moments` then orders the moments among their places as
+    before. A search restricted to moments (one kind: rank fusion) never comes here. The threshold was chosen on
+    the dev split of the universal pool with moments (docs/universal.md, session 8): lower lifts the moments
+    task further and costs the caption task more (a caption and a shot's description are the same kind of query).
+    """
+    if words_alone is None:
+        return list(fused)
+    standard = _standard_lists(lists)
+    out = list(fused)
+    for n, (item_id, score) in enumerate(fused):
+        row = rows.get(item_id)
+        if row is None or row.modality not in MOMENT_MODALITIES:
+            continue
+        carried = [(signal, scores.get(item_id, floor)) for signal, (scores, floor) in standard.items()
+                   if item_id in scores or _evidence(row, signal)]
+        said = [value for signal, value in carried if signal != Signal.IMAGE]
+        if not said or max(said) < words_alone:
+            continue
+        total = sum(weights.get(signal, 1.0) for signal, _ in carried) or 1.0
+        mean = sum(weights.get(signal, 1.0) * value for signal, value in carried) / total
+        out[n] = (item_id, score + max(0.0, max(said) - mean))
+    return sorted(out, key=lambda kv: -kv[1])
+
+
 def merge_moments(
     fused: Sequence[tuple[str, float]],
     lists: Mapping[Any, Sequence[tuple[str, float]]],
