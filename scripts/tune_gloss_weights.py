@@ -9,6 +9,10 @@ photos is read, nothing is written). For each language, the first caption of eve
 ``normalize(w * bge(gloss) + (1 - w) * projected)``. Text→photo R@10 and MRR are computed in memory for each ``w`` on the
 **dev half** (photos at even positions of ``captions.json``) and the ``w`` of the best dev MRR is printed with its **held-out** figure
 (odd positions), which plays no part in the choice. ``--cache`` keeps the encoded queries (minutes on a loaded core).
+
+With ``--word-maps DIR`` (a folder written by ``scripts/train_word_maps.py``), the word map's vector joins the mix:
+``normalize(g * bge(gloss) + m * word_map + (1 - g - m) * projected)``, and ``(g, m)`` are chosen together on the dev
+half (MRR) over a grid of steps of 0.1 with ``g + m <= 0.9``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from measure_language_ceiling import KEYS, photo_vectors  # noqa: E402
 
 from polyseek.encoders.base import load_encoder, normalize  # noqa: E402
 from polyseek.encoders.gloss import glosser  # noqa: E402
+from polyseek.encoders.wordmap import read_word_map  # noqa: E402
 
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 
@@ -63,6 +68,7 @@ def main() -> None:
     parser.add_argument("--langs", default="zh,de")
     parser.add_argument("--cache", default=None, help="npz keeping the projected queries between runs")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--word-maps", default=None, help="folder of word maps (scripts/train_word_maps.py) to mix in too")
     args = parser.parse_args()
     folder = Path(args.folder)
     names = [Path(entry["image"]).name for entry in json.loads((folder / "captions.json").read_text(encoding="utf-8"))]
@@ -86,6 +92,24 @@ def main() -> None:
         bge = load_encoder(str(load_encoder("multilingual-dense").projection.config.target)) if dense is None else dense.base
         glossed = bge.encode_queries([g or " " for g in glosses])
         has = np.array([bool(g) for g in glosses])
+        if args.word_maps:
+            mapped = read_word_map(args.word_maps, lang).encode(texts)
+            known = np.abs(mapped).sum(1) > 0
+            grid = {}
+            for g in np.round(np.arange(0, 0.95, 0.1), 1):
+                for m in np.round(np.arange(0, 0.95 - g, 0.1), 1):
+                    gw, mw = g * has[:, None], m * known[:, None]
+                    grid[(float(g), float(m))] = metrics(normalize(gw * glossed + mw * mapped + (1 - gw - mw) * projected), photos, owner)
+            best_pair = max(grid, key=lambda k: (grid[k]["dev"]["mrr"], -k[1]))
+            results[f"{lang}+map"] = {"queries": len(texts), "without_known_word": int((~known).sum()),
+                                      "by_weights": {f"g={g},m={m}": v for (g, m), v in grid.items()},
+                                      "chosen_on_dev": {"gloss": best_pair[0], "map": best_pair[1]},
+                                      "dev": grid[best_pair]["dev"], "heldout": grid[best_pair]["heldout"],
+                                      "map_alone": grid[(0.0, 0.9)]}
+            print(f"{lang} with the word map: {int((~known).sum())} queries without a known word")
+            for (g, m), v in sorted(grid.items(), key=lambda kv: -kv[1]["dev"]["mrr"])[:8]:
+                print(f"  g={g} m={m}: dev R@10 {v['dev']['recall@10']} MRR {v['dev']['mrr']} | held-out R@10 "
+                      f"{v['heldout']['recall@10']} MRR {v['heldout']['mrr']}{'  <- chosen on dev (MRR)' if (g, m) == best_pair else ''}")
         rows = {}
         for w in WEIGHTS:
             mixed = np.where(has[:, None], normalize(w * glossed + (1 - w) * projected), projected)

@@ -93,6 +93,7 @@ encoders: Registry[TextEncoder] = Registry(
         "e5-multilingual-bge": "polyseek.encoders.multilingual",
         "multilingual": "polyseek.encoders.multilingual",
         "multilingual-dense": "polyseek.encoders.multilingual",
+        "multilingual-gloss": "polyseek.encoders.multilingual",
         "multilingual-e5": "polyseek.encoders.multilingual",
         "use-e5-multilingual-bge": "polyseek.encoders.multilingual",
         "use-multilingual": "polyseek.encoders.use",

@@ -281,6 +281,11 @@ def multilingual_dense(folder: str = ""):
 # weight of the English gloss's bge vector against the projected query, per glossed language: chosen on the dev half
 # of the eval photos (scripts/tune_gloss_weights.py); the held-out half was not looked at for it
 GLOSS_WEIGHTS = {"zh": 0.6, "de": 0.2}
+# weight of the word map (polyseek.encoders.wordmap: bags of words fitted on the training photos' native descriptions)
+# in the same mix, ``normalize(g * gloss + m * word_map + (1 - g - m) * projected)``; the gloss weight then comes from
+# MIXED_GLOSS_WEIGHTS. Both chosen together on the dev half (scripts/tune_gloss_weights.py --word-maps)
+WORD_MAP_WEIGHTS: dict[str, float] = {"zh": 0.5, "de": 0.7}
+MIXED_GLOSS_WEIGHTS: dict[str, float] = {"zh": 0.4, "de": 0.2}
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -302,12 +307,13 @@ class GlossedQueryEncoder:
     """
 
     def __init__(self, base: Any, routed: RoutedQueryEncoder, *, agree: float, weight: float,
-                 gloss_weights: dict[str, float], name: str) -> None:
+                 gloss_weights: dict[str, float], name: str, word_map_weights: dict[str, float] | None = None) -> None:
         self.base = base
         self.projected = routed
         self.agree = float(agree)
         self.weight = float(weight)
         self.gloss_weights = dict(gloss_weights)
+        self.word_map_weights = {k: float(v) for k, v in (word_map_weights or {}).items() if v > 0}
         self.dim = int(base.dim)
         self.name = name
 
@@ -341,12 +347,33 @@ class GlossedQueryEncoder:
         weight = np.where(agreement >= self.agree, self.weight, 0.0).astype(np.float32)
         out = normalize(weight * own + (1.0 - weight) * projected)  # GatedQueryEncoder's arithmetic, to the bit
         foreign = [i for i in range(len(texts)) if not english[i]]
+        if not foreign:
+            return out
         found = self.glosses([texts[i] for i in foreign], [languages[i] for i in foreign])
+        gloss_w = np.zeros((len(texts), 1), dtype=np.float32)
+        glossed = np.zeros_like(out)
         if found:
             rows = [foreign[i] for i, _, _ in found]
-            glossed = self.base.encode_queries([english_text for _, _, english_text in found])
-            w = np.array([[self.gloss_weights[language]] for _, language, _ in found], dtype=np.float32)
-            out[rows] = normalize(w * glossed + (1.0 - w) * projected[rows])
+            glossed[rows] = self.base.encode_queries([english_text for _, _, english_text in found])
+            gloss_w[rows, 0] = [self.gloss_weights[language] for _, language, _ in found]
+        map_w = np.zeros((len(texts), 1), dtype=np.float32)
+        mapped = np.zeros_like(out)
+        if self.word_map_weights:
+            from polyseek.encoders.wordmap import word_map
+
+            by_language: dict[str, list[int]] = {}
+            for i in foreign:
+                by_language.setdefault(query_language(texts[i], languages[i]), []).append(i)
+            for language, rows in by_language.items():
+                table = word_map(language) if language in self.word_map_weights else None
+                if table is not None:
+                    mapped[rows] = table.encode([texts[i] for i in rows])
+                    # a query with no word the map knows gets a zero vector: it takes no part in the mix
+                    map_w[rows, 0] = self.word_map_weights[language] * (np.abs(mapped[rows]).sum(1) > 0)
+        mixed = [i for i in foreign if gloss_w[i, 0] > 0 or map_w[i, 0] > 0]
+        if mixed:
+            g, m = gloss_w[mixed], map_w[mixed]
+            out[mixed] = normalize(g * glossed[mixed] + m * mapped[mixed] + (1.0 - g - m) * projected[mixed])
         return out
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -357,10 +384,22 @@ class GlossedQueryEncoder:
 def multilingual(folder: str = ""):
     """Queries in any language, English untouched: bge's own query where bge and the projected USE ⊕ e5 query agree
     (cosine >= the map's gate; in practice English), the projected query elsewhere, mixed for Chinese and German with
-    bge's vector of the query's English dictionary gloss (:class:`GlossedQueryEncoder`). Vectors are bge's, so it
-    serves an index built with bge-small-onnx or the aligner. See docs/multilingual.md."""
+    bge's vector of the query's English dictionary gloss and with the language's word map (:class:`GlossedQueryEncoder`,
+    :mod:`polyseek.encoders.wordmap`). Vectors are bge's, so it serves an index built with bge-small-onnx or the
+    aligner. See docs/multilingual.md."""
+    return _glossed(folder, {**GLOSS_WEIGHTS, **MIXED_GLOSS_WEIGHTS}, WORD_MAP_WEIGHTS,
+                    f"multilingual:{folder}" if folder else "multilingual")
+
+
+@encoders.register("multilingual-gloss")
+def multilingual_gloss(folder: str = ""):
+    """``multilingual`` without the word maps: the dense map mixed with the dictionary gloss only (session 7)."""
+    return _glossed(folder, GLOSS_WEIGHTS, {}, f"multilingual-gloss:{folder}" if folder else "multilingual-gloss")
+
+
+def _glossed(folder: str, gloss_weights: dict[str, float], word_map_weights: dict[str, float], name: str) -> GlossedQueryEncoder:
     projected = _use_e5(folder)
     gate = projected.projection.config.notes.get("gate") or {}
     return GlossedQueryEncoder(projected.documents, projected, agree=float(gate.get("agree", 0.7)),
-                               weight=float(gate.get("weight", 1.0)), gloss_weights=GLOSS_WEIGHTS,
-                               name=f"multilingual:{folder}" if folder else "multilingual")
+                               weight=float(gate.get("weight", 1.0)), gloss_weights=gloss_weights,
+                               word_map_weights=word_map_weights, name=name)
