@@ -303,7 +303,9 @@ class GlossedQueryEncoder:
     English (the queries bge's own vector agrees with) is answered exactly as ``multilingual-dense`` answers it. A
     query the gate sends to the projected vector, in a language with a shipped dictionary (Chinese, German), is mixed
     with bge's vector of its English gloss: ``normalize(w * bge(gloss) + (1 - w) * projected)``, ``w`` per language
-    (:data:`GLOSS_WEIGHTS`). The dictionaries load on the first query that needs them, so English pays nothing.
+    (:data:`GLOSS_WEIGHTS`). With ``word_map_weights`` the language's word map (:mod:`polyseek.encoders.wordmap`) joins
+    the mix: ``normalize(g * bge(gloss) + m * word_map + (1 - g - m) * projected)``. The dictionaries and maps load on
+    the first query that needs them, so English pays nothing.
     """
 
     def __init__(self, base: Any, routed: RoutedQueryEncoder, *, agree: float, weight: float,
