@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -127,3 +128,36 @@ def test_status(collection, engine_factory):
     status = engine.status()
     assert status["files"] == 4 and status["items"] >= 5
     assert status["encoders"] == {"image": "deterministic", "text": "deterministic"}
+
+
+def test_one_file_whichever_way_its_path_is_written(collection, engine_factory, monkeypatch):
+    """"../x/a.jpg", "./x/a.jpg" and "/w/x/a.jpg" name one file: indexing the folder again by another spelling finds
+    it unchanged (no second copy of each item), and a delete by any spelling removes it."""
+    engine = engine_factory()
+    first = engine.index([collection])
+    count = engine.store.count()
+    monkeypatch.chdir(collection / "notes")
+    again = engine.index([os.path.join("..", "..", collection.name, ".", "")])
+    assert (again.added, again.unchanged, again.removed) == (0, first.added, 0)
+    assert engine.store.count() == count
+    assert all(".." not in key.split(os.sep) for key in engine.catalog.files())
+    assert engine.delete([os.path.join("..", "photos", "red.jpg")]) == 1
+    assert engine.store.count() == count - 1
+
+
+def test_keys_written_unfolded_by_an_older_version_heal(collection, engine_factory, monkeypatch):
+    """A store indexed before paths were folded holds keys like "/w/notes/../x/a.jpg": the next run through any
+    spelling replaces them with folded keys instead of keeping both copies."""
+    import polyseek.indexer as indexer
+
+    monkeypatch.chdir(collection / "notes")
+    monkeypatch.setattr(indexer, "file_key", lambda p: str(Path(p).expanduser().absolute()))  # the old rule
+    engine = engine_factory()
+    old = engine.index([os.path.join("..", "..", collection.name)])
+    assert any(".." in key.split(os.sep) for key in engine.catalog.files())
+    count = engine.store.count()
+    monkeypatch.undo()
+    healed = engine.index([collection])
+    assert (healed.added, healed.removed) == (old.added, old.added)
+    assert engine.store.count() == count
+    assert sorted(engine.catalog.files()) == sorted(str(p) for p in collection.rglob("*") if p.is_file())

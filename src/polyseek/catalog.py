@@ -13,6 +13,7 @@ no half file ever counts as indexed, and a later run of the same content resumes
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,12 @@ CREATE TABLE IF NOT EXISTS upgrade_done (space TEXT NOT NULL, key TEXT NOT NULL,
                                          PRIMARY KEY (space, key));
 """
 
+
+
+def file_key(path: str | os.PathLike[str]) -> str:
+    """How the catalog names a file: absolute, with "~" expanded and "." and ".." folded, so that "../x/a.jpg" and
+    "/w/x/a.jpg" are one file whichever way it was given. Symbolic links are kept as given."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 @dataclass(frozen=True)
 class PartialFile:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polyseek.catalog import Catalog, FileRecord, PartialFile
+from polyseek.catalog import Catalog, FileRecord, PartialFile, file_key
 from polyseek.errors import IndexMismatchError, InvalidInputError, NotFoundError, PolyseekError
 from polyseek.ingest.base import Chunk, ingestor_for, supported_extensions
 from polyseek.ingest.catalogue import ReuseRecordVectors, take_problems
@@ -112,7 +112,7 @@ def walk(paths: Sequence[str | os.PathLike[str]]) -> Walk:
             found.failed.append({"path": str(folder), "reason": f"cannot read folder: {reason}"})
 
     for raw in paths:
-        path = Path(raw).expanduser().absolute()
+        path = Path(file_key(raw))
         try:
             mode = path.stat().st_mode  # follows a symlink: a link to a device is a device
         except (FileNotFoundError, NotADirectoryError):
@@ -295,14 +295,14 @@ class Indexer:
 
         removed = []
         if remove_missing:
-            given = {Path(p).expanduser().absolute() for p in paths}
+            given = {Path(file_key(p)) for p in paths}
             for key in [*known, *(k for k in partial if k not in known)]:
-                path = Path(key)
+                path = Path(file_key(key))  # a key stored unfolded ("/w/../x/a.jpg") is judged where it points
                 if not (path in given or any(_is_under(path, root) for root in roots)):
                     continue
                 if any(_is_under(path, folder) for folder in walked.unreadable):
                     continue  # kept while its folder cannot be read
-                if _vanished(path):
+                if str(path) != key or _vanished(path):  # unfolded: the file is indexed again under its folded key
                     removed.append(key)
         if removed:
             self._mark_dirty()
@@ -378,7 +378,7 @@ class Indexer:
         files = [*self.catalog.files(), *self.catalog.partial()]  # a long file cut short has items too
         doc_keys, ids = [], []
         for target in targets:
-            absolute = str(Path(target).expanduser().absolute())
+            absolute = file_key(target)
             if Path(absolute) in {Path(Path(absolute).anchor), Path.home()}:
                 raise InvalidInputError(f"refusing to remove everything under {absolute}",
                                         hint="give the indexed folder or file to remove (polyseek status lists the index)")

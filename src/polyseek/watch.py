@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polyseek.catalog import file_key
 from polyseek.errors import InvalidInputError, PolyseekError
 from polyseek.types import IndexSummary
 
@@ -91,7 +92,7 @@ class Watcher:
             raise InvalidInputError("nothing to watch", hint="give one or more folders or files")
         resolved = []
         for raw in paths:
-            path = Path(raw).expanduser().absolute()
+            path = Path(file_key(raw))
             if not path.exists():
                 raise InvalidInputError(f"cannot watch {path}: no such file or folder", hint="give existing folders or files")
             resolved.append(path)

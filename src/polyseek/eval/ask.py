@@ -28,7 +28,6 @@ answerer) and ``test`` (held out).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyseek.catalog import file_key
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.eval.context import CachedScorer, gold_parts, normalise
@@ -97,7 +97,7 @@ def load_ask_questions(folder: str | Path, *, split: str = "all", limit: int | N
         return AskQuestion(str(record["qid"]), " ".join(str(record["question"]).split()), str(record["doc_id"]),
                            tuple(int(p) for p in record.get("evidence_pages") or ()), str(record["answer"]))
 
-    folder = Path(os.path.normpath(Path(folder).expanduser().absolute()))  # "../x" keyed as the index keys it
+    folder = Path(file_key(folder))  # "../x" keyed as the index keys it
     return read_questions(folder, build, lambda q: bool(q.question), split=split, limit=limit,
                           fields="{qid, question, doc_id, evidence_pages, answer}")
 
@@ -207,7 +207,7 @@ class PersistentScorer(CachedScorer):
         partial.write_text(json.dumps(data), encoding="utf-8")
         partial.replace(self.path)
 def within_document(engine: Engine, documents: Path, question: AskQuestion, depth: int) -> list[Hit]:
-    path = str((documents / question.doc_id).absolute())
+    path = file_key(documents / question.doc_id)
     filters = Filters(modalities=(Modality.PAGE, Modality.REGION), path_glob=path)
     # no search-time rerank: ask reranks these same hits passage by passage (the set of the first ``depth`` is the same)
     return engine.search([QueryPart(text=question.question)], k=depth, filters=filters, rerank=False)
@@ -401,7 +401,7 @@ def run_expansion_eval(folder: str | Path, *, generator: str, store: str | None 
         for done, question in enumerate(questions, 1):
             if not question.answerable:
                 continue
-            path = str((documents / question.doc_id).absolute())
+            path = file_key(documents / question.doc_id)
             filters = Filters(modalities=(Modality.PAGE, Modality.REGION), path_glob=path)
             row: dict[str, Any] = {"split": question.split, "question": question.question}
             for name, config in configs.items():

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyseek.catalog import file_key
 from polyseek.engine import Engine
 from polyseek.types import Filters, Modality, QueryPart
 
@@ -139,7 +140,7 @@ def run_context_eval(folder: str | Path, *, engine=None, store: str | None = Non
             parts = gold_parts(gold.get(question.qid, ""))
             if not parts or parts == ["not answerable"]:
                 continue
-            path = str((documents / question.doc_id).absolute())
+            path = file_key(documents / question.doc_id)
             filters = Filters(modalities=(Modality.PAGE, Modality.REGION), path_glob=path)
             hits = engine.search([QueryPart(text=question.question)], k=depth, filters=filters, spaces=tuple(signals))
             scored = {t: score_candidates(question.question, hits, reranker, temperature=t)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polyseek.catalog import file_key
 from polyseek.errors import InvalidInputError
 
 IOU = 0.5
@@ -48,7 +49,7 @@ def moment_queries(manifest: dict, root: Path) -> list[dict]:
     """One caption query per shot, one spoken query per narrated shot; the target is the shot's span in its file."""
     out = []
     for video in manifest["videos"]:
-        path = str((root / video["file"]).absolute())
+        path = file_key(root / video["file"])
         for number, shot in enumerate(video["shots"]):
             base = {"path": path, "span": (shot["start"], shot["end"]), "narrated": bool(shot.get("narration")),
                     "image": shot.get("image", "")}

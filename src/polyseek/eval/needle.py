@@ -29,6 +29,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from polyseek.catalog import file_key
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import load_captions
@@ -104,7 +105,7 @@ def build_grids(photos: Sequence[tuple[Path, list[str]]], n: int, folder: Path, 
     cells: list[Cell] = []
     for number in range(len(order) // per_grid):
         members = order[number * per_grid:(number + 1) * per_grid]
-        path = (folder / f"grid-{number:04d}.jpg").absolute()
+        path = Path(file_key(folder / f"grid-{number:04d}.jpg"))
         make = not path.is_file()
         canvas = Image.new("RGB", (n * cell, n * cell)) if make else None
         for position, index in enumerate(members):

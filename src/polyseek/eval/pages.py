@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from polyseek.catalog import file_key
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.types import Filters, Modality, QueryPart, Signal
@@ -120,7 +121,7 @@ def load_questions(folder: str | Path, *, split: str = "all", limit: int | None 
         return PageQuestion(str(record["qid"]), str(record["question"]).strip(), str(record["doc_id"]),
                             tuple(int(p) for p in record["evidence_pages"]), _facets(record))
 
-    return read_questions(Path(folder).expanduser().absolute(), build,
+    return read_questions(Path(file_key(folder)), build,
                           lambda q: bool(q.evidence_pages and q.question), split=split, limit=limit,
                           fields="{qid, question, doc_id, evidence_pages}")
 
@@ -262,7 +263,7 @@ def run_pages_eval(folder: str | Path, *, engine=None, store: str | None = None,
         search_seconds = 0.0
         doc_filter = (Modality.PAGE, Modality.REGION)
         for done, question in enumerate(questions, 1):
-            path = str((documents / question.doc_id).absolute())
+            path = file_key(documents / question.doc_id)
             relevant_pages = set(question.evidence_pages)
             for task in TASKS:
                 filters = Filters(modalities=doc_filter, path_glob=path if task == "within_document" else None)

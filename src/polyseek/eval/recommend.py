@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from polyseek.catalog import file_key
 from polyseek.errors import InvalidInputError
 from polyseek.recommend.base import SPACES, Pool, Profile, ProfileItem, zscore
 from polyseek.recommend.training import Event, read_interactions, sequences_by_user
@@ -54,7 +55,7 @@ def write_catalogue(folder: Path, out: Path, *, posters_only: bool = True) -> di
         if posters_only and not has_poster:
             continue
         if has_poster:
-            record["image"] = str((folder / poster).absolute())
+            record["image"] = file_key(folder / poster)
         record["genres"] = [g for g in film.get("genres", []) if g != "(no genres listed)"]
         if film.get("tags"):
             record["tags"] = film["tags"]
@@ -350,7 +351,7 @@ def run_recommend_eval(folder: Path, workdir: Path, *, seed: int = 0, resamples:
             summary = engine.index([catalogue], on_progress=(lambda p: progress("index", max(p.files_done, 0), 1)) if progress else None)
             if not any("index it again" in failure.get("reason", "") for failure in summary.failed):
                 break
-        key = str(catalogue.absolute())
+        key = file_key(catalogue)
         ids = [record_item_id(key, rid) for rid in record_ids]
         meta = engine.catalog.get_meta("index")
         dims = {s: int(v["dim"]) for s, v in meta["spaces"].items() if s in SPACES}

@@ -26,6 +26,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from polyseek.catalog import file_key
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import load_captions
@@ -243,7 +244,7 @@ def run_robustness(folder: str | Path, options: RobustnessOptions, *, workdir: s
             root.mkdir(parents=True, exist_ok=True)
         files = materialise(dataset.candidates, root)
         caption_of = {path: ids[0] for path, ids in files.ids_by_path.items()}
-        photo_of = {str(p.absolute()): pid for pid, p in photos.items()}
+        photo_of = {file_key(p): pid for pid, p in photos.items()}
         engine = Engine(str(root / "store-clean"), image_encoder=image_encoder, text_encoder=text_encoder)
         stack.callback(engine.close)
         started = time.perf_counter()
@@ -296,7 +297,7 @@ def run_robustness(folder: str | Path, options: RobustnessOptions, *, workdir: s
             mapping = {}
             for pid, path in photos.items():
                 target = write_perturbed(path, name, folder_path / f"{Path(pid).stem}.{'jpg' if name in ('jpeg20', 'rotate90+exif') else 'png'}", options.seed)
-                mapping[str(target.absolute())] = pid
+                mapping[file_key(target)] = pid
             variant = Engine(str(root / f"store-{name}"), image_encoder=image_encoder, text_encoder=text_encoder)
             try:
                 started = time.perf_counter()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyseek.catalog import file_key
 from polyseek.engine import Engine
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import Candidate, Dataset, Task
@@ -56,19 +57,19 @@ def materialise(candidates: tuple[Candidate, ...], workdir: Path) -> Materialise
     has_text = False
     for candidate in candidates:
         if candidate.image is not None:
-            path = candidate.image.expanduser().absolute()
+            path = Path(file_key(candidate.image))
             if str(path) in ids_by_path:
                 alias = workdir / "aliases" / (hashlib.blake2b(candidate.id.encode(), digest_size=12).hexdigest() + path.suffix.lower())
                 alias.parent.mkdir(parents=True, exist_ok=True)
                 if not alias.is_symlink():
                     alias.symlink_to(path)
-                path = alias.absolute()
+                path = Path(file_key(alias))
             image_paths.append(path)
         else:
             if not has_text:
                 text_dir.mkdir(parents=True, exist_ok=True)
                 has_text = True
-            path = (text_dir / _text_file_name(candidate.id)).absolute()
+            path = Path(file_key(text_dir / _text_file_name(candidate.id)))
             body = (candidate.text or "") + "\n"
             if not path.is_file() or path.read_text(encoding="utf-8") != body:
                 path.write_text(body, encoding="utf-8")
@@ -99,7 +100,7 @@ def _search(engine, query, depth: int, filters: Filters, ids_by_path: dict[str, 
         parts.append(query.image)  # a Path: the engine reads it like any query image
     scored, unmapped = [], 0
     for hit in engine.search(parts, k=depth, filters=filters):
-        ids = ids_by_path.get(hit.item.path)
+        ids = ids_by_path.get(file_key(hit.item.path))  # folded both sides: "../x" and "/w/x" are one file
         if ids is None:
             unmapped += 1
             continue

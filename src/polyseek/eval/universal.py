@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polyseek.catalog import file_key
 from polyseek.errors import InvalidInputError
 from polyseek.eval.datasets import load_captions
 from polyseek.eval.metrics import evaluate
@@ -143,6 +144,7 @@ class _Task:
 
 
 def _caption_task(folder: Path, options: UniversalOptions) -> tuple[_Task, list[Path]]:
+    folder = Path(file_key(folder))  # folded as the index keys files: "../x" and "/w/x" are one
     dataset = load_captions(folder, limit_images=options.limit)
     images = {c.id: c.image.expanduser().absolute() for c in dataset.candidates if c.image is not None}
     t2i = next(t for t in dataset.tasks if t.name == "text_to_image")
@@ -157,6 +159,7 @@ def _caption_task(folder: Path, options: UniversalOptions) -> tuple[_Task, list[
 
 
 def _page_task(folder: Path, options: UniversalOptions, held: set[str] | None = None, number: int = 0) -> _Task:
+    folder = Path(file_key(folder))
     limits = options.max_pages
     max_pages = limits[number if len(limits) > 1 else 0] if isinstance(limits, tuple) else limits
     documents, questions = load_questions(folder, split="all")
@@ -221,7 +224,7 @@ def _page_counts(folder: Path, documents: Path) -> dict[str, int]:
 
 
 def _moment_task(folder: Path) -> _Task:
-    root = folder.expanduser().absolute()
+    root = Path(file_key(folder))
     manifest = read_manifest(root)
     task = _Task("moments", "moments", root)
     task.index_paths = [str(root / v["file"]) for v in manifest["videos"]]
@@ -231,7 +234,7 @@ def _moment_task(folder: Path) -> _Task:
 
 
 def _distractor_paths(folder: Path, limit: int | None) -> list[str]:
-    root = folder.expanduser().absolute()
+    root = Path(file_key(folder))
     if limit is None:
         return [str(root)]
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
