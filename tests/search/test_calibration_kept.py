@@ -11,31 +11,12 @@ import pytest
 from polyseek.cli.remote import draw_backgrounds
 from polyseek.engine import Engine
 from polyseek.search.calibration import KEPT_AS, ModalityBackgrounds, keep_for_cold_searches
-from polyseek.stores import Row
 from polyseek.stores.snapshot import open_snapshot
 from polyseek.types import Filters, Modality
-from tests.stores.test_snapshot import KINDS, WORDS, thresholds
+from tests.stores.test_snapshot import build_engine_store as build
+from tests.stores.test_snapshot import thresholds
 
 QUERIES = ("harbour ferry", "revenue region notes", "a dog on the grass", "galaxy")
-
-
-def build(folder, rows: int = 1500, seed: int = 7) -> None:
-    words = 64
-    writer = Engine(folder, image_encoder=f"deterministic:{words}", text_encoder=f"deterministic:{words}")
-    writer.spaces.ensure(writer.store)
-    rng = np.random.default_rng(seed)
-    made = []
-    for i in range(rows):
-        modality, ext = KINDS[i % 3]
-        text = " ".join(rng.choice(WORDS, 5))
-        vector = writer.encoder("text").encode_documents([text])[0]
-        noise = rng.normal(scale=0.05, size=words).astype(np.float32)
-        spaces = {"image": (vector + noise) / np.linalg.norm(vector + noise)} | ({"text": vector} if modality != "image" else {})
-        made.append(Row(id=f"r{i:05d}", doc=f"/d/{i}", path=f"/d/{i}.{ext}", modality=modality,
-                        text=text if modality != "image" else "", vectors=spaces))
-    writer.store.upsert(made)
-    writer.store.optimize()
-    writer.close()
 
 
 def ranked(engine: Engine) -> list[list[tuple[str, float]]]:

@@ -159,20 +159,16 @@ def test_no_snapshot_outside_the_snapshots_range(folder, monkeypatch):
     assert open_snapshot(folder.parent / "missing") is None
 
 
-@pytest.mark.parametrize("mode", ["shortlist", "flat"])
-def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch, mode):
-    """The whole search pipeline (calibration draws, per-kind searches, BM25, fusion, rows) through both stores, with
-    the cold command's early background draw on the snapshot side."""
-    from polyseek.cli.remote import draw_backgrounds
+def build_engine_store(folder, rows: int = 1500, seed: int = 7) -> None:
+    """An optimized engine store of ``rows`` mixed items (photos, pages, notes) on 64-word deterministic encoders."""
     from polyseek.engine import Engine
 
-    (thresholds if mode == "shortlist" else flat_thresholds)(monkeypatch)
     words = 64
-    writer = Engine(tmp_path / "store", image_encoder=f"deterministic:{words}", text_encoder=f"deterministic:{words}")
+    writer = Engine(folder, image_encoder=f"deterministic:{words}", text_encoder=f"deterministic:{words}")
     writer.spaces.ensure(writer.store)
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     made = []
-    for i in range(1500):
+    for i in range(rows):
         modality, ext = KINDS[i % 3]
         text = " ".join(rng.choice(WORDS, 5))
         vector = writer.encoder("text").encode_documents([text])[0]
@@ -183,6 +179,17 @@ def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch, mode
     writer.store.upsert(made)
     writer.store.optimize()
     writer.close()
+
+
+@pytest.mark.parametrize("mode", ["shortlist", "flat"])
+def test_an_engine_on_it_ranks_as_on_the_lance_store(tmp_path, monkeypatch, mode):
+    """The whole search pipeline (calibration draws, per-kind searches, BM25, fusion, rows) through both stores, with
+    the cold command's early background draw on the snapshot side."""
+    from polyseek.cli.remote import draw_backgrounds
+    from polyseek.engine import Engine
+
+    (thresholds if mode == "shortlist" else flat_thresholds)(monkeypatch)
+    build_engine_store(tmp_path / "store")
     snapshot = open_snapshot(tmp_path / "store")
     assert snapshot is not None
     fast, plain = Engine(snapshot, read_only=True), Engine(tmp_path / "store", read_only=True)
