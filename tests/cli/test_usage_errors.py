@@ -95,6 +95,7 @@ def test_indexing_a_missing_path_into_an_existing_store_fails_too(indexed_store,
     result = cli("index", str(tmp_path / "nope"), "--store", indexed_store)
     assert result.returncode == 4 and "no such file or folder" in result.stderr.splitlines()[-1]
     assert "Traceback" not in result.stderr
+    assert result.stdout.strip() == "" and len(result.stderr.strip().splitlines()) == 1  # one line, no summary
 
 
 @pytest.mark.parametrize("query", ["a dog's toy", "2:30 pm meeting", "covid-19 - 2020", '"unclosed'])

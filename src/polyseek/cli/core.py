@@ -77,6 +77,9 @@ def index(
             options = RayOptions(address=ray_address, workers=ray_workers)
         summary = engine.index([str(p) for p in paths], on_progress=on_progress, remove_missing=not keep_missing,
                                ray=options)
+    if missing and len(missing) == len(paths) and not summary.removed:  # nothing given exists: say so in one line, fail
+        engine.close()
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}", hint="give files or folders to index")
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -87,8 +90,6 @@ def index(
         for failure in summary.failed:
             console.print(f"  [red]skipped[/red] {failure['path']}: {failure['reason']}", highlight=False)
     engine.close()
-    if missing and len(missing) == len(paths) and not summary.removed:  # nothing given exists: say so, fail
-        raise NotFoundError(f"no such file or folder: {', '.join(missing)}", hint="give files or folders to index")
 
 
 def search(
