@@ -84,6 +84,23 @@ def test_delete_by_path_and_id(collection, engine_factory):
     assert engine.index([collection]).added == 3  # red.jpg and the two under photos/
 
 
+def test_a_read_only_engine_writes_nothing(collection, engine_factory, tmp_path):
+    writer = engine_factory(tmp_path / "ro")
+    writer.index([collection / "notes"])
+    before = (writer.store.count(), len(writer.files()))
+    writer.close()
+    reader = engine_factory(tmp_path / "ro", read_only=True)
+    with pytest.raises(InvalidInputError, match="read-only"):
+        reader.index([collection])
+    with pytest.raises(InvalidInputError, match="read-only"):
+        reader.delete([str(collection / "notes")])
+    with pytest.raises(InvalidInputError, match="read-only"):
+        reader.concepts.add("rex", description="my dog")
+    assert (reader.store.count(), len(reader.files())) == before
+    assert reader.search("pets", k=1)  # reading still works
+    assert not reader.concepts.list()
+
+
 def test_refuses_other_encoder(collection, engine_factory, tmp_path):
     engine = engine_factory(tmp_path / "s1")
     engine.index([collection])

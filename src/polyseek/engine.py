@@ -62,6 +62,10 @@ class Engine:
     >>> engine = Engine("memory://", image_encoder="deterministic", text_encoder="deterministic")  # doctest: +SKIP
     >>> engine.index(["photos/"])                                                              # doctest: +SKIP
     >>> engine.search("a dog running on grass", k=5)                                           # doctest: +SKIP
+
+    ``read_only``: a reader. It writes nothing to the index (``index``, ``delete``, concept changes and ``upgrade``
+    raise :class:`polyseek.errors.InvalidInputError`), and on a shared collection (Milvus) with no catalog on this
+    machine it keeps the collection's description in memory instead of creating a catalog.
     """
 
     def __init__(self, store: str | os.PathLike[str] | Store | None = None, *, image_encoder: str | None = None,
@@ -80,6 +84,7 @@ class Engine:
         self.spaces.check()
         self.config = config or SearchConfig()
         self.indexer = Indexer(self.store, self.catalog, self.spaces.encode_chunks)
+        self.indexer.read_only = read_only
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExpansionPolicy(_expander), ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),

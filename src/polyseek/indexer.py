@@ -192,6 +192,7 @@ class Indexer:
         self.encode = ReuseRecordVectors(store, encode)
         self.lock = lock_for(store)
         self.wait = True
+        self.read_only = False  # an engine opened read-only: every write is refused before it takes the lock
         self.file_seconds = FILE_SECONDS
         self.file_items = FILE_ITEMS
         self.part_items = PART_ITEMS
@@ -208,6 +209,9 @@ class Indexer:
             if on_progress:  # the server's callback may raise here to cancel a job that waits
                 on_progress(Progress(0, 0, detail=message, stage="wait"))
 
+        if self.read_only:
+            raise InvalidInputError("this index was opened read-only: it cannot index, delete, change concepts or upgrade",
+                                    hint="open it for writing: Engine(store) without read_only=True")
         outermost = not self.lock.held
         with self.lock.hold(wait=self.wait, on_wait=on_wait):
             if outermost:
