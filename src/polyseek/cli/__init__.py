@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from polyseek.cli.remote import main
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a command a server answers never needs it)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["app", "main"]
 

@@ -9,7 +9,9 @@ whether a server is up. Only plain text queries go this way (an image or a previ
 A plain ``polyseek search`` (words and the options in :data:`VALUE_OPTIONS` and :data:`FLAGS`) is parsed here,
 before the Typer app and its command modules are imported (:func:`answer_plain_search`): with a server up the
 command then costs ~0.1 s of CPU instead of ~0.3 s of CLI set-up. Anything this parser does not know, or a value
-it does not accept, goes to the full CLI, which parses and reports it as before.
+it does not accept, goes to the full CLI, which parses and reports it as before. The way to a server imports the
+standard library's ``json`` and ``socket`` alone (no ``http.client``, ``pathlib`` or polyseek module: ~45 ms of CPU
+less per command); polyseek's types are imported for the table, a ``--modality`` or an image-like word only.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of CPU); type checkers take it as True
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from polyseek.types import Filters
 
 DISCOVERY = "serve.json"
@@ -37,12 +40,20 @@ FLAGS = {"--json": ("as_json", True), "--timings": ("timings", True), "--rerank"
 _asked: set[str] = set()  # servers this process already asked and did not get an answer from
 
 
-def discovery_path(store_uri: str) -> Path | None:
-    """Where a server of this store announces itself (local folder stores only)."""
+def discovery_file(store_uri: str) -> str | None:
+    """Where a server of this store announces itself (local folder stores only), as a path string."""
     if "://" in store_uri and not store_uri.startswith(("file://", "lancedb://")):
         return None
     folder = store_uri.split("://", 1)[-1] if "://" in store_uri else store_uri
-    return Path(folder).expanduser() / DISCOVERY
+    return os.path.join(os.path.expanduser(folder), DISCOVERY)
+
+
+def discovery_path(store_uri: str) -> Path | None:
+    """:func:`discovery_file` as a ``Path``."""
+    from pathlib import Path
+
+    file = discovery_file(store_uri)
+    return None if file is None else Path(file)
 
 
 def announce(store_uri: str, url: str, token: str | None) -> Path | None:
@@ -71,19 +82,103 @@ def withdraw(path: Path | None) -> None:
 
 def find_server(store_uri: str) -> dict[str, Any] | None:
     """The live server of this store, from its discovery file, or None."""
-    path = discovery_path(store_uri)
+    path = discovery_file(store_uri)
     try:
-        info = json.loads(path.read_text()) if path is not None else None
-        os.kill(int(info["pid"]), 0)  # type: ignore[index]
+        if path is None:
+            return None
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        os.kill(int(info["pid"]), 0)
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return info if isinstance(info, dict) and str(info.get("url", "")).startswith("http://") else None
 
 
+def split_url(url: str) -> tuple[str, int, str]:
+    """(host, port, path) of an ``http://`` URL as :func:`announce` writes it (``http://127.0.0.1:8765/``,
+    ``http://[::1]:8765/``); ValueError for anything else."""
+    if not url.startswith("http://"):
+        raise ValueError(url)
+    authority, slash, path = url[len("http://"):].partition("/")
+    host, colon, port = authority.rpartition(":")
+    if not colon or not port.isdigit():
+        host, port = authority, "80"
+    host = host.removeprefix("[").removesuffix("]")
+    if not host:
+        raise ValueError(url)
+    return host, int(port), slash + path
+
+
+def http_post(url: str, path: str, payload: bytes, headers: dict[str, str],
+              timeout: float = TIMEOUT_SECONDS) -> tuple[int, bytes]:
+    """POST ``payload`` to ``url`` + ``path`` over one HTTP/1.1 connection (closed after the answer): (status, body).
+
+    Plain sockets: ``http.client`` imports ``email``, ``ssl`` and more (~30 ms of CPU of a ~0.1 s command). The
+    body is read by its ``Content-Length``, chunk by chunk when chunked, or to the end. OSError or ValueError when
+    the answer is not HTTP."""
+    import socket
+
+    host, port, base = split_url(url)
+    target = base.rstrip("/") + path
+    head = [f"POST {target} HTTP/1.1", f"Host: {host if ':' not in host else '[' + host + ']'}:{port}",
+            f"Content-Length: {len(payload)}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    # an ASCII host as bytes: a str one is encoded with the "idna" codec (imports encodings.idna and stringprep)
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    with socket.create_connection((name, port), timeout=timeout) as connection:
+        connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+        received = bytearray()
+        while True:
+            block = connection.recv(65536)
+            if not block:
+                break
+            received += block
+            status, fields, body_start = _head(received)
+            if status is None:
+                continue
+            length = fields.get("content-length")
+            if length is not None and length.isdigit() and len(received) - body_start >= int(length):
+                return status, bytes(received[body_start:body_start + int(length)])
+    status, fields, body_start = _head(received)
+    if status is None:
+        raise ValueError("no HTTP answer")
+    body = bytes(received[body_start:])
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        body = _unchunk(body)
+    elif (length := fields.get("content-length")) is not None and (not length.isdigit() or len(body) < int(length)):
+        raise ValueError("the answer ended early")
+    return status, body
+
+
+def _head(received: bytearray) -> tuple[int | None, dict[str, str], int]:
+    """(status, header fields by lower-case name, where the body starts) once the head is in, else (None, {}, 0)."""
+    end = received.find(b"\r\n\r\n")
+    if end < 0:
+        return None, {}, 0
+    lines = bytes(received[:end]).decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise ValueError("not an HTTP answer")
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return int(parts[1]), fields, end + 4
+
+
+def _unchunk(body: bytes) -> bytes:
+    out, position = bytearray(), 0
+    while True:
+        line_end = body.index(b"\r\n", position)
+        size = int(body[position:line_end].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += body[line_end + 2:line_end + 2 + size]
+        position = line_end + 2 + size + 2
+
+
 def remote_search(server: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Hits as JSON from the server, or None when it cannot answer (the caller searches in-process)."""
-    import http.client
-
     url = str(server["url"])
     if url in _asked:  # it failed this process once already (the fast path tried): no second wait
         return None
@@ -91,16 +186,9 @@ def remote_search(server: dict[str, Any], body: dict[str, Any]) -> list[dict[str
     if server.get("token"):
         headers["Authorization"] = f"Bearer {server['token']}"
     try:
-        parts = urlsplit(url)
-        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=TIMEOUT_SECONDS)
-        try:
-            connection.request("POST", parts.path.rstrip("/") + "/api/search", body=json.dumps(body).encode(), headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
-        finally:
-            connection.close()
-        hits = json.loads(payload).get("hits") if response.status == 200 else None
-    except (OSError, ValueError, http.client.HTTPException, AttributeError):
+        status, payload = http_post(url, "/api/search", json.dumps(body).encode(), headers)
+        hits = json.loads(payload).get("hits") if status == 200 else None
+    except (OSError, ValueError, AttributeError, UnicodeError):
         hits = None
     if not isinstance(hits, list):
         _asked.add(url)
@@ -108,25 +196,38 @@ def remote_search(server: dict[str, Any], body: dict[str, Any]) -> list[dict[str
     return hits
 
 
+def image_terms(text: str) -> bool | None:
+    """Whether the query names image files (searched in-process: they are local files); None when it is not valid
+    query syntax (the in-process search reports it). Every image term has a file suffix, so text without a dot
+    needs no parsing (nor the parser's import)."""
+    if "." not in text:
+        return False
+    from polyseek.errors import PolyseekError
+    from polyseek.search.query_syntax import parse_query_syntax
+
+    try:
+        return bool(text.strip()) and any(kind != "text" for _, kind, _ in parse_query_syntax(text))
+    except PolyseekError:
+        return None
+
+
 def served_hits(store: str | None, text: str, k: int, filters: Filters, instruction: str | None, signals: list[str],
                 rerank: bool | None, like: str | None) -> list[dict] | None:
     """Hits from a running ``polyseek serve`` of this store, or None (no server, an image term, no answer)."""
     from polyseek.config import resolve_store_uri
-    from polyseek.errors import PolyseekError
-    from polyseek.search.query_syntax import parse_query_syntax
 
-    server = find_server(resolve_store_uri(store))
-    if server is None:
-        return None
-    try:
-        if text.strip() and any(kind != "text" for _, kind, _ in parse_query_syntax(text)):
-            return None  # image terms name local files: searched in-process
-    except PolyseekError:
-        return None  # the in-process search reports it properly
     body = {"text": text or None, "k": k, "instruction": instruction, "signals": list(signals), "rerank": rerank,
             "like": like, "filters": {"path_glob": filters.path_glob, "file_types": list(filters.file_types),
                                       "modalities": [m.value for m in filters.modalities],
                                       "date_from": filters.date_from, "date_to": filters.date_to}}
+    return served_body_hits(resolve_store_uri(store), body)
+
+
+def served_body_hits(store_uri: str, body: dict[str, Any]) -> list[dict] | None:
+    """Hits for a search request ``body`` (``POST /api/search``) from a running server of ``store_uri``, or None."""
+    server = find_server(store_uri)
+    if server is None or image_terms(body.get("text") or "") is not False:
+        return None
     return remote_search(server, body)
 
 
@@ -168,43 +269,72 @@ def parse_plain_search(args: list[str]) -> dict[str, Any] | None:
     return options
 
 
+def filters_body(options: dict[str, Any]) -> dict[str, Any] | None:
+    """The search request's ``filters`` from the parsed options (as ``Filters`` reads them), or None when a value is
+    not accepted (the full CLI reports it). polyseek's types and ``datetime`` are imported only when asked for."""
+    dates: list[float | None] = [None, None]
+    modalities: list[str] = []
+    try:
+        if options.get("after") or options.get("before"):
+            from datetime import datetime
+
+            dates = [datetime.fromisoformat(options[name]).timestamp() if options.get(name) else None
+                     for name in ("after", "before")]
+        if options["modality"]:
+            from polyseek.errors import PolyseekError
+            from polyseek.types import Modality
+
+            try:
+                modalities = [Modality.parse(m).value for m in options["modality"]]
+            except PolyseekError:
+                return None
+    except ValueError:
+        return None
+    return {"path_glob": options.get("path_glob"), "file_types": [t.lower().lstrip(".") for t in options["file_type"]],
+            "modalities": modalities, "date_from": dates[0], "date_to": dates[1]}
+
+
 def answer_plain_search(args: list[str]) -> bool:
     """Answer ``polyseek search ARGS`` through a running server without loading the CLI; False when it did not
     (nothing printed: the full CLI then runs the command as it always does)."""
-    from datetime import datetime
-
-    from polyseek.errors import PolyseekError
-    from polyseek.search.query_syntax import join_arguments
-    from polyseek.types import Filters, Modality
-
     options = parse_plain_search(args)
     if options is None:
         return False
-    text = join_arguments(options["query"])
+    words = options["query"]
+    if any(word.strip() in ("+", "-") for word in words):  # join_arguments quotes phrases around lone operators
+        from polyseek.search.query_syntax import join_arguments
+
+        text = join_arguments(words)
+    else:  # ... and is a plain join otherwise (no parser import)
+        text = " ".join(words)
     if not text.strip() and not options.get("like"):
         return False
     store = options.get("store") or os.environ.get("POLYSEEK_STORE") or None
     try:
         k = int(options.get("k", 10))
-        dates = [datetime.fromisoformat(options[name]).timestamp() if options.get(name) else None for name in ("after", "before")]
-        filters = Filters(path_glob=options.get("path_glob"),
-                          file_types=tuple(t.lower().lstrip(".") for t in options["file_type"]),
-                          modalities=tuple(Modality.parse(m) for m in options["modality"]),
-                          date_from=dates[0], date_to=dates[1])
-    except (ValueError, PolyseekError):
+    except ValueError:
         return False
-    if not 1 <= k <= 10000:
+    filters = filters_body(options)
+    if filters is None or not 1 <= k <= 10000:
         return False
-    served = served_hits(store, text, k, filters, options.get("instruction"), options["signal"], options.get("rerank"),
-                         options.get("like"))
+    if store:
+        uri = store
+    else:
+        from polyseek.config import resolve_store_uri
+
+        uri = resolve_store_uri(None)
+    body = {"text": text or None, "k": k, "instruction": options.get("instruction"), "signals": options["signal"],
+            "rerank": options.get("rerank"), "like": options.get("like"), "filters": filters}
+    served = served_body_hits(uri, body)
     if served is None:
         return search_in_process(store, text, k, filters, options)
-    from polyseek.cli.output import print_hits, print_json
-
     timings = options.get("timings", False)
     if options.get("as_json"):
+        from polyseek.cli.output import print_json
+
         print_json({"hits": served, **({"served_by": "polyseek serve"} if timings else {})})
     else:
+        from polyseek.cli.output import print_hits
         from polyseek.types import Hit
 
         print_hits([Hit.from_dict(h) for h in served])
@@ -286,17 +416,22 @@ def draw_backgrounds(engine: Any) -> Any:
     return None
 
 
-def search_in_process(store: str | None, text: str, k: int, filters: Filters, options: dict[str, Any]) -> bool:
+def search_in_process(store: str | None, text: str, k: int, filters_json: dict[str, Any], options: dict[str, Any]) -> bool:
     """A plain search of a local index, run here as ``polyseek search`` runs it (``cli/core.py``), without Typer,
     rich or the command modules (~0.2 s of CPU of a cold command). False, with nothing printed, when the store is
     not a folder holding an index (the full CLI opens or reports it) or the search fails other than with a
     polyseek error (the full CLI runs it again and reports it as always); a polyseek error is reported here as the
     full CLI reports it (``error: ...`` on stderr, its exit code)."""
     import logging
+    from pathlib import Path
 
     from polyseek.config import resolve_store_uri
     from polyseek.errors import PolyseekError
+    from polyseek.types import Filters, Modality
 
+    filters = Filters(path_glob=filters_json["path_glob"], file_types=tuple(filters_json["file_types"]),
+                      modalities=tuple(Modality(m) for m in filters_json["modalities"]),
+                      date_from=filters_json["date_from"], date_to=filters_json["date_to"])
     uri = resolve_store_uri(store)
     if "://" in uri or not (Path(uri).expanduser() / CATALOG_FILE).is_file():
         return False
