@@ -70,3 +70,33 @@ def test_named_model_directory_and_errors(tmp_path, aligner):
                                atol=1e-6)
     with pytest.raises(EncoderError, match="not an aligner model directory"):
         load_encoder(f"aligner:{tmp_path}")
+
+
+def test_one_thread_small_passes_give_the_same_vectors():
+    """A backfill's one-thread encoder runs 2 images a pass, indexing 32: the vectors must be identical."""
+    from PIL import Image
+
+    from polyseek.encoders.aligner import AlignerEncoder
+
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(rng.integers(0, 255, (90 + 7 * i, 120, 3), dtype=np.uint8)) for i in range(5)]
+    images.append(images[0].convert("L"))
+    encoder = AlignerEncoder()
+    assert np.array_equal(encoder.encode_images(images), encoder.with_threads(1).encode_images(images))
+
+
+def test_preprocess_matches_the_float_formula():
+    from PIL import Image
+
+    from polyseek.align.features import preprocess
+
+    rng = np.random.default_rng(4)
+    images = [Image.fromarray(rng.integers(0, 255, (50, 70, 4), dtype=np.uint8)),
+              Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))]
+    for flip in (False, True):
+        expected = []
+        for image in images:
+            rgb = image.convert("RGB").resize((64, 64), Image.Resampling.BICUBIC) if image.size != (64, 64) else image.convert("RGB")
+            rgb = rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else rgb
+            expected.append((np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) - 127.0) / 128.0)
+        assert np.array_equal(preprocess(images, 64, flip=flip), np.stack(expected))

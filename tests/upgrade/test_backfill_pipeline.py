@@ -95,3 +95,28 @@ def test_the_aligner_runs_its_images_on_a_session_of_the_threads_it_is_given():
         assert session is not onnx_backbone(encoder.config.backbone)
     with pytest.raises(InvalidInputError):
         encoder.with_threads(0)
+
+
+def test_cli_threads_and_nice_reach_the_backfill(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from polyseek.cli.app import app
+
+    make_notes(tmp_path / "notes", n=12)
+    store = str(tmp_path / "store")
+    Engine(store, image_encoder="deterministic", text_encoder="deterministic").index([str(tmp_path / "notes")])
+    niced: list[int] = []
+    monkeypatch.setattr("os.nice", lambda n: niced.append(n) or n)  # the test runner keeps its priority
+    run = CliRunner()
+    for args, named in [(("--threads", "0"), "--threads"), (("--nice", "20"), "--nice"), (("--nice", "-1"), "--nice"),
+                        (("--threads", "two"), "--threads")]:
+        refused = run.invoke(app, ["upgrade", "--store", store, "--text-encoder", NEW, *args], env={"COLUMNS": "200"})
+        assert refused.exit_code == 2 and named in refused.output  # the installed command prints it as one line
+    assert st.states(Engine(store).catalog) == {}  # refused before anything started
+    Threaded.calls = []
+    done = run.invoke(app, ["upgrade", "--store", store, "--text-encoder", NEW, "--sample", "8", "--batch-files", "2",
+                            "--threads", "3", "--nice", "7", "--json"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert niced == [7]
+    backfilled = Threaded.calls[Threaded.calls.index(3):] if 3 in Threaded.calls else []  # after the sample's calls
+    assert backfilled and set(backfilled) == {3}

@@ -35,6 +35,10 @@ def upgrade(
     throttle: float = typer.Option(0.0, "--throttle", min=0.0, help="Seconds of pause per second of backfill work."),
     batch_files: int = typer.Option(16, "--batch-files", min=1, help="Files re-embedded per journaled batch."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="Stop the backfill after this long (resume later)."),
+    threads: int = typer.Option(1, "--threads", min=1, max=64, help="Threads of the new encoder's forward passes during the "
+                                "backfill (1: searches keep the other cores; more: a faster backfill on an idle machine)."),
+    nice: int = typer.Option(0, "--nice", min=0, max=19, help="Run the backfill at this lower scheduling priority (0-19, as "
+                             "nice -n N): searches of a server on the same cores come first."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Upgrade a space to a NEW encoder: queries switch at once (projected into the old space), items are re-embedded
@@ -51,6 +55,10 @@ def upgrade(
     if sum(modes) != 1:
         raise InvalidInputError("say what to do", hint="one of: --image-encoder NEW, --text-encoder NEW, --query-encoder NAME, "
                                                        "--resume, --rollback, --status")
+    if nice and (resume or (backfill and (image_encoder or text_encoder))):
+        import os
+
+        os.nice(nice)  # before the engine starts its threads: Linux gives each thread the priority it was created with
     engine = make_engine(store, read_only=True)
     result: dict[str, Any] = {}
     try:
@@ -79,7 +87,7 @@ def upgrade(
                         space = result["start"]["space"]
                     if backfill or resume:
                         result["backfill"] = run_backfill(engine, space, batch_files=batch_files, throttle=throttle,
-                                                          max_seconds=max_seconds, on_progress=on_progress)
+                                                          max_seconds=max_seconds, on_progress=on_progress, threads=threads)
     finally:
         engine.close()
     if as_json:
