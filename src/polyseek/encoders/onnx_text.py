@@ -40,7 +40,63 @@ def onnx_session(model_path: str, threads: int = 0, spinning: bool = True):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+    optimized = optimized_copy(model_path, ort.__version__)
+    if optimized is not None and optimized.exists():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(optimized), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a damaged copy: optimise the shipped model again (and keep that)
+            log.warning("could not load the optimised copy %s (%s); optimising %s again", optimized, exc, model_path)
+            optimized.unlink(missing_ok=True)
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if optimized is None:
+        return ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+    written = optimized.with_name(f".{optimized.name}.{os.getpid()}.tmp")
+    options.optimized_model_filepath = str(written)  # the runtime writes the graph it optimised while it loads
+    options.log_severity_level = 3  # without its warning that the graph is for this CPU (the copy's name says so)
+    try:
+        session = ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+    finally:
+        try:
+            if written.exists():
+                os.replace(written, optimized)
+        except OSError:
+            written.unlink(missing_ok=True)
+    return session
+
+
+def optimized_copy(model_path: str, runtime_version: str) -> Path | None:
+    """Where the graph ONNX Runtime optimises from ``model_path`` is kept for the next process, or None (no cache
+    folder can be made). Loading the kept graph with the optimiser off gives the same session (bge-small: the same
+    embeddings to the bit) for ~60 ms less CPU and ~2k fewer page faults per cold command. The optimiser's
+    result depends on the model file, the runtime's version and this CPU's instructions (ORT_ENABLE_ALL lays data
+    out for them), so all three name the copy."""
+    try:
+        stat = os.stat(model_path)
+        from platformdirs import user_cache_dir
+
+        folder = Path(os.environ.get("POLYSEEK_CACHE") or user_cache_dir("polyseek")) / "onnx-optimized"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    import hashlib
+
+    stamp = hashlib.sha1(f"{os.path.abspath(model_path)}:{stat.st_size}:{stat.st_mtime_ns}:{runtime_version}:"
+                         f"{_cpu_flags()}".encode()).hexdigest()[:16]
+    return folder / f"{Path(model_path).parent.name}-{Path(model_path).stem}-{stamp}.onnx"
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> str:
+    """This CPU's model and instruction flags (Linux), else the platform's processor name."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            lines = [line for line in info if line.startswith(("flags", "model name", "Features"))]
+        return "|".join(dict.fromkeys(line.strip() for line in lines))
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
 
 
 @lru_cache(maxsize=8)
