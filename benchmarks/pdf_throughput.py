@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default="HEAD", help="git ref of the baseline (default HEAD: the tree's last commit)")
     parser.add_argument("--ref", default=None, help="measure this git ref instead of the working tree (on a shared "
                         "working tree, others' uncommitted edits would otherwise be measured with it)")
+    parser.add_argument("--current-src", default=None, help="measure this exported src folder (e.g. a baseline commit "
+                        "plus the files under test) instead of the working tree")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -157,7 +159,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pdf-throughput-") as tmp:
         scratch = Path(tmp)
         pdfs = make_subset(data, args.files, args.pages, scratch / "pdfs")
-        current = ROOT / "src"
+        current = Path(args.current_src).resolve() if args.current_src else ROOT / "src"
+        if args.current_src and not (current / "polyseek").is_dir():
+            raise SystemExit(f"{current}: not a src folder (expected {current}/polyseek)")
         if args.ref:
             (scratch / "current").mkdir()
             current = export_ref(args.ref, scratch / "current")
@@ -176,7 +180,7 @@ def main() -> None:
         per_page = [r["seconds"] / r["pages"] for r in results]
         stage_names = sorted({s for r in results for s in r["stages"]})
         cpu_per_page = [r["cpu_seconds"] / r["pages"] for r in results]
-        row = {"variant": name, "commit": baseline_commit if name == "baseline" else (tree_commit or "working tree"), "pages": pages,
+        row = {"variant": name, "commit": baseline_commit if name == "baseline" else (tree_commit or args.current_src or "working tree"), "pages": pages,
                "polyseek imported from": results[0].get("polyseek", ""),
                "s/page": statistics.median(per_page), "s/page runs": [round(v, 3) for v in per_page],
                "cpu s/page": statistics.median(cpu_per_page), "cpu s/page runs": [round(v, 3) for v in cpu_per_page]}
@@ -193,7 +197,7 @@ def main() -> None:
         row["ratio to baseline"] = row["s/page"] / base
         row["cpu ratio"] = row["cpu s/page"] / rows[0]["cpu s/page"]
     results = {"data": str(data), "subset": [p.name for p in pdfs], "repeats": args.repeats,
-               "baseline_ref": args.baseline_ref, "baseline_commit": baseline_commit, "tree": tree_commit or "working tree",
+               "baseline_ref": args.baseline_ref, "baseline_commit": baseline_commit, "tree": tree_commit or args.current_src or "working tree",
                "command": " ".join(sys.argv),
                "load_average": {"before": round(load_before, 2), "after": round(load(), 2)},
                "speedup": round(base / new, 3) if new else None,

@@ -162,6 +162,23 @@ class PageContent:
     ocr: bool
 
 
+def _unicode_codes(textpage: Any, count: int) -> list[int]:
+    """The UTF-16 unit of each of the text page's ``count`` characters, read in one PDFium call
+    (``FPDFText_GetText``) instead of one ``FPDFText_GetUnicode`` call per character; per character only if the
+    bulk read does not give exactly one unit per character."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    buffer = (ctypes.c_ushort * (count + 1))()
+    written = pdfium_c.FPDFText_GetText(textpage, 0, count, buffer)
+    if written == count + 1:  # the count includes the terminating NUL
+        codes = list(buffer[:count])
+        # the bulk read writes U+FFFE where a soft hyphen stands (``FPDFText_GetUnicode`` says 2): ask those alone
+        return [pdfium_c.FPDFText_GetUnicode(textpage, i) if code == 0xFFFE else code for i, code in enumerate(codes)]
+    return [pdfium_c.FPDFText_GetUnicode(textpage, index) for index in range(count)]  # pragma: no cover
+
+
 def _text_layer(page: Any, geometry: PageGeometry) -> tuple[str, list[Run]]:
     """The page text in content order, and its words as runs (from character boxes).
 
@@ -176,36 +193,41 @@ def _text_layer(page: Any, geometry: PageGeometry) -> tuple[str, list[Run]]:
         if count <= 0:
             return "", []
         text = textpage.get_text_range()
+        codes = _unicode_codes(textpage, count)
+        is_generated, char_box = pdfium_c.FPDFText_IsGenerated, pdfium_c.FPDFText_GetLooseCharBox
+        raw = textpage.raw
         runs: list[Run] = []
+        to_display = geometry.to_display
         rect = pdfium_c.FS_RECTF()
         word: list[str] = []
         left = bottom = right = top = 0.0
 
         def flush() -> None:
             if word:
-                runs.append(Run(geometry.to_display(left, bottom, right, top), "".join(word)))
+                runs.append(Run(to_display(left, bottom, right, top), "".join(word)))
                 word.clear()
 
         index = -1
         while index + 1 < count:
             index += 1
             first = index  # the character's box and flags are those of its first UTF-16 unit
-            code = pdfium_c.FPDFText_GetUnicode(textpage, index)
-            if 0xD800 <= code <= 0xDBFF and index + 1 < count:
-                # PDFium counts UTF-16 units: a math letter such as 𝑥 is two "characters", a surrogate pair
-                low = pdfium_c.FPDFText_GetUnicode(textpage, index + 1)
-                if 0xDC00 <= low <= 0xDFFF:
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    index += 1
+            code = codes[index]
             if 0xD800 <= code <= 0xDFFF:
-                continue  # a lone half encodes nothing
-            char = "-" if code == 2 else (chr(code) if 0 < code < 0x110000 else "")  # 2: PDFium's soft hyphen
-            if not char or char.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, first) == 1:
+                if code <= 0xDBFF and index + 1 < count:
+                    # PDFium counts UTF-16 units: a math letter such as 𝑥 is two "characters", a surrogate pair
+                    low = codes[index + 1]
+                    if 0xDC00 <= low <= 0xDFFF:
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        index += 1
+                if 0xD800 <= code <= 0xDFFF:
+                    continue  # a lone half encodes nothing
+            char = "-" if code == 2 else (chr(code) if code > 0 else "")  # 2: PDFium's soft hyphen
+            if not char or char.isspace() or is_generated(raw, first) == 1:
                 if word:
                     word.append(" ")  # a word break even where justified text leaves no visible gap
                 flush()
                 continue
-            if not pdfium_c.FPDFText_GetLooseCharBox(textpage, first, rect):
+            if not char_box(raw, first, rect):
                 continue
             c_left, c_right, c_top, c_bottom = rect.left, rect.right, rect.top, rect.bottom
             height = max(1e-3, c_top - c_bottom)
