@@ -22,6 +22,11 @@ calibration's background samples beside the snapshots for the next command on th
 discarded first run writes them; a store folder that is not writable has every command draw them); ``--fresh``
 also times the first command after an ``optimize()``, which draws and keeps them (the kept file is removed before
 each of those runs).
+
+With the server up, each query's hits (the command's and a direct ``POST /api/search``'s) must equal the in-process
+command's for the same query (``served_hits_identical_to_in_process``), and two more rows say where a served
+command's time goes: ``python -c pass`` alone (the interpreter's start and exit) and the request alone from a warm
+process (its round trip, and the server's own ``took_ms``).
 """
 
 from __future__ import annotations
@@ -110,6 +115,30 @@ def ensure_store(store: Path, items: int) -> None:
     engine.close()
 
 
+def interpreter_alone() -> dict:
+    """``python -c pass`` in a new process: the floor under any command (interpreter start, site, exit)."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", "pass"], env=child_env({}))
+    _, _, usage = os.wait4(process.pid, 0)
+    return {"wall_s": time.perf_counter() - started, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "rss_bytes": usage.ru_maxrss * 1024}
+
+
+def post_search(store: Path, text: str) -> dict:
+    """One ``POST /api/search`` from this (warm) process to the server of ``store``: the round trip's wall seconds,
+    and the server's own time for the search (``took_ms``) as ``cpu_s``'s neighbour ``server_s``."""
+    import urllib.request
+
+    url = json.loads((store / "serve.json").read_text())["url"].rstrip("/") + "/api/search"
+    request = urllib.request.Request(url, data=json.dumps({"text": text, "k": 10}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        payload = json.loads(answer.read())
+    return {"wall_s": time.perf_counter() - started, "cpu_s": 0.0, "rss_bytes": 0,
+            "server_s": payload["took_ms"] / 1000, "ids": [h["id"] for h in payload["hits"]]}
+
+
 def start_server(store: Path, src: str | None = None) -> subprocess.Popen:
     """``polyseek serve`` on ``store`` (from ``src`` when given: the same code as the 'current' clients)."""
     with socket.socket() as probe:
@@ -157,6 +186,9 @@ def main() -> None:
     rows: list[dict] = []
     mismatches: list[str] = []
     full_mismatches: list[str] = []  # current's fast path against current's full CLI
+    in_process_ids: dict[str, list[str]] = {}  # current's in-process hits by query: the served ones must equal them
+    served_mismatches: list[str] = []
+    breakdown: dict[str, list[dict]] = {"interpreter": [], "post": []}
     for setting in (["in-process"] + ([] if args.no_server else ["server up"])):
         server = start_server(args.store, args.current_src) if setting == "server up" else None
         try:
@@ -175,6 +207,14 @@ def main() -> None:
                           f"{runs[name][-1]['cpu_s']:.2f} s CPU", flush=True)
                 if len(variants) > 1 and runs["current"][-1]["ids"] != runs[variants[1][0]][-1]["ids"]:
                     mismatches.append(f"{setting}: {text!r}")
+                if setting == "in-process":
+                    in_process_ids[text] = runs["current"][-1]["ids"]
+                else:  # where the time of a served command goes: the interpreter alone, the request alone
+                    breakdown["interpreter"].append(interpreter_alone())
+                    breakdown["post"].append(post_search(args.store, text))
+                    for answer in (runs["current"][-1]["ids"], breakdown["post"][-1]["ids"]):
+                        if text in in_process_ids and answer != in_process_ids[text]:
+                            served_mismatches.append(text)
                 if setting == "in-process":  # the same code through the full CLI (LanceStore, Typer): same hits?
                     full = popen_rusage(args.current_src, args.store, text, True, FULL_CLI)
                     if full["ids"] != runs["current"][-1]["ids"]:
@@ -190,6 +230,10 @@ def main() -> None:
             if fresh_runs:
                 rows.append(summarise("`polyseek search --json`, in-process, first command after optimize(), current",
                                       items, fresh_runs))
+            if setting == "server up":
+                rows.append(summarise("`python -c pass` (interpreter start and exit alone)", items, breakdown["interpreter"]))
+                rows.append(summarise("`POST /api/search` from a warm process (round trip alone)", items, breakdown["post"],
+                                      server_search_s_median=round(statistics.median(r["server_s"] for r in breakdown["post"]), 4)))
         finally:
             if server is not None:
                 server.send_signal(signal.SIGINT)
@@ -208,9 +252,11 @@ def main() -> None:
                           "baseline_src": args.baseline_src, "current_src": args.current_src or "working tree",
                           "hits_identical": not mismatches, "mismatches": mismatches,
                           "hits_identical_to_full_cli": not full_mismatches, "full_cli_mismatches": full_mismatches,
+                          "served_hits_identical_to_in_process": None if args.no_server else not served_mismatches,
+                          "served_mismatches": served_mismatches,
                           "command": " ".join(sys.argv)},
           rows, ["method", "items", "wall_s_median", "cpu_s_median", "rss_mb_median", "wall_vs_baseline",
-                 "cpu_vs_baseline", "load_average"], args.out)
+                 "cpu_vs_baseline", "server_search_s_median", "load_average"], args.out)
 
 
 if __name__ == "__main__":
