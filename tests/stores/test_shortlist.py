@@ -249,6 +249,45 @@ def test_the_rows_snapshot_finds_exact_ids_only(tmp_path):
     assert shortlist_module.build_rows(tmp_path / "nul", pa.table({"id": ["x\0"], "text": ["X"]}), version=1) is None
 
 
+def test_json_fields_parsed_together_equal_each_parsed_alone():
+    texts = ['{"page": 3, "bbox": [0.1, 0.25, 1e-3, 7]}', "{}", None, "", '{"a": {"b": [1, "x,]"]}}',
+             '{"s": "\\u00e9 ]["}', '{"n": 123456789012345678901234567890}']
+    assert shortlist_module._json_objects(texts) == [shortlist_module._json_object(t) for t in texts]
+    assert shortlist_module._json_objects(["{}", None]) == [{}, {}]
+    # a field that is not one JSON value is parsed alone, as before (and fails alone, as before)
+    with pytest.raises(ValueError):
+        shortlist_module._json_objects(['{"a": 1}', "[1", "2]"])
+    with pytest.raises(ValueError):
+        shortlist_module._json_objects(['{"a": 1}', '1, 2'])
+    with pytest.raises(ValueError):  # the same count of values, but not the fields' own
+        shortlist_module._json_objects(["[1", "2]", "3, 4"])
+    assert shortlist_module._json_objects(["null", "[]", '{"a": 1}']) == [None, [], {"a": 1}]
+
+
+def test_rows_of_the_rows_snapshot_equal_its_records(tmp_path):
+    import json
+
+    import pyarrow as pa
+
+    ids = [f"i{j}" for j in range(40)]
+    table = pa.table({"id": ids, "doc": [f"/d/{j}" for j in range(40)], "path": [f"/d/{j}.pdf" for j in range(40)],
+                      "ext": ["pdf"] * 40, "modality": ["page" if j % 2 else "text" for j in range(40)],
+                      "date": [float(j) if j % 3 else None for j in range(40)],
+                      "locator": [json.dumps({"page": j, "bbox": None}) if j % 2 else "{}" for j in range(40)],
+                      "metadata": [json.dumps({"n": j}) if j % 5 == 0 else None for j in range(40)],
+                      "text": [None if j % 7 == 0 else f"words {j}" for j in range(40)]})
+    shortlist_module.build_rows(tmp_path / "rows", table, version=1)
+    snapshot = shortlist_module.RowsSnapshot(tmp_path / "rows")
+    wanted = ["i7", "i3", "missing", "i10", "i30", "i3"]
+    expected = {r["id"]: Row(id=r["id"], doc=r["doc"], path=r["path"], modality=r["modality"],
+                             locator=json.loads(r["locator"]), text=r["text"] or "",
+                             metadata=json.loads(r["metadata"] or "{}"), date=r["date"] or 0.0)
+                for r in snapshot.records(wanted)}
+    got = snapshot.rows(wanted)
+    assert {row.id: row for row in got} == expected and len(expected) == 4
+    assert expected["i3"].locator == {"page": 3, "bbox": None} and expected["i10"].metadata == {"n": 10}
+
+
 def test_vectors_of_a_scanned_space_come_from_memory_and_match_lance(tmp_path):
     from tests.stores.test_contract import DIM as CONTRACT_DIM
     from tests.stores.test_contract import make_rows

@@ -119,7 +119,8 @@ def fuse(ctx: SearchContext) -> None:
             has_text |= {row.id for row in ctx.rows.get(unseen) if row.text.strip()}
 
     def eligible(item_id: str, signal: str) -> bool:
-        if item_id in ctx.ineligible.get(Signal(signal), ()):
+        # a Signal is its str (same hash, equal): no Signal(signal) per call (~1 us, ~400 calls a query)
+        if item_id in ctx.ineligible.get(signal, ()):  # type: ignore[call-overload]
             return False
         return signal == Signal.IMAGE or item_id in has_text
 
