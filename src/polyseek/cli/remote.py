@@ -125,7 +125,7 @@ def http_post(url: str, path: str, payload: bytes, headers: dict[str, str],
     head += [f"{name}: {value}" for name, value in headers.items()]
     # an ASCII host as bytes: a str one is encoded with the "idna" codec (imports encodings.idna and stringprep)
     name: str | bytes = host.encode("ascii") if host.isascii() else host
-    with socket.create_connection((name, port), timeout=timeout) as connection:
+    with socket.create_connection((name, port), timeout=timeout) as connection:  # type: ignore[arg-type]  # bytes: getaddrinfo takes them
         connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
         received = bytearray()
         while True:
