@@ -12,7 +12,8 @@ and one query is run before timing. ``--timings`` adds the per-stage breakdown o
 ``--baseline-ref REF`` (a git commit) adds the same text queries through that commit's code and through this working
 tree's, each in a fresh process of its own on the same store (the same protocol for both; neither shares its process
 with the exact-scan rows), query by query in turn, which goes first alternating: a same-run ratio on a busy machine,
-with the share of queries whose top 10 is identical.
+with the share of queries whose top 10 is identical (ids, and ids with every score: the hit's, each signal's, the
+fused one). ``--require-identical`` makes the run fail (exit 1, after writing its files) when any differs.
 
 ``--store DIR`` keeps each size's built store under ``DIR/<size>`` and reuses it in later runs (the same seed draws
 the same items), so that a latency run on a busy machine need not rebuild 100k items first.
@@ -146,10 +147,10 @@ def row(method: str, items: int, samples: list[float], **extra) -> dict:
 class Baseline:
     """Another commit's code answering the same text queries on the same store, in its own process (``--worker``)."""
 
-    def __init__(self, ref: str | None, store: Path, folder: Path) -> None:
-        """``ref`` None: this working tree's code."""
+    def __init__(self, ref: str | None, store: Path, folder: Path, source: Path | None = None) -> None:
+        """``ref`` None: this working tree's code, or the package folder ``source`` (a copy of some ``src``)."""
         repo = Path(__file__).resolve().parent.parent
-        source = repo / "src"
+        source = source or repo / "src"
         if ref is not None:
             archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
@@ -172,18 +173,58 @@ class Baseline:
         self.process.wait(timeout=60)
 
 
+class StageCPU:
+    """Each pipeline stage's CPU milliseconds in the last search: ``main`` (the searching thread's) and ``process``
+    (all threads': the BM25 on LanceDB's, a second space's scan on the pool's). It wraps the stage functions that
+    ``SearchPipeline.stages`` hands out, so the pipeline's own code runs as it is."""
+
+    def __init__(self) -> None:
+        from polyseek.search.pipeline import SearchPipeline
+
+        self.last: dict[str, list[float]] = {}
+        original = SearchPipeline.stages
+        meter = self
+
+        def stages(pipeline):
+            def timed(name, stage):
+                def run(ctx) -> None:
+                    main, process = time.thread_time(), time.process_time()
+                    stage(ctx)
+                    meter.last[name] = [(time.thread_time() - main) * 1000, (time.process_time() - process) * 1000]
+                return run
+            return [(name, timed(name, stage)) for name, stage in original(pipeline)]
+
+        SearchPipeline.stages = stages  # type: ignore[method-assign]
+
+
+def stage_table(answers: list[dict]) -> dict[str, dict[str, float]]:
+    """Median main-thread and process CPU per stage over the answers' ``stage_cpu`` (stages above 0.05 ms)."""
+    names = dict.fromkeys(name for a in answers for name in a.get("stage_cpu", {}))
+    out = {}
+    for name in names:
+        main = [a["stage_cpu"].get(name, [0.0, 0.0])[0] for a in answers]
+        process = [a["stage_cpu"].get(name, [0.0, 0.0])[1] for a in answers]
+        if np.median(process) >= 0.05:
+            out[name] = {"main_ms": round(float(np.median(main)), 2), "process_ms": round(float(np.median(process)), 2)}
+    return out
+
+
 def worker(store: Path) -> None:
     """``--worker STORE``: text queries (one JSON line each on stdin) through ``Engine.trace`` of the polyseek on
-    ``PYTHONPATH``; one JSON line each on stdout (wall and CPU milliseconds, the top 10)."""
+    ``PYTHONPATH``; one JSON line each on stdout (wall and CPU milliseconds, each stage's CPU, the top 10 with
+    every score)."""
     engine = Engine(store)
+    meter = StageCPU()
     engine.search(QUERIES[0], k=10)
     print("ready", flush=True)
     for line in sys.stdin:
         forget_scores(engine)
+        meter.last.clear()
         cpu = time.process_time()
         trace = engine.trace(json.loads(line)["text"], k=10, rerank=False)
         print(json.dumps({"ms": sum(trace.timings.values()), "cpu_ms": (time.process_time() - cpu) * 1000,
-                          "ids": [h.item.id for h in trace.hits]}), flush=True)
+                          "stage_cpu": meter.last, "ids": [h.item.id for h in trace.hits],
+                          "scores": [[h.score, h.scores] for h in trace.hits]}), flush=True)
 
 
 def cold_commands(store: Path, repeats: int, log) -> list[dict]:
@@ -228,7 +269,7 @@ def cold_commands(store: Path, repeats: int, log) -> list[dict]:
 
 
 def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref: str | None = None,
-        keep: Path | None = None) -> tuple[list[dict], dict]:
+        keep: Path | None = None, sources: tuple[Path | None, Path | None] = (None, None)) -> tuple[list[dict], dict]:
     """``keep``: build the store under ``keep/<size>`` once and reuse it in later runs (seed 0; a ``built.json`` there
     says it is complete), instead of in a temporary folder."""
     rows: list[dict] = []
@@ -259,9 +300,11 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
         cpu_ms: dict[bool, list[float]] = {False: [], True: []}
         found: dict[bool, list[list[str]]] = {False: [], True: []}
         workers = {}
-        if baseline_ref:
-            workers = {"now": Baseline(None, store_path, Path(folder)),
-                       "before": Baseline(baseline_ref, store_path, Path(folder))}
+        if baseline_ref or sources[1] is not None:
+            workers = {"now": Baseline(None, store_path, Path(folder), sources[0]),
+                       "before": Baseline(None if sources[1] is not None else baseline_ref, store_path, Path(folder),
+                                          sources[1])}
+            baseline_ref = baseline_ref or str(sources[1])
         answers: dict[str, list[dict]] = {name: [] for name in workers}
         for n, text in enumerate(texts):  # the shipped path and the exact scan (and the two workers), in turn
             for name in sorted(workers, reverse=n % 2 == 1):
@@ -289,10 +332,20 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
                 worker_process.close()
             now, before = answers["now"], answers["before"]
             same = round(float(np.mean([a["ids"] == b["ids"] for a, b in zip(now, before)])), 3)
+            scored = round(float(np.mean([a["ids"] == b["ids"] and a.get("scores") == b.get("scores")
+                                          for a, b in zip(now, before)])), 3)
             for label, measured in ((f"this code, own process, beside {baseline_ref}", now),
                                     (f"code at {baseline_ref}, own process: same-run baseline", before)):
+                cpu_each = [a["cpu_ms"] for a in measured]
                 rows.append(row(f"polyseek text query (Engine.search, no rerank), {label}", size, [a["ms"] for a in measured],
-                                cpu_p50_ms=round(float(np.median([a["cpu_ms"] for a in measured])), 2), identical_top10=same))
+                                cpu_p50_ms=round(float(np.median(cpu_each)), 2),
+                                cpu_p95_ms=round(float(np.percentile(cpu_each, 95)), 2), identical_top10=same,
+                                identical_scores=scored))
+            ratios = [a["ms"] / b["ms"] for a, b in zip(now, before)]
+            cpu_ratios = [a["cpu_ms"] / b["cpu_ms"] for a, b in zip(now, before)]
+            rows[-2]["ratio_p50"] = round(float(np.median(ratios)), 3)  # query by query, this code over the baseline
+            rows[-2]["cpu_ratio_p50"] = round(float(np.median(cpu_ratios)), 3)
+            stage_cpu = {"this code": stage_table(now), baseline_ref: stage_table(before)}
         image_ms = timed(lambda p: engine.search(image=p, k=10), [(p,) for p in pictures], engine)
         rows.append(row("polyseek image query (Engine.search)", size, image_ms, ram_bytes_per_item=ram))
         for rerank in (False, True):
@@ -320,7 +373,9 @@ def run(size: int, queries: int, rng, timings: bool, cold: int = 0, baseline_ref
         if cold:
             for cold_row in cold_commands(store_path, cold, lambda m: print(m, flush=True)):
                 rows.append({**cold_row, "items": size})
-    info = {"peak_rss_bytes": rss}
+    info: dict = {"peak_rss_bytes": rss}
+    if workers:
+        info["stage_cpu_ms_p50"] = stage_cpu
     if timings:
         info["stages_ms_p50"] = {name: round(float(np.percentile(v, 50)), 3) for name, v in stages.items()}
     return rows, info
@@ -338,9 +393,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--timings", action="store_true", help="record the per-stage p50 of the text queries")
     parser.add_argument("--baseline-ref", help="also run the text queries through this git commit's code, in turn")
+    parser.add_argument("--baseline-src", type=Path,
+                        help="instead of --baseline-ref: a copy of another ``src`` folder (--baseline-ref then names it)")
+    parser.add_argument("--current-src", type=Path, help="the ``src`` folder of the code measured beside the baseline "
+                        "(default: this working tree's; a copy keeps others' edits out of a long run)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help="keep the built stores under this folder and reuse them (seed 0)")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--name", default="query_latency", help="the results files' name (NAME.json, NAME.md)")
+    parser.add_argument("--require-identical", action="store_true",
+                        help="with --baseline-ref: exit 1 unless every query's top 10 (ids and scores) equals the baseline's")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of an earlier results file that this run does not measure (each run's "
                              "commit, date and load average stay in details.runs)")
@@ -349,9 +411,11 @@ def main() -> None:
         worker(args.worker)
         return
     rng = np.random.default_rng(0)
+    load_start = [round(x, 2) for x in os.getloadavg()]
     rows, details = [], {}
     for size in args.sizes:
-        size_rows, info = run(size, args.queries, rng, args.timings, args.cold, args.baseline_ref, args.store)
+        size_rows, info = run(size, args.queries, rng, args.timings, args.cold, args.baseline_ref, args.store,
+                              (args.current_src, args.baseline_src))
         rows += size_rows
         details[str(size)] = info
     for size in args.vector_sizes:
@@ -359,12 +423,12 @@ def main() -> None:
                                             build_baselines=not args.no_build_above or size <= args.no_build_above)
         rows += size_rows
         details[f"vectors-{size}"] = info
-    run_info = {"args": sys.argv[1:], "load_average_end": [round(x, 2) for x in os.getloadavg()],
+    run_info = {"args": sys.argv[1:], "load_average_start": load_start, "load_average_end": [round(x, 2) for x in os.getloadavg()],
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for r in rows:
         r["run"] = run_info["date"]
     runs = [run_info]
-    earlier = Path(args.out) / "query_latency.json"
+    earlier = Path(args.out) / f"{args.name}.json"
     if args.merge and earlier.exists():
         old = json.loads(earlier.read_text())
         measured = {(r["method"], r["items"]) for r in rows}
@@ -373,10 +437,25 @@ def main() -> None:
         runs = old.get("details", {}).get("runs", []) + runs
         details = {**old.get("details", {}), **details}
     details["runs"] = runs
-    write("query_latency", {"sizes": args.sizes, "vector_sizes": args.vector_sizes, "queries": args.queries,
+    write(args.name, {"sizes": args.sizes, "vector_sizes": args.vector_sizes, "queries": args.queries,
                             "details": details}, rows,
           ["method", "items", "p50_ms", "p95_ms", "cpu_p50_ms", "recall@10", "identical_top10", "ram_bytes_per_item", "build_s",
-           "setting"], args.out)
+           "setting", "cpu_p95_ms", "identical_scores", "ratio_p50", "cpu_ratio_p50"], args.out)
+    stage_lines = [f"\nLoad average: {load_start} at the start, {run_info['load_average_end']} at the end."]
+    for size, info in details.items():
+        table = info.get("stage_cpu_ms_p50") if isinstance(info, dict) else None
+        if table:
+            stage_lines += [f"\nCPU per stage, {size} items (median ms over the text queries, main thread / whole process):\n",
+                            "| stage | " + " | ".join(table) + " |", "|---|" + "---|" * len(table)]
+            for name in dict.fromkeys(n for t in table.values() for n in t):
+                cells = [f"{t[name]['main_ms']} / {t[name]['process_ms']}" if name in t else "" for t in table.values()]
+                stage_lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    with open(Path(args.out) / f"{args.name}.md", "a") as markdown:
+        markdown.write("\n".join(stage_lines) + "\n")
+    differing = [r for r in rows if r.get("identical_scores", 1.0) < 1.0 and r.get("run") == run_info["date"]]
+    if args.require_identical and differing:
+        print(f"top 10 differs from the baseline's: {[(r['method'], r['identical_scores']) for r in differing]}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
