@@ -31,3 +31,77 @@ def test_each_distinct_passage_is_encoded_once_in_short_length_ordered_batches(e
     for text, vector in zip(texts, vectors):  # and each chunk gets the vector of its own text
         assert vector is not None
         np.testing.assert_allclose(vector, original([text])[0], atol=1e-6)
+
+
+def _page_with_regions(page: int, regions: list[str], count: int | None = None) -> list[Chunk]:
+    from PIL import Image
+
+    head = Chunk(modality=Modality.PAGE, locator=Locator(page=page), text="\n\n".join(regions),
+                 image=Image.new("RGB", (60, 80), "white"), metadata={"regions": len(regions) if count is None else count})
+    return [head] + [Chunk(modality=Modality.REGION, locator=Locator(page=page, bbox=(0, 10 * i, 100, 10 * i + 9)),
+                           text=t, metadata={"kind": "text"}) for i, t in enumerate(regions)]
+
+
+def test_a_page_with_regions_is_encoded_by_the_head_of_its_text_and_its_regions_whole(engine_factory):
+    from polyseek import spaces
+
+    engine = engine_factory()
+    encoder = engine.spaces.encoder("text")
+    sent: list[str] = []
+    original = encoder.encode_documents
+    encoder.encode_documents = lambda texts: (sent.extend(texts), original(texts))[1]
+    long_region = " ".join(f"word{i}" for i in range(200))  # ~1,500 characters
+    chunks = _page_with_regions(1, [long_region, "Operating margin was 31%."])
+    chunks.append(Chunk(modality=Modality.TEXT, locator=Locator(), text=long_region + " and more"))
+    vectors = engine.spaces.encode_chunks(chunks)["text"]
+    head = chunks[0].text[:spaces.PAGE_TEXT_CHARS]
+    assert chunks[0].text not in sent and long_region in sent and long_region + " and more" in sent
+    page_sent = [t for t in sent if t.startswith("word0 ") and len(t) <= spaces.PAGE_TEXT_CHARS]
+    assert len(page_sent) == 1 and head.startswith(page_sent[0]) and head[len(page_sent[0])] == " "  # whole words
+    assert len(page_sent[0]) > spaces.PAGE_TEXT_CHARS - 12  # cut at the last word break, not earlier
+    np.testing.assert_allclose(vectors[0], original([page_sent[0]])[0], atol=1e-6)
+
+
+def test_a_page_whose_regions_are_all_there_gets_their_mean_text_vector_without_encoding_its_words(engine_factory,
+                                                                                                  monkeypatch):
+    from polyseek import spaces
+
+    monkeypatch.setattr(spaces, "PAGE_TEXT_FROM_REGIONS", True)
+    engine = engine_factory()
+    encoder = engine.spaces.encoder("text")
+    sent: list[str] = []
+    original = encoder.encode_documents
+    encoder.encode_documents = lambda texts: (sent.extend(texts), original(texts))[1]
+    first = _page_with_regions(1, ["Revenue grew 12% to $4.1 billion in fiscal 2023.", "Operating margin was 31%."])
+    # page 2 says it has three regions but only two reach this batch (the rest come in the next): its own words
+    cut = _page_with_regions(2, ["Cash flow from operations rose.", "Dividends of $0.50 per share."], count=3)
+    chunks = first + cut
+    vectors = engine.spaces.encode_chunks(chunks)["text"]
+    assert chunks[0].text not in sent and chunks[3].text in sent
+    regions = np.stack([vectors[1], vectors[2]])
+    mean = regions.mean(axis=0)
+    np.testing.assert_allclose(vectors[0], mean / np.linalg.norm(mean), atol=1e-6)
+    assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-5
+    np.testing.assert_allclose(vectors[3], original([chunks[3].text])[0], atol=1e-6)
+    # the page's mean vector stays closer to each of its own regions than to the other page's
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[4])
+
+
+def test_bulk_unicode_read_matches_pdfium_per_character(tmp_path):
+    import pypdfium2.raw as pdfium_c
+
+    from polyseek.ingest.pdf import _unicode_codes, open_pdf
+
+    from ._pdf import PageSpec, write_pdf
+
+    mapping = {"x": "\U0001d465", "#": "\ud835", "~": "\x00", "-": "\u00ad"}
+    lines = [(72, 72, 14, "Softmax attention with x and # and ~ here"),
+             (72, 110, 11, "a soft-hyphenated word and a second line of the paragraph")]
+    path = write_pdf(tmp_path / "codes.pdf", [PageSpec(lines=lines)], to_unicode=mapping)
+    with open_pdf(path) as document:
+        textpage = document[0].get_textpage()
+        count = textpage.count_chars()
+        assert count > 50
+        expected = [pdfium_c.FPDFText_GetUnicode(textpage, i) for i in range(count)]
+        assert _unicode_codes(textpage, count) == expected
+        textpage.close()
