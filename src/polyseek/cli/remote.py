@@ -22,6 +22,7 @@ import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of CPU); type checkers take it as True
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
@@ -109,9 +110,10 @@ def split_url(url: str) -> tuple[str, int, str]:
     return host, int(port), slash + path
 
 
-def http_post(url: str, path: str, payload: bytes, headers: dict[str, str],
-              timeout: float = TIMEOUT_SECONDS) -> tuple[int, bytes]:
+def http_post(url: str, path: str, payload: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS,
+              meanwhile: Callable[[], object] | None = None) -> tuple[int, bytes]:
     """POST ``payload`` to ``url`` + ``path`` over one HTTP/1.1 connection (closed after the answer): (status, body).
+    ``meanwhile`` runs once the request is sent, while the server works on it.
 
     Plain sockets: ``http.client`` imports ``email``, ``ssl`` and more (~30 ms of CPU of a ~0.1 s command). The
     body is read by its ``Content-Length``, chunk by chunk when chunked, or to the end. OSError or ValueError when
@@ -127,6 +129,8 @@ def http_post(url: str, path: str, payload: bytes, headers: dict[str, str],
     name: str | bytes = host.encode("ascii") if host.isascii() else host
     with socket.create_connection((name, port), timeout=timeout) as connection:  # type: ignore[arg-type]  # bytes: getaddrinfo takes them
         connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+        if meanwhile is not None:
+            meanwhile()
         received = bytearray()
         while True:
             block = connection.recv(65536)
@@ -177,8 +181,10 @@ def _unchunk(body: bytes) -> bytes:
         position = line_end + 2 + size + 2
 
 
-def remote_search(server: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Hits as JSON from the server, or None when it cannot answer (the caller searches in-process)."""
+def remote_search(server: dict[str, Any], body: dict[str, Any],
+                  meanwhile: Callable[[], object] | None = None) -> list[dict[str, Any]] | None:
+    """Hits as JSON from the server, or None when it cannot answer (the caller searches in-process); ``meanwhile``:
+    as :func:`http_post` runs it."""
     url = str(server["url"])
     if url in _asked:  # it failed this process once already (the fast path tried): no second wait
         return None
@@ -186,7 +192,7 @@ def remote_search(server: dict[str, Any], body: dict[str, Any]) -> list[dict[str
     if server.get("token"):
         headers["Authorization"] = f"Bearer {server['token']}"
     try:
-        status, payload = http_post(url, "/api/search", json.dumps(body).encode(), headers)
+        status, payload = http_post(url, "/api/search", json.dumps(body).encode(), headers, meanwhile=meanwhile)
         hits = json.loads(payload).get("hits") if status == 200 else None
     except (OSError, ValueError, AttributeError, UnicodeError):
         hits = None
@@ -223,12 +229,20 @@ def served_hits(store: str | None, text: str, k: int, filters: Filters, instruct
     return served_body_hits(resolve_store_uri(store), body)
 
 
-def served_body_hits(store_uri: str, body: dict[str, Any]) -> list[dict] | None:
+def served_body_hits(store_uri: str, body: dict[str, Any],
+                     meanwhile: Callable[[], object] | None = None) -> list[dict] | None:
     """Hits for a search request ``body`` (``POST /api/search``) from a running server of ``store_uri``, or None."""
     server = find_server(store_uri)
     if server is None or image_terms(body.get("text") or "") is not False:
         return None
-    return remote_search(server, body)
+    return remote_search(server, body, meanwhile)
+
+
+def import_table_writer() -> None:
+    """What printing the table needs (polyseek's types and the table writer: ~25 ms of CPU), imported while the
+    server searches."""
+    import polyseek.cli.output  # noqa: F401
+    import polyseek.types  # noqa: F401
 
 
 def parse_plain_search(args: list[str]) -> dict[str, Any] | None:
@@ -325,7 +339,7 @@ def answer_plain_search(args: list[str]) -> bool:
         uri = resolve_store_uri(None)
     body = {"text": text or None, "k": k, "instruction": options.get("instruction"), "signals": options["signal"],
             "rerank": options.get("rerank"), "like": options.get("like"), "filters": filters}
-    served = served_body_hits(uri, body)
+    served = served_body_hits(uri, body, None if options.get("as_json") else import_table_writer)
     if served is None:
         return search_in_process(store, text, k, filters, options)
     timings = options.get("timings", False)
