@@ -12,7 +12,7 @@ photos is read, nothing is written). For each language, the first caption of eve
 
 With ``--word-maps DIR`` (a folder written by ``scripts/train_word_maps.py``), the word map's vector joins the mix:
 ``normalize(g * bge(gloss) + m * word_map + (1 - g - m) * projected)``, and ``(g, m)`` are chosen together on the dev
-half (MRR) over a grid of steps of 0.1 with ``g + m <= 0.9``.
+half (MRR) over a grid of steps of 0.1 with ``g + m <= 1`` (at 1 the projected query answers only where neither has a word).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main() -> None:
             known = np.abs(mapped).sum(1) > 0
             grid = {}
             for g in np.round(np.arange(0, 0.95, 0.1), 1):
-                for m in np.round(np.arange(0, 0.95 - g, 0.1), 1):
+                for m in np.round(np.arange(0, 1.0001 - g, 0.1), 1):
                     gw, mw = g * has[:, None], m * known[:, None]
                     grid[(float(g), float(m))] = metrics(normalize(gw * glossed + mw * mapped + (1 - gw - mw) * projected), photos, owner)
             best_pair = max(grid, key=lambda k: (grid[k]["dev"]["mrr"], -k[1]))

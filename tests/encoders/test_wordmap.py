@@ -8,7 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from polyseek.encoders.wordmap import fit_word_map, german_tokens, read_word_map, save_word_map, tokens, word_map
+from polyseek.encoders.wordmap import (
+    fit_word_map,
+    german_tokens,
+    read_word_map,
+    refine_word_map,
+    save_word_map,
+    tokens,
+    word_map,
+)
 from polyseek.errors import EncoderError, PolyseekError
 
 
@@ -41,6 +49,34 @@ def test_a_fitted_map_sends_an_unseen_bag_near_its_target_and_unknown_words_to_z
     # the vocabulary keeps the most common words only, and never one seen fewer than min_count times
     small = fit_word_map("de", bags + [["rare"]], np.vstack([targets, targets[:1]]), max_words=5)
     assert len(small.vocabulary) == 5 and "rare" not in small.vocabulary
+
+
+def _own_rank(vectors: np.ndarray, gallery: np.ndarray, owners: np.ndarray) -> float:
+    scores = vectors @ gallery.T
+    return float((scores > scores[np.arange(len(owners)), owners][:, None]).sum(1).mean())
+
+
+def test_contrastive_refinement_ranks_each_bag_s_own_row_higher_and_is_reproducible():
+    """Bags of 3 words out of 30; each of 60 gallery rows is its bag's words' directions plus a shared offset and noise,
+    so a least-squares map lands near the offset; InfoNCE should learn to tell the rows apart."""
+    rng = np.random.default_rng(1)
+    directions = rng.normal(size=(30, 16)).astype(np.float32)
+    picks = [rng.choice(30, size=3, replace=False) for _ in range(60)]
+    offset = 4.0 * rng.normal(size=16).astype(np.float32)
+    gallery = np.stack([directions[p].sum(0) + offset + rng.normal(size=16).astype(np.float32) for p in picks])
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    owners = np.repeat(np.arange(60), 4)
+    bags = [[f"w{i}" for i in picks[row] if rng.random() > 0.2] or [f"w{picks[row][0]}"] for row in owners]
+    ridge = fit_word_map("de", bags, gallery[owners], ridge=1.0, min_count=1)
+    refined = refine_word_map(ridge, bags, owners, gallery, epochs=30, batch=64, lr=3e-2)
+    before = _own_rank(ridge.encode_bags(bags), gallery, owners)
+    after = _own_rank(refined.encode_bags(bags), gallery, owners)
+    assert after < 0.7 * before, (before, after)
+    assert refined.notes["contrastive"]["epochs"] == 30 and refined.vocabulary == ridge.vocabulary
+    again = refine_word_map(ridge, bags, owners, gallery, epochs=30, batch=64, lr=3e-2)
+    assert np.array_equal(again.weights, refined.weights)  # seeded: the fitting script reproduces the shipped map
+    with pytest.raises(EncoderError, match="one gallery row per bag"):
+        refine_word_map(ridge, bags, owners[:3], gallery, epochs=1)
 
 
 def test_broken_or_foreign_word_map_files_fail_with_one_clear_error(tmp_path):

@@ -108,6 +108,38 @@ def fit_word_map(language: str, bags: Sequence[Sequence[str]], targets: np.ndarr
     return WordMap(language, vocabulary, idf, weights, {"ridge": ridge, "texts": len(bags), **(notes or {})})
 
 
+def refine_word_map(fitted: WordMap, bags: Sequence[Sequence[str]], owners: np.ndarray, gallery: np.ndarray, *,
+                    epochs: int, temperature: float = 0.05, lr: float = 3e-4, batch: int = 1024, seed: int = 0) -> WordMap:
+    """A fitted map refined by InfoNCE: each bag's unit vector should score its own ``gallery`` row (``owners[i]``)
+    above every other row, not only lie near it (Adam from the ridge weights, one thread, seeded: reproducible)."""
+    import torch
+
+    if len(bags) != len(owners) or not len(bags):
+        raise EncoderError(f"refining a word map needs one gallery row per bag: {len(bags)} bags, {len(owners)} rows")
+    torch.set_num_threads(1)
+    generator = torch.Generator().manual_seed(seed)
+    x = fitted.bags(bags)
+    weights = torch.tensor(fitted.weights.copy(), requires_grad=True)
+    targets = torch.tensor(np.asarray(gallery, dtype=np.float32))
+    rows = torch.tensor(np.asarray(owners, dtype=np.int64))
+    optimizer = torch.optim.Adam([weights], lr=lr)
+    losses = []
+    for _ in range(epochs):
+        order, total = torch.randperm(len(x), generator=generator), 0.0
+        for start in range(0, len(x), batch):
+            picked = order[start : start + batch]
+            queries = torch.nn.functional.normalize(torch.from_numpy(x[picked.numpy()]) @ weights, dim=1)
+            loss = torch.nn.functional.cross_entropy(queries @ targets.T / temperature, rows[picked])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(picked)
+        losses.append(round(total / len(x), 4))
+    notes = {**fitted.notes, "contrastive": {"epochs": epochs, "temperature": temperature, "lr": lr, "batch": batch,
+                                             "seed": seed, "loss_by_epoch": losses}}
+    return WordMap(fitted.language, fitted.vocabulary, fitted.idf, weights.detach().numpy().astype(np.float32), notes)
+
+
 def save_word_map(folder: str | Path, word_map: WordMap) -> None:
     """``{language}.json`` (vocabulary in row order, notes) and ``{language}.safetensors`` (float16 weights, idf)."""
     from safetensors.numpy import save_file
