@@ -158,3 +158,49 @@ def test_only_moments_gain_and_only_by_their_words_over_their_mean():
     fused = [("a", 3.0), ("photo", 2.5), ("b", 2.0)]  # b: the mean of its keyframe (1.0) and its words (5.0)
     out = dict(cross_kind_evidence(fused, lists, rows, WEIGHTS, words_alone=3.0))
     assert out == {"a": 3.0, "photo": 2.5, "b": 2.0 + (5.0 - 3.0)}  # a (silent) has no words: unchanged
+
+
+def _look_alike_case(task: str):
+    """A calibrated pool: a photo ``P``, its own shot ``mP`` (its narration: another caption of P), and ``mX``, a
+    shot of a similar picture whose narration shares some of the words."""
+    from polyseek.search.moments import CrossKindCase
+
+    rows = {r.id: r for r in [moment("mP", 0, 5, path="/v/a.mp4", text="white dog shakes off water on the shore"),
+                              moment("mX", 10, 15, path="/v/a.mp4", text="white dog runs on the shore"),
+                              Row(id="P", doc="/P.jpg", path="/P.jpg", modality="image"),
+                              Row(id="Q", doc="/Q.jpg", path="/Q.jpg", modality="image")]}
+    lists = {"image": [("P", 3.6), ("mP", 3.55), ("Q", 3.3), ("mX", 3.2)] + [(f"o{i}", 1.0 - i * 0.01) for i in range(20)],
+             "text": [("mP", 5.0), ("mX", 3.9)] + [(f"t{i}", 0.5 - i * 0.01) for i in range(20)]}
+    fused = (("P", 3.6), ("Q", 3.3), ("mP", 3.5), ("mX", 3.4))
+    if task == "moments":  # the query is a caption of P, asked of the video: its shot is right, the photo its twin
+        return CrossKindCase("moments", fused, lists, rows, WEIGHTS, right=frozenset({"mP"}), twins=frozenset({"P"}))
+    return CrossKindCase("captions", fused, lists, rows, WEIGHTS, right=frozenset({"P"}), twins=frozenset({"mP"}))
+
+
+def test_words_rule_fitted_on_a_tiny_dev_set_keeps_photos_first_for_captions():
+    """The session-8 rule (words from 3 z count alone) lifts the look-alike's shot over the right photo for a caption
+    query; counting only the best words (within a margin) lifts the right shot and leaves the look-alike."""
+    from polyseek.search.moments import WordsRule, fit_words_rule, score_words_rule
+
+    dev = [_look_alike_case("moments"), _look_alike_case("captions")]
+    mean, words3, best = WordsRule(None), WordsRule(3.0), WordsRule(3.0, best_words=0.5)
+    assert score_words_rule(mean, dev)["moment_r1"] == 0.0  # P's twin taken out, Q's look beats mP's mean
+    assert score_words_rule(words3, dev) == {"moment_r1": 1.0, "caption_kind_top1": 0.0, "caption_r1": 0.0,
+                                             "n_moments": 1.0, "n_captions": 1.0}  # mX (3.9) over P (3.6)
+    chosen, table = fit_words_rule(dev, [mean, words3, best])
+    assert chosen == best and len(table) == 3
+    assert table[2][1]["moment_r1"] == 1.0 and table[2][1]["caption_kind_top1"] == 1.0
+    # the floor on captions outranks moment R@1: without the margin rule the mean is the only feasible one
+    assert fit_words_rule(dev, [words3, mean])[0] == mean
+    # nothing reaches the caption floor: the least summed shortfall from both goals
+    assert fit_words_rule(dev, [mean, words3, best], min_kind_top1=1.01, moment_goal=1.0)[0] == best
+    assert fit_words_rule(dev, [mean, words3], min_kind_top1=1.01, moment_goal=1.0)[0] == mean  # 1.01 each: R@1
+
+
+def test_demoted_moment_is_held_at_its_keyframe():
+    from polyseek.search.moments import WordsRule
+
+    case = _look_alike_case("captions")
+    out = dict(WordsRule(3.0, best_words=0.5, demote=True).apply(case.fused, case.lists, case.rows, case.weights))
+    assert out["P"] == 3.6 and out["mP"] > 3.6  # the best words count alone
+    assert out["mX"] < 3.4  # words held back, and the mean above its keyframe taken away

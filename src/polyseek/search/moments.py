@@ -151,6 +151,93 @@ def order_moments(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequen
 WORDS_ALONE = 3.0  # z at which a moment's words count on their own against other kinds (dev split; None: off)
 
 
+@dataclass(frozen=True)
+class WordsRule:
+    """When a moment's words count on their own against other kinds (:func:`cross_kind_evidence`).
+
+    ``words_alone``: the z its strongest word signal must reach (None: never, the mean of its signals).
+    ``best_words``: and be within this many z of the best words of any moment in the candidates (None: any).
+    ``agree``: and its keyframe's image z be within this of the best other item's (None: not asked).
+    ``said_alone``: words from this z count without the keyframe's agreement. ``lift_cap``: words lift a moment
+    to at most its keyframe z plus this. ``demote``: a moment whose words do not count alone is held at its
+    keyframe's evidence (its words cannot lift it above how it looks). ``offset``: z taken from every moment
+    whose words do not count alone (a prior for the other kinds; 0: none).
+    """
+
+    words_alone: float | None = WORDS_ALONE
+    best_words: float | None = None
+    agree: float | None = None
+    said_alone: float | None = None
+    lift_cap: float | None = None
+    demote: bool = False
+    offset: float = 0.0
+
+    def apply(self, fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequence[tuple[str, float]]],
+              rows: Mapping[str, Any], weights: Mapping[Any, float]) -> list[tuple[str, float]]:
+        return cross_kind_evidence(fused, lists, rows, weights, self.words_alone, agree=self.agree,
+                                   said_alone=self.said_alone, lift_cap=self.lift_cap, best_words=self.best_words,
+                                   demote=self.demote, offset=self.offset)
+
+
+@dataclass(frozen=True)
+class CrossKindCase:
+    """One dev query as the moments policy sees it, and what is right at rank 1.
+
+    ``task``: ``"moments"`` (a moment is wanted) or ``"captions"`` (a photo is wanted); ``right``: the ids that
+    are right at rank 1; ``twins``: ids the task does not score (the same picture held as the other kind)."""
+
+    task: str
+    fused: tuple[tuple[str, float], ...]
+    lists: Mapping[Any, Sequence[tuple[str, float]]]
+    rows: Mapping[str, Any]
+    weights: Mapping[Any, float]
+    right: frozenset[str]
+    twins: frozenset[str] = frozenset()
+
+
+def score_words_rule(rule: WordsRule, cases: Sequence[CrossKindCase]) -> dict[str, float]:
+    """Top-1 figures of ``rule`` over ``cases``: right moment first (moments), a photo first and the right one
+    first (captions); the moments are then ordered among their places (:func:`order_moments`) and twins taken
+    out before the top is read, as ``eval universal`` does (moments are not merged here)."""
+    sums = {"moment_r1": 0.0, "caption_kind_top1": 0.0, "caption_r1": 0.0}
+    counts = {"moments": 0, "captions": 0}
+    for case in cases:
+        fused = order_moments(rule.apply(case.fused, case.lists, case.rows, case.weights), case.lists, case.rows,
+                              case.weights)  # as the moments policy goes on (merging aside)
+        ranking = [i for i, _ in fused if i not in case.twins]
+        top = ranking[0] if ranking else None
+        row = case.rows.get(top) if top is not None else None
+        counts[case.task] += 1
+        if case.task == "moments":
+            sums["moment_r1"] += top in case.right
+        else:
+            sums["caption_kind_top1"] += row is not None and row.modality not in MOMENT_MODALITIES
+            sums["caption_r1"] += top in case.right
+    return {"moment_r1": sums["moment_r1"] / max(1, counts["moments"]),
+            "caption_kind_top1": sums["caption_kind_top1"] / max(1, counts["captions"]),
+            "caption_r1": sums["caption_r1"] / max(1, counts["captions"]), **{f"n_{t}": float(n) for t, n in counts.items()}}
+
+
+def fit_words_rule(cases: Sequence[CrossKindCase], grid: Sequence[WordsRule], min_kind_top1: float = 0.95,
+                   moment_goal: float = 0.0) -> tuple[WordsRule, list[tuple[WordsRule, dict[str, float]]]]:
+    """The rule of ``grid`` closest to both goals: a photo first for at least ``min_kind_top1`` of the caption
+    queries and the right moment first for at least ``moment_goal`` of the moment queries. Among rules that meet
+    both, or failing that the caption floor, the best moment R@1; when none meets the floor, the least summed
+    shortfall from the two goals (ties: caption R@1, then grid order). Returns it and every rule's figures."""
+    table = [(rule, score_words_rule(rule, cases)) for rule in grid]
+
+    def shortfall(m: dict[str, float]) -> float:
+        return max(0.0, min_kind_top1 - m["caption_kind_top1"]) + max(0.0, moment_goal - m["moment_r1"])
+
+    both = [(r, m) for r, m in table if shortfall(m) == 0.0]
+    floor = [(r, m) for r, m in table if m["caption_kind_top1"] >= min_kind_top1]
+    if both or floor:
+        best = max(both or floor, key=lambda rm: (rm[1]["moment_r1"], rm[1]["caption_r1"]))
+    else:
+        best = max(table, key=lambda rm: (-shortfall(rm[1]), rm[1]["caption_r1"]))
+    return best[0], table
+
+
 def _standard_lists(lists: Mapping[Any, Sequence[tuple[str, float]]]) -> dict[Any, tuple[dict[str, float], float]]:
     """Per signal: evidence by id and the floor an eligible item the list did not return gets (``fusion.evidence``:
     dense lists arrive standardised by calibration; BM25 is standardised over its own list, 0 → its floor)."""
@@ -170,7 +257,10 @@ def _standard_lists(lists: Mapping[Any, Sequence[tuple[str, float]]]) -> dict[An
 
 def cross_kind_evidence(fused: Sequence[tuple[str, float]], lists: Mapping[Any, Sequence[tuple[str, float]]],
                         rows: Mapping[str, Any], weights: Mapping[Any, float],
-                        words_alone: float | None = WORDS_ALONE) -> list[tuple[str, float]]:
+                        words_alone: float | None = WORDS_ALONE, *, agree: float | None = None,
+                        said_alone: float | None = None, lift_cap: float | None = None,
+                        best_words: float | None = None, demote: bool = False,
+                        offset: float = 0.0) -> list[tuple[str, float]]:
     """Where calibration fused several kinds by evidence: a moment whose words clearly match counts by its words.
 
     ``fusion.evidence`` averages an item's evidence over the signals it could match: a photo's is its one image-
@@ -184,10 +274,15 @@ def cross_kind_evidence(fused: Sequence[tuple[str, float]], lists: Mapping[Any, 
     the dev split of the universal pool with moments (docs/universal.md, session 8): lower lifts the moments
     task further and costs the caption task more (a caption and a shot's description are the same kind of query).
     """
-    if words_alone is None:
+    if words_alone is None and not offset:
         return list(fused)
+    words_alone = float("inf") if words_alone is None else words_alone
     standard = _standard_lists(lists)
+    image, _ = standard.get(Signal.IMAGE, ({}, 0.0))
+    best_picture = max((z for i, z in image.items() if i in rows and rows[i].modality not in MOMENT_MODALITIES),
+                       default=None)  # the best other item's look (a photo's, a poster's, a page render's)
     out = list(fused)
+    found: dict[int, tuple[float, float | None, float]] = {}
     for n, (item_id, score) in enumerate(fused):
         row = rows.get(item_id)
         if row is None or row.modality not in MOMENT_MODALITIES:
@@ -195,11 +290,26 @@ def cross_kind_evidence(fused: Sequence[tuple[str, float]], lists: Mapping[Any, 
         carried = [(signal, scores.get(item_id, floor)) for signal, (scores, floor) in standard.items()
                    if item_id in scores or _evidence(row, signal)]
         said = [value for signal, value in carried if signal != Signal.IMAGE]
-        if not said or max(said) < words_alone:
-            continue
+        look = next((value for signal, value in carried if signal == Signal.IMAGE), None)
         total = sum(weights.get(signal, 1.0) for signal, _ in carried) or 1.0
         mean = sum(weights.get(signal, 1.0) * value for signal, value in carried) / total
-        out[n] = (item_id, score + max(0.0, max(said) - mean))
+        found[n] = (max(said) if said else float("-inf"), look, mean)
+    top_said = max((w for w, _, _ in found.values()), default=float("-inf"))
+    for n, (words, look, mean) in found.items():
+        item_id, score = fused[n]
+        gated = words >= words_alone
+        if gated and best_words is not None and words < top_said - best_words:
+            gated = False  # another moment's words match clearly better: these are a look-alike's words
+        if gated and agree is not None and not (said_alone is not None and words >= said_alone):
+            # the words count alone only where the moment's keyframe also looks like the best picture
+            gated = look is not None and (best_picture is None or look >= best_picture - agree)
+        if not gated:
+            lowered = max(0.0, mean - look) if demote and look is not None else 0.0  # words cannot lift it
+            out[n] = (item_id, score - lowered - offset)
+            continue
+        if lift_cap is not None and look is not None:
+            words = min(words, look + lift_cap)
+        out[n] = (item_id, score + max(0.0, words - mean))
     return sorted(out, key=lambda kv: -kv[1])
 
 

@@ -7,21 +7,23 @@ after fusion (reorder and merge, so merged neighbours free their slots) and on t
 from __future__ import annotations
 
 from polyseek.search.context import SearchContext
-from polyseek.search.moments import WORDS_ALONE, MergedRanking, cross_kind_evidence, merge_moments
+from polyseek.search.moments import WORDS_ALONE, MergedRanking, WordsRule, merge_moments
 from polyseek.search.policies.base import BasePolicy
 
 
 class MomentsPolicy(BasePolicy):
     name = "moments"
 
-    def __init__(self, words_alone: float | None = WORDS_ALONE) -> None:
-        self.words_alone = words_alone  # see moments.cross_kind_evidence; None: moments meet other kinds by the mean
+    def __init__(self, words_alone: float | None = WORDS_ALONE, rule: WordsRule | None = None) -> None:
+        # when a moment's words count on their own against other kinds (moments.cross_kind_evidence, WordsRule);
+        # words_alone=None: moments meet other kinds by the mean of their signals
+        self.rule = rule if rule is not None else WordsRule(words_alone)
 
     def after_fusion(self, ctx: SearchContext) -> None:
         named = bool(ctx.state.get("kind-prior.named"))  # a named kind keeps its lead
         if ctx.fusion == "evidence" and ctx.fused and not named:  # several kinds met by evidence (calibration)
             rows = ctx.rows.by_id([i for i, _ in ctx.fused])
-            ctx.fused = cross_kind_evidence(ctx.fused, ctx.lists, rows, ctx.weights, self.words_alone)
+            ctx.fused = self.rule.apply(ctx.fused, ctx.lists, rows, ctx.weights)
         merged = merge_moments(ctx.fused, ctx.lists, ctx.rows.get, ctx.query.k, weights=ctx.weights, by_kind=named)
         ctx.fused = merged.ranking
         ctx.state[self.name] = merged
