@@ -190,6 +190,8 @@ def test_words_rule_fitted_on_a_tiny_dev_set_keeps_photos_first_for_captions():
     chosen, table = fit_words_rule(dev, [mean, words3, best])
     assert chosen == best and len(table) == 3
     assert table[2][1]["moment_r1"] == 1.0 and table[2][1]["caption_kind_top1"] == 1.0
+    from polyseek.search.moments import SHIPPED_RULE
+    assert score_words_rule(SHIPPED_RULE, dev)["moment_r1"] == 1.0 == score_words_rule(SHIPPED_RULE, dev)["caption_kind_top1"]
     # the floor on captions outranks moment R@1: without the margin rule the mean is the only feasible one
     assert fit_words_rule(dev, [words3, mean])[0] == mean
     # nothing reaches the caption floor: the least summed shortfall from both goals

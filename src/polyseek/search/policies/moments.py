@@ -7,17 +7,17 @@ after fusion (reorder and merge, so merged neighbours free their slots) and on t
 from __future__ import annotations
 
 from polyseek.search.context import SearchContext
-from polyseek.search.moments import WORDS_ALONE, MergedRanking, WordsRule, merge_moments
+from polyseek.search.moments import SHIPPED_RULE, MergedRanking, WordsRule, merge_moments
 from polyseek.search.policies.base import BasePolicy
 
 
 class MomentsPolicy(BasePolicy):
     name = "moments"
 
-    def __init__(self, words_alone: float | None = WORDS_ALONE, rule: WordsRule | None = None) -> None:
+    def __init__(self, rule: WordsRule = SHIPPED_RULE) -> None:
         # when a moment's words count on their own against other kinds (moments.cross_kind_evidence, WordsRule);
-        # words_alone=None: moments meet other kinds by the mean of their signals
-        self.rule = rule if rule is not None else WordsRule(words_alone)
+        # WordsRule(None): moments meet other kinds by the mean of their signals; WordsRule(3.0): session 8's rule
+        self.rule = rule
 
     def after_fusion(self, ctx: SearchContext) -> None:
         named = bool(ctx.state.get("kind-prior.named"))  # a named kind keeps its lead
