@@ -33,36 +33,19 @@ _IMAGE_POOL = LazyPool(1, "encode-images")  # the image encoder's calls during i
 # (issue 13, session 9): MMLongBench-Doc 8 short documents / 55 questions, within-document MRR@10 0.777 -> 0.831,
 # corpus MRR@10 0.615 -> 0.632 (no significant loss); the page text cost 37% of the text encoder's time, now ~10%.
 PAGE_TEXT_CHARS: int | None = 450
-# Or the mean of its regions' vectors, nothing encoded: measured the same way it loses (within R@5 -0.044, p 0.03;
-# corpus MRR@10 -0.039), so off.
-PAGE_TEXT_FROM_REGIONS = False
+# (The mean of its regions' vectors instead, nothing encoded, lost the same way: within R@5 -0.044, p 0.03.)
 TEXT_BATCH = 8  # passages of similar length per encoder call: a region's 30 word pieces are not padded to a page's 256
 
 
-def _page_head(text: str, limit: int) -> str:
-    """The first ``limit`` characters of a page's text, cut at a word break."""
-    if len(text) <= limit:
+def passage_text(chunk: Chunk) -> str:
+    """The words a chunk's text vector encodes: a PDF page with regions by the head of its text
+    (:data:`PAGE_TEXT_CHARS`, cut at a word break), everything else whole. Indexing and an upgrade's backfill both
+    read it, so a backfilled vector is the one a fresh index of the new model holds."""
+    text, limit = chunk.text, PAGE_TEXT_CHARS
+    if not limit or chunk.modality != Modality.PAGE or not chunk.metadata.get("regions") or len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit + 1)
     return text[:cut if cut > limit // 2 else limit]
-
-
-def _pages_from_regions(chunks: list[Chunk], text_at: list[int]) -> dict[int, list[int]]:
-    """Page chunks whose text vector can be the mean of their regions' (all in ``chunks``, each with text), mapped
-    to their regions' indices (:data:`PAGE_TEXT_FROM_REGIONS`)."""
-    with_text = set(text_at)
-    pooled: dict[int, list[int]] = {}
-    for i in text_at:
-        page = chunks[i]
-        # a page without a picture would take its image-space vector from its words: those stay encoded
-        count = page.metadata.get("regions") if page.modality == Modality.PAGE and page.image is not None else None
-        if not isinstance(count, int) or count < 1:
-            continue
-        regions = list(range(i + 1, i + 1 + count))
-        if regions[-1] < len(chunks) and all(chunks[j].modality == Modality.REGION and j in with_text
-                                             and chunks[j].locator.page == page.locator.page for j in regions):
-            pooled[i] = regions
-    return pooled
 
 
 class Spaces:
@@ -207,13 +190,8 @@ class Spaces:
 
     def _encode_texts(self, chunks: list[Chunk], text_at: list[int], out: dict[str, list[np.ndarray | None]]) -> None:
         """Text vectors into ``out``, and image-space ones for the chunks without a picture."""
-        pooled = _pages_from_regions(chunks, text_at) if PAGE_TEXT_FROM_REGIONS else {}
-        if pooled:
-            text_at = [i for i in text_at if i not in pooled]
         if text_at:
-            limit = PAGE_TEXT_CHARS
-            texts = [_page_head(chunks[i].text, limit) if limit and chunks[i].modality == Modality.PAGE
-                     and chunks[i].metadata.get("regions") else chunks[i].text for i in text_at]
+            texts = [passage_text(chunks[i]) for i in text_at]
             try:
                 text_vectors = self._encode_passages(texts)
             except IndexMismatchError:
@@ -232,10 +210,3 @@ class Spaces:
                     image_side = self.encoder(Signal.IMAGE).encode_documents([texts[j] for j in textonly])
                 for j, vector in zip(textonly, image_side):
                     out[Signal.IMAGE][text_at[j]] = vector
-        for page, regions in pooled.items():
-            vectors = [out[Signal.TEXT][j] for j in regions]
-            if all(v is not None for v in vectors):
-                mean = np.mean(np.stack(vectors), axis=0)  # type: ignore[arg-type]
-                out[Signal.TEXT][page] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-            else:  # a region failed to embed: the page's own words then
-                out[Signal.TEXT][page] = self._encode_passages([chunks[page].text])[0]

@@ -62,29 +62,28 @@ def test_a_page_with_regions_is_encoded_by_the_head_of_its_text_and_its_regions_
     np.testing.assert_allclose(vectors[0], original([page_sent[0]])[0], atol=1e-6)
 
 
-def test_a_page_whose_regions_are_all_there_gets_their_mean_text_vector_without_encoding_its_words(engine_factory,
-                                                                                                  monkeypatch):
-    from polyseek import spaces
+def test_an_upgrade_backfill_encodes_the_words_indexing_encodes(tmp_path):
+    from polyseek.spaces import passage_text
+    from polyseek.upgrade.core import decode_files
 
-    monkeypatch.setattr(spaces, "PAGE_TEXT_FROM_REGIONS", True)
-    engine = engine_factory()
-    encoder = engine.spaces.encoder("text")
-    sent: list[str] = []
-    original = encoder.encode_documents
-    encoder.encode_documents = lambda texts: (sent.extend(texts), original(texts))[1]
-    first = _page_with_regions(1, ["Revenue grew 12% to $4.1 billion in fiscal 2023.", "Operating margin was 31%."])
-    # page 2 says it has three regions but only two reach this batch (the rest come in the next): its own words
-    cut = _page_with_regions(2, ["Cash flow from operations rose.", "Dividends of $0.50 per share."], count=3)
-    chunks = first + cut
-    vectors = engine.spaces.encode_chunks(chunks)["text"]
-    assert chunks[0].text not in sent and chunks[3].text in sent
-    regions = np.stack([vectors[1], vectors[2]])
-    mean = regions.mean(axis=0)
-    np.testing.assert_allclose(vectors[0], mean / np.linalg.norm(mean), atol=1e-6)
-    assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-5
-    np.testing.assert_allclose(vectors[3], original([chunks[3].text])[0], atol=1e-6)
-    # the page's mean vector stays closer to each of its own regions than to the other page's
-    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[4])
+    from ._pdf import PageSpec, write_pdf
+
+    lines = [(72, 72 + 16 * i, 11, f"Line {i} of the annual report says revenue grew in every segment of the firm") for i in range(30)]
+    path = write_pdf(tmp_path / "long.pdf", [PageSpec(lines=lines)])
+    texts = {item: text for _, item, text in decode_files([str(path)], "text").texts}
+    from polyseek.ingest.base import ingestor_for
+
+    chunks = list(ingestor_for(path).ingest(path, lambda *_: None))
+    page = next(c for c in chunks if c.modality == Modality.PAGE)
+    assert page.metadata.get("regions") and len(page.text) > 450
+    assert passage_text(page) in texts.values() and page.text not in texts.values()
+
+    long_region = " ".join(f"word{i}" for i in range(200))
+    page, region = _page_with_regions(1, [long_region])
+    assert passage_text(page) == page.text[:len(passage_text(page))] and len(passage_text(page)) < len(page.text)
+    assert passage_text(region) == region.text  # regions and other text whole
+    lone = Chunk(modality=Modality.PAGE, locator=Locator(page=2), text=long_region, metadata={})
+    assert passage_text(lone) == long_region  # a page without regions keeps all its words
 
 
 def test_bulk_unicode_read_matches_pdfium_per_character(tmp_path):

@@ -67,6 +67,7 @@ class Decoded:
 def decode_files(keys: Sequence[str], space: str) -> Decoded:
     """The decoding half of :func:`encode_files` (no model involved: a backfill runs it ahead, on another thread)."""
     from polyseek.ingest.base import ingestor_for
+    from polyseek.spaces import passage_text
 
     images: list[tuple[str, str, Any]] = []
     texts: list[tuple[str, str, str]] = []
@@ -77,7 +78,7 @@ def decode_files(keys: Sequence[str], space: str) -> Decoded:
             if space == "image" and chunk.image is not None:
                 images.append((key, item, chunk.image))
             elif chunk.text.strip():
-                texts.append((key, item, chunk.text))
+                texts.append((key, item, passage_text(chunk)))  # the words indexing encodes (a page's head)
     return Decoded(tuple(keys), tuple(images), tuple(texts))
 
 
