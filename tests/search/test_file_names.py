@@ -122,3 +122,25 @@ def test_a_named_file_no_signal_found_comes_in_by_its_best_item():
     assert [i for i, _ in ctx.fused] == [item_id(key, 1), "other"] and ctx.fused[0][1] > 0.7
     assert ctx.pinned == {item_id(key, 1)}
     assert [i for i, _ in run(Filters(modalities=(Modality.TEXT,))).fused] == ["other"]
+
+
+def test_kind_words_possessives_and_filler_do_not_hide_a_named_file(tmp_path, engine_factory):
+    from PIL import Image
+
+    root = tmp_path / "mine"
+    (root / "photos").mkdir(parents=True)
+    for name, colour in (("grace-hopper", "navy"), ("coffee", "brown"), ("temple", "gold"), ("grass", "green")):
+        Image.new("RGB", (64, 48), colour).save(root / "photos" / f"{name}.jpg")
+    (root / "notes").mkdir()
+    (root / "notes" / "coffee.md").write_text("# Brewing\nGrind the beans just before brewing.\n")
+    (root / "notes" / "pets.md").write_text("# Pets\nDogs need a daily walk.\n")
+    engine = engine_factory()
+    engine.index([root])
+    for query in ("photo of grace hopper", "Grace Hopper's picture", "my grace hopper photos"):
+        assert paths(engine.search(query, k=3))[0] == "grace-hopper.jpg", query
+    # the kind decides between two files of the same name
+    assert paths(engine.search("notes about coffee", k=3))[0] == "coffee.md"
+    assert paths(engine.search("coffee photo", k=3))[0] == "coffee.jpg"
+    # a content word the name lacks still means a description, not a name; a kind with no such file moves nothing
+    assert "file-names" not in engine.trace("grace hopper's computer", k=3).state
+    assert "file-names" not in engine.trace("video of grace hopper", k=3).state

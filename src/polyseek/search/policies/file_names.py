@@ -12,6 +12,12 @@ space). A name word that many files share ("img", "scan", "2024") says nothing: 
 filter that leaves out every named file's kind is untouched. The reranker leaves the named files in their
 places (it reads passages, not names). ``SearchConfig.file_names`` turns it off.
 
+People also say what kind of file they mean and how they own it: "photo of grace hopper", "Grace Hopper's
+picture", "my notes about coffee". A possessive "s" and the :data:`FILLER` words never count against a name; and
+when the words left after the ones naming a kind (:data:`polyseek.search.kind_prior.INSTRUCTION_KINDS`: photo,
+notes, memo, video, pdf …) name files, the files of that kind are the named ones ("notes about coffee" lifts
+coffee.md, not coffee.jpg).
+
 The file names are read from the catalog once per change of its files table (an in-memory word → files
 map), so a warm search pays a set intersection.
 """
@@ -25,7 +31,9 @@ from pathlib import PurePath
 import numpy as np
 
 from polyseek.catalog import Catalog
+from polyseek.search.calibration import kind_of
 from polyseek.search.context import SearchContext
+from polyseek.search.kind_prior import INSTRUCTION_KINDS, instruction_kinds
 from polyseek.search.policies.base import BasePolicy
 from polyseek.stores.base import matches
 from polyseek.stores.memory import tokenize
@@ -33,6 +41,9 @@ from polyseek.types import Signal, item_id
 
 MAX_NAME_WORDS = 4  # a longer query is a description, not a name
 MAX_NAMED_FILES = 20  # more files than this share the words: they do not single a file out
+# words that say how a person asks for a file, not what it is called (and the possessive "s" of "Hopper's")
+FILLER = frozenset({"s", "my", "our", "me", "show", "find", "about", "from"})
+KIND_WORDS = frozenset(INSTRUCTION_KINDS)
 NAME_MARGIN = 0.01  # how far above the best content match a named file's item is placed (and one named file above the next)
 _SPLIT = re.compile(r"[\W_]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 
@@ -94,10 +105,13 @@ class FileNamesPolicy(BasePolicy):
         query = ctx.query
         if not ctx.config.file_names or not query.has_text or query.has_image or query.like:
             return
-        words = set(tokenize(query.text or ""))
+        words = set(tokenize(query.text or "")) - FILLER
         if not words or len(words) > MAX_NAME_WORDS:
             return
         named = self.names.named(words)
+        rest = words - KIND_WORDS
+        if not named and rest and rest != words:  # "photo of grace hopper": the rest names the file, the kind its kind
+            named = self._of_kinds(ctx, self.names.named(rest), instruction_kinds(query.text))
         if not named or len(named) > MAX_NAMED_FILES:
             return
         rows = ctx.rows.by_id([i for i, _ in ctx.fused])
@@ -121,6 +135,15 @@ class FileNamesPolicy(BasePolicy):
                            key=lambda kv: (-kv[1], kv[0]))
         ctx.pinned.update(lifted)  # the reranker reads passages, not names: it must not move them back down
         ctx.state[self.name] = [item for _, _, item in leads]
+
+    @staticmethod
+    def _of_kinds(ctx: SearchContext, named: dict[str, int], kinds: tuple[str, ...]) -> dict[str, int]:
+        """The named files whose items are of one of ``kinds`` (by their first item)."""
+        if not named or not kinds or len(named) > MAX_NAMED_FILES:
+            return {}
+        rows = ctx.rows.by_id([item_id(key, 0) for key in named])
+        return {key: n for key, n in named.items()
+                if (row := rows.get(item_id(key, 0))) is not None and kind_of(row) in kinds}
 
     @staticmethod
     def _best_item(ctx: SearchContext, key: str, items: int) -> tuple[str, float] | None:
