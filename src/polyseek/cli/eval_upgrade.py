@@ -15,7 +15,8 @@ console = Console(stderr=True)
 
 
 def eval_upgrade(
-    folder: Path = typer.Argument(..., help="Captions folder (captions.json; captions_multilingual.json for --lang)."),
+    folder: Path = typer.Argument(..., help="Captions folder (captions.json; captions_multilingual.json for --lang), or a "
+                                  "pages folder (documents/*.pdf and queries.jsonl: MMLongBench-Doc, FinanceBench)."),
     output: Path = typer.Option(..., "--output", "-o", help="Report JSON to write; a markdown table goes beside it (.md)."),
     space: str = typer.Option("text", "--space", help="Space upgraded: text (caption → captions) or image (caption → its photo)."),
     old: Optional[str] = typer.Option(None, "--old", help="Encoder the index is built with [text: bge-small-onnx; image: aligner]."),
@@ -40,9 +41,9 @@ def eval_upgrade(
                                           "child process (as polyseek upgrade --resume beside a server), not a thread."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Upgrade the text or image space OLD → NEW on a captions folder and measure each step through Engine.search."""
+    """Upgrade the text or image space OLD → NEW on a captions or pages folder and measure each step through Engine.search."""
     from polyseek.errors import InvalidInputError
-    from polyseek.eval.upgrade import run_upgrade_eval, to_markdown
+    from polyseek.eval.upgrade import is_pages_folder, pages_markdown, run_upgrade_eval, run_upgrade_pages_eval, to_markdown
 
     if space not in ("text", "image"):
         raise InvalidInputError(f"unknown space {space!r}", hint="--space text or --space image")
@@ -51,19 +52,30 @@ def eval_upgrade(
                                 hint="e.g. --new aligner:DIR, DIR written by polyseek align --backbone lite2 --output DIR")
     old = old or ("bge-small-onnx" if space == "text" else "aligner")
     new = new or "e5-multilingual"
+    if is_pages_folder(folder):
+        with stage_progress(console) as progress:
+            report = run_upgrade_pages_eval(folder, old=old, new=new, space=space, sample=sample, projection=projection,
+                                            anchor=anchor, workdir=workdir, limit=None, progress=progress,
+                                            batch_files=batch_files, backfill_threads=backfill_threads or None)
+        _write(report, output, pages_markdown(report), as_json)
+        return
     with stage_progress(console) as progress:
         report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit, lang=lang, sample=sample, projection=projection,
                                   anchor=anchor, workdir=workdir, progress=progress,
                                   during_backfill=during_backfill, throttle=throttle, search_pause=search_pause,
                                   batch_files=batch_files, backfill_threads=backfill_threads or None,
                                   backfill_process=backfill_process)
+    _write(report, output, to_markdown(report), as_json)
+
+
+def _write(report: dict, output: Path, markdown: str, as_json: bool) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    output.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
+    output.with_suffix(".md").write_text(markdown, encoding="utf-8")
     if as_json:
         print_json(report)
     else:
-        typer.echo(to_markdown(report), nl=False)
+        typer.echo(markdown, nl=False)
 
 
 def register(eval_app: typer.Typer) -> None:

@@ -14,6 +14,11 @@ the first caption of each is a query whose relevant item is its photo. Only the 
 * ``new_scratch``: a fresh index built with NEW.
 
 Queries may be in another language (``--lang``; relevant items stay the English captions): the multilingual case.
+
+A pages folder (``documents/*.pdf`` and ``queries.jsonl``, the MMLongBench-Doc / FinanceBench layout) is measured the
+same way by :func:`run_upgrade_pages_eval`: its PDFs are indexed with OLD in the upgraded space (the other space keeps
+its default encoder), and each row is ``polyseek eval pages`` on the index as it stands (corpus and within-document
+page metrics, every signal and the reranker as shipped).
 """
 
 from __future__ import annotations
@@ -281,6 +286,88 @@ def run_upgrade_eval(folder: str | Path, *, old: str, new: str, space: str = "te
         # the goal's yardstick: the backfill beside searches against NEW indexing the same photos alone, same run
         rows["during_backfill"]["vs_new_indexing"] = round(rows["during_backfill"]["backfill_items_per_second"] / new_speed, 2)
     return report
+
+
+def is_pages_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` is laid out as a pages benchmark (``documents/`` and ``queries.jsonl``)."""
+    return (Path(folder) / "documents").is_dir() and (Path(folder) / "queries.jsonl").is_file()
+
+
+PAGE_ROW_METRICS = ("hit@10", "recall@5", "mrr@10")
+
+
+def run_upgrade_pages_eval(folder: str | Path, *, old: str, new: str, space: str = "text", sample: int = 200,
+                           projection: str | Path | None = None, anchor: float = 0.5, workdir: str | Path | None = None,
+                           limit: int | None = None, progress: ProgressFn | None = None, batch_files: int = BATCH_FILES,
+                           backfill_threads: int | None = BACKFILL_THREADS, other_encoder: str | None = None) -> dict[str, Any]:
+    """The rows of the module docstring on a pages folder: ``polyseek eval pages`` (first ``limit`` questions) on the
+    index built with OLD, at 0 / 50 / 100 % backfill, after the switch, and on a fresh index built with NEW.
+    ``other_encoder``: the space not upgraded (None: its default)."""
+    from polyseek.engine import Engine
+    from polyseek.eval.pages import load_questions, run_pages_eval
+    from polyseek.upgrade import backfill, finalize, upgrade
+    from polyseek.upgrade.core import indexed_files
+
+    if space not in ("text", "image"):
+        from polyseek.errors import InvalidInputError
+
+        raise InvalidInputError(f"unknown space {space!r}", hint="--space text or --space image")
+    _, questions = load_questions(folder, limit=limit)
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="polyseek-eval-upgrade-"))
+    report: dict[str, Any] = {"dataset": str(folder), "task": "pages", "queries": len(questions), "space": space,
+                              "old": old, "new": new, "anchor": anchor, "rows": {}}
+
+    def open_engine(name: str, model: str) -> Any:
+        if space == "image":
+            return Engine(str(root / name), image_encoder=model, text_encoder=other_encoder)
+        return Engine(str(root / name), image_encoder=other_encoder, text_encoder=model)
+
+    def measure_pages(engine) -> dict[str, Any]:
+        started = time.perf_counter()
+        result = run_pages_eval(folder, engine=engine, limit=limit, progress=progress)
+        row = {f"{task}_{m}": round(float(result[task][m]), 4) for task in ("corpus", "within_document")
+               for m in PAGE_ROW_METRICS if m in result.get(task, {})}
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        return row
+
+    def build(name: str, model: str) -> Any:
+        engine = open_engine(name, model)
+        t = time.perf_counter()
+        summary = engine.index([str(Path(folder) / "documents")])
+        report.setdefault("indexing_seconds", {})[name] = round(time.perf_counter() - t, 1)
+        report.setdefault("indexed_items", {})[name] = summary.items + summary.unchanged
+        return engine
+
+    rows = report["rows"]
+    engine = build("store-upgrade", old)
+    rows["old"] = measure_pages(engine)
+    started = upgrade(engine, image_encoder=new if space == "image" else None, text_encoder=new if space == "text" else None,
+                      sample=sample, projection=projection, keep_sample=False, anchor=anchor)
+    report["fit"] = started["fit"]
+    rows["projected_0"] = measure_pages(engine)
+    half = len(indexed_files(engine)) // 2
+    report["backfill_50"] = backfill(engine, batch_files=batch_files, max_files=half, finalize_when_done=False,
+                                     threads=backfill_threads)
+    rows["projected_50"] = measure_pages(engine)
+    report["backfill_100"] = backfill(engine, batch_files=batch_files, finalize_when_done=False, threads=backfill_threads)
+    rows["projected_100"] = measure_pages(engine)
+    report["switch"] = finalize(engine, space)
+    rows["switched"] = measure_pages(engine)
+    engine.close()
+    scratch = build("store-new", new)
+    rows["new_scratch"] = measure_pages(scratch)
+    scratch.close()
+    return report
+
+
+def pages_markdown(report: dict[str, Any]) -> str:
+    columns = [c for c in next(iter(report["rows"].values()), {}) if c != "seconds"]
+    lines = [f"{report['space']} space {report['old']} → {report['new']} on {report['dataset']} "
+             f"({report['queries']} questions; `polyseek eval pages` at each step)", "",
+             "| row | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name, row in report["rows"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row.get(c, '')}" for c in columns) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def to_markdown(report: dict[str, Any]) -> str:
