@@ -40,12 +40,34 @@ TEXT_BATCH = 8  # passages of similar length per encoder call: a region's 30 wor
 def passage_text(chunk: Chunk) -> str:
     """The words a chunk's text vector encodes: a PDF page with regions by the head of its text
     (:data:`PAGE_TEXT_CHARS`, cut at a word break), everything else whole. Indexing and an upgrade's backfill both
-    read it, so a backfilled vector is the one a fresh index of the new model holds."""
-    text, limit = chunk.text, PAGE_TEXT_CHARS
-    if not limit or chunk.modality != Modality.PAGE or not chunk.metadata.get("regions") or len(text) <= limit:
+    read it (the backfill from the stored item: :func:`passage_words`), so a backfilled vector is the one a fresh
+    index of the new model holds."""
+    return passage_words(chunk.text, chunk.modality, chunk.metadata)
+
+
+def passage_words(text: str, modality: Modality | str, metadata: dict[str, Any]) -> str:
+    """:func:`passage_text` of an item given by its fields (a stored row's ``text``, ``modality``, ``metadata``)."""
+    limit = PAGE_TEXT_CHARS
+    if not limit or Modality(modality) != Modality.PAGE or not metadata.get("regions") or len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit + 1)
     return text[:cut if cut > limit // 2 else limit]
+
+
+def encode_passages(encoder: Any, texts: list[str]) -> np.ndarray:
+    """``encoder``'s document vectors for ``texts`` as indexing makes them: each distinct text once, in batches of
+    :data:`TEXT_BATCH` of similar length (shortest first). An upgrade's backfill encodes through it too, so an encoder
+    whose vectors depend on the batch (padding, dynamic quantisation) gives the backfill a fresh index's vectors."""
+    unique = list(dict.fromkeys(texts))
+    order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+    parts: list[np.ndarray] = []
+    for start in range(0, len(order), TEXT_BATCH):
+        parts.append(encoder.encode_documents([unique[i] for i in order[start:start + TEXT_BATCH]]))
+    vectors = np.empty((len(unique), int(encoder.dim)), dtype=np.float32)
+    if unique:
+        vectors[order] = np.concatenate(parts)
+    slot = {text: i for i, text in enumerate(unique)}
+    return vectors[[slot[text] for text in texts]]
 
 
 class Spaces:
@@ -156,16 +178,7 @@ class Spaces:
 
     def _encode_passages(self, texts: list[str]) -> np.ndarray:
         """Text vectors for ``texts``: each distinct text once, in batches of similar length (shortest first)."""
-        encoder = self.encoder(Signal.TEXT)
-        unique = list(dict.fromkeys(texts))
-        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
-        parts: list[np.ndarray] = []
-        for start in range(0, len(order), TEXT_BATCH):
-            parts.append(encoder.encode_documents([unique[i] for i in order[start:start + TEXT_BATCH]]))
-        vectors = np.empty((len(unique), int(encoder.dim)), dtype=np.float32)
-        vectors[order] = np.concatenate(parts)
-        slot = {text: i for i, text in enumerate(unique)}
-        return vectors[[slot[text] for text in texts]]
+        return encode_passages(self.encoder(Signal.TEXT), texts)
 
     def encode_chunks(self, chunks: list[Chunk]) -> dict[str, list[np.ndarray | None]]:
         """Vectors for each chunk by space: images → image space; text → text space (and image space if no image)."""

@@ -46,10 +46,10 @@ def test_the_next_batch_is_decoded_while_the_current_one_is_encoded(engine, monk
     encoded = {"n": 0}
     overlapped: list[bool] = []
 
-    def decode(keys, space):
+    def decode(keys, space, rows_of=None):
         decoders.append(threading.current_thread().name)
         decoded[len(decoders) - 1].set()
-        return original_decode(keys, space)
+        return original_decode(keys, space, rows_of)
 
     def encode(batch, encoder):
         n = encoded["n"]

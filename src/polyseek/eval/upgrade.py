@@ -331,11 +331,15 @@ def run_upgrade_pages_eval(folder: str | Path, *, old: str, new: str, space: str
         return row
 
     def build(name: str, model: str) -> Any:
-        engine = open_engine(name, model)
+        # each index is built in a fresh process, as `polyseek index` builds it: PDFium reads a page's characters a
+        # little differently once the process has rendered it (ingest/pdf.py item_pictures), so a second index
+        # of the same PDFs built in this process could differ from the first by a region
         t = time.perf_counter()
-        summary = engine.index([str(Path(folder) / "documents")])
+        image, text = (model, other_encoder) if space == "image" else (other_encoder, model)
+        index_in_fresh_process(str(root / name), [str(Path(folder) / "documents")], image, text)
         report.setdefault("indexing_seconds", {})[name] = round(time.perf_counter() - t, 1)
-        report.setdefault("indexed_items", {})[name] = summary.items + summary.unchanged
+        engine = open_engine(name, model)
+        report.setdefault("indexed_items", {})[name] = engine.store.count()
         return engine
 
     rows = report["rows"]
@@ -358,6 +362,29 @@ def run_upgrade_pages_eval(folder: str | Path, *, old: str, new: str, space: str
     rows["new_scratch"] = measure_pages(scratch)
     scratch.close()
     return report
+
+
+def _index(store: str, paths: list[str], image: str | None, text: str | None) -> None:
+    from polyseek.engine import Engine
+
+    engine = Engine(store, image_encoder=image, text_encoder=text)
+    try:
+        engine.index(paths)
+    finally:
+        engine.close()
+
+
+def index_in_fresh_process(store: str, paths: list[str], image: str | None, text: str | None) -> None:
+    """``Engine(store).index(paths)`` in a new interpreter (multiprocessing's spawn); its error, if any, raised here."""
+    import multiprocessing
+
+    from polyseek.errors import PolyseekError
+
+    process = multiprocessing.get_context("spawn").Process(target=_index, args=(store, paths, image, text), daemon=False)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise PolyseekError(f"indexing {', '.join(paths)} into {store} failed in its own process (exit {process.exitcode})")
 
 
 def pages_markdown(report: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,6 +139,41 @@ def render(page: Any, geometry: PageGeometry, scale: float, name: str = "", numb
         image = bitmap.to_pil().convert("RGB")
         bitmap.close()
     return image
+
+
+def item_pictures(path: Path | str, wanted: Sequence[tuple[int, tuple[float, float, float, float] | None]]) -> list[Any]:
+    """The pictures indexing embeds for PDF items named by ``(page number, region box)`` (``None``: the page itself):
+    the page's small render, or a region's crop (``None`` where the box is degenerate), cut from one render per page as
+    :func:`read_page` cuts them. An upgrade's backfill asks for these by the stored locators, without layout analysis:
+    PDFium's process-wide glyph cache makes character boxes, and so regions, come out differently when a page is read
+    again in a process that has rendered it (an index built twice in one process can differ by a region)."""
+    from PIL import Image
+
+    out: list[Any] = [None] * len(wanted)
+    by_page: dict[int, list[int]] = {}
+    for position, (number, _) in enumerate(wanted):
+        by_page.setdefault(int(number), []).append(position)
+    name = Path(path).name
+    with open_pdf(path) as document:
+        for number, positions in sorted(by_page.items()):
+            with PDFIUM_LOCK:
+                page = document[number - 1]
+                try:
+                    geometry = page_geometry(page, name, number)
+                    scale = scale_for(geometry, CROP_RENDER_SIDE)
+                    big = render(page, geometry, scale, name, number)
+                finally:
+                    page.close()
+            for position in positions:
+                box = wanted[position][1]
+                if box is None:
+                    picture = big.copy()
+                    picture.thumbnail((PAGE_IMAGE_SIDE, PAGE_IMAGE_SIDE), Image.Resampling.BICUBIC)
+                    out[position] = picture
+                else:
+                    out[position] = _crop(big, scale, Box(*(float(v) for v in box)))
+            big.close()
+    return out
 
 
 def clean_text(text: str) -> str:

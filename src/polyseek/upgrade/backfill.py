@@ -26,6 +26,7 @@ from polyseek.upgrade.core import (
     indexed_files,
     new_encoder,
     store_spaces,
+    stored_rows,
     with_threads,
     write_new_vectors,
 )
@@ -68,6 +69,7 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
     if max_files is not None:
         todo = todo[:max_files]
     batches = [todo[start : start + batch_files] for start in range(0, len(todo), batch_files)]
+    rows_of = stored_rows(engine)
 
     cpu = [0.0]  # CPU seconds of the backfill's own threads (with one intra-op thread, every forward pass is here)
 
@@ -75,12 +77,12 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
         # changed on disk: the next `index` re-embeds them; the check before the switch catches it
         began = time.thread_time()
         try:
-            return decode_files([key for key in batch if _unchanged(files[key])], value.space)
+            return decode_files([key for key in batch if _unchanged(files[key])], value.space, rows_of)
         finally:
             cpu[0] += time.thread_time() - began
 
     started, began = time.perf_counter(), time.thread_time()
-    written_files = written_items = skipped = 0
+    written_files = written_items = skipped = unmatched = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-decode") as reader:
         ahead: Future[Decoded] | None = reader.submit(decode, batches[0]) if batches else None
         for position, batch in enumerate(batches):
@@ -90,6 +92,7 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
             ahead = reader.submit(decode, batches[position + 1]) if position + 1 < len(batches) else None
             work = time.perf_counter()
             skipped += len(batch) - len(decoded.keys)
+            unmatched += decoded.unmatched
             vectors: dict[str, Any] = {}
             journal: dict[str, int] = {}
             for key, found in encode_decoded(decoded, encoder).items():  # the batch's images in one call
@@ -108,7 +111,7 @@ def backfill(engine, space: str | None = None, *, batch_files: int = 16, throttl
     seconds = time.perf_counter() - started
     cpu[0] += time.thread_time() - began
     remaining = [k for k in files if k not in st.done_files(engine.catalog, value.space)]
-    result = {"space": value.space, "files": written_files, "items": written_items, "skipped_changed": skipped,
+    result = {"space": value.space, "files": written_files, "items": written_items, "skipped_changed": skipped, "unmatched": unmatched,
               "seconds": round(seconds, 3), "items_per_second": round(written_items / seconds, 2) if seconds > 0 else None,
               "remaining_files": len(remaining), "threads": threads, "batch_files": batch_files,
               # load-independent: the rate one free core would give (runtime pool threads, threads > 1, not counted)
@@ -141,7 +144,7 @@ def finalize(engine, space: str) -> dict[str, Any]:
     missing = missing_items(engine, value)
     if missing:
         vectors: dict[str, Any] = {}
-        for found in encode_files(list(missing), encoder, space).values():
+        for found in encode_files(list(missing), encoder, space, stored_rows(engine)).values():
             vectors.update(found)
         write_new_vectors(engine, space, value.new_space, vectors)
         still = missing_items(engine, value)

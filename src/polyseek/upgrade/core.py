@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -37,6 +39,7 @@ from polyseek.errors import IndexMismatchError, InvalidInputError
 from polyseek.types import item_id
 from polyseek.upgrade import state as st
 
+log = logging.getLogger(__name__)
 SPACES = ("image", "text")
 ANCHOR = 0.5  # weight of the old model's own query while it meets old vectors (upgrade's default)
 ANCHOR_PERCENTILE = 99  # the gate: the agreement that 99 % of unrelated held-out pairs stay below
@@ -44,15 +47,29 @@ ProgressFn = Callable[[dict[str, Any]], None]
 
 
 # ---- encoding an indexed file again ------------------------------------------------------------------
-def encode_file(key: str, encoder: Any, space: str) -> dict[str, np.ndarray]:
+def encode_file(key: str, encoder: Any, space: str, rows_of: RowsOf | None = None) -> dict[str, np.ndarray]:
     """The new model's vectors for every item of one indexed file, by item id, as the indexer would make them."""
-    return encode_files([key], encoder, space)[key]
+    return encode_files([key], encoder, space, rows_of)[key]
 
 
-def encode_files(keys: Sequence[str], encoder: Any, space: str) -> dict[str, dict[str, np.ndarray]]:
+def encode_files(keys: Sequence[str], encoder: Any, space: str, rows_of: RowsOf | None = None) -> dict[str, dict[str, np.ndarray]]:
     """:func:`encode_file` for several files at once: each file decoded once, then all their images (and texts) in
     one call to the encoder, which batches them (48 photos through the Lite2 aligner: 2.3 -> 1.45 CPU s)."""
-    return encode_decoded(decode_files(keys, space), encoder)
+    return encode_decoded(decode_files(keys, space, rows_of), encoder)
+
+
+# the stored rows of an indexed file: (file key, item ids its re-read gave) -> rows (see :func:`stored_rows`)
+RowsOf = Callable[[str, Sequence[str]], Sequence[Any]]
+
+
+def stored_rows(engine) -> RowsOf:
+    """The stored rows of a file for :func:`decode_files`: the ids its re-read gave plus ``item_id(key, 0..items)``
+    (a re-read can give fewer or other items than indexing did), those the store holds for that file."""
+    def rows_of(key: str, ids: Sequence[str]) -> Sequence[Any]:
+        record = engine.catalog.file(key)
+        wanted = list(dict.fromkeys([*ids, *(item_id(key, i) for i in range(record.items if record else 0))]))
+        return [row for row in engine.store.get(wanted) if row.doc == key]
+    return rows_of
 
 
 @dataclass(frozen=True)
@@ -62,24 +79,106 @@ class Decoded:
     keys: tuple[str, ...]
     images: tuple[tuple[str, str, Any], ...]
     texts: tuple[tuple[str, str, str], ...]
+    unmatched: int = 0  # stored items whose picture could not be made again (they keep no new vector)
 
 
-def decode_files(keys: Sequence[str], space: str) -> Decoded:
-    """The decoding half of :func:`encode_files` (no model involved: a backfill runs it ahead, on another thread)."""
+def decode_files(keys: Sequence[str], space: str, rows_of: RowsOf | None = None) -> Decoded:
+    """The decoding half of :func:`encode_files` (no model involved: a backfill runs it ahead, on another thread).
+
+    With ``rows_of`` (:func:`stored_rows`) every stored item gets the new vector of what it holds: its stored words
+    (:func:`polyseek.spaces.passage_words`; the text space reads no file again but a catalogue), and in the image space the picture of the re-read item of the same kind,
+    place and words, or, for a PDF page or region, one rendered again from its stored locator. Without it, items are
+    matched by their position in the re-read file, which holds only where reading a file twice gives the same items
+    (not always so for PDFs: :func:`polyseek.ingest.pdf.item_pictures`)."""
     from polyseek.ingest.base import ingestor_for
     from polyseek.spaces import passage_text
 
     images: list[tuple[str, str, Any]] = []
     texts: list[tuple[str, str, str]] = []
+    unmatched = 0
     for key in keys:
         path = Path(key)
-        for index, chunk in enumerate(ingestor_for(path).ingest(path, lambda *_: None)):
-            item = chunk.item_id or item_id(key, index)
-            if space == "image" and chunk.image is not None:
-                images.append((key, item, chunk.image))
-            elif chunk.text.strip():
-                texts.append((key, item, passage_text(chunk)))  # the words indexing encodes (a page's head)
-    return Decoded(tuple(keys), tuple(images), tuple(texts))
+        ingestor = ingestor_for(path)
+        # the text space needs only the stored words: a file is read again only where its item ids come from it
+        # (a catalogue's records), never transcribed or laid out again
+        reread = rows_of is None or space == "image" or ingestor.name == "catalogue"
+        chunks = list(ingestor.ingest(path, lambda *_: None)) if reread else []
+        ids = [chunk.item_id or item_id(key, index) for index, chunk in enumerate(chunks)]
+        if rows_of is None:
+            for item, chunk in zip(ids, chunks):
+                if space == "image" and chunk.image is not None:
+                    images.append((key, item, chunk.image))
+                elif chunk.text.strip():
+                    texts.append((key, item, passage_text(chunk)))  # the words indexing encodes (a page's head)
+            continue
+        found_images, found_texts, missed = _match_stored(key, space, chunks, rows_of(key, ids))
+        images += found_images
+        texts += found_texts
+        unmatched += missed
+    return Decoded(tuple(keys), tuple(images), tuple(texts), unmatched)
+
+
+def _match_stored(key: str, space: str, chunks: list[Any], rows: Sequence[Any]
+                  ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, str]], int]:
+    """(images, texts, items left out) for the stored ``rows`` of one file, given its re-read ``chunks``."""
+    from polyseek.spaces import passage_words
+
+    def signature(modality: str, locator: dict[str, Any], text: str) -> tuple[str, str, str]:
+        return modality, json.dumps(locator, sort_keys=True), text
+
+    by_signature: dict[tuple[str, str, str], Any] = {}
+    for chunk in chunks:
+        by_signature.setdefault(signature(chunk.modality.value, chunk.locator.to_dict(), chunk.text), chunk)
+    images: list[tuple[str, str, Any]] = []
+    texts: list[tuple[str, str, str]] = []
+    redraw: list[tuple[Any, str]] = []
+    missed = 0
+    for row in rows:
+        words = passage_words(row.text, row.modality, row.metadata) if row.text.strip() else ""
+        if space == "text":
+            if words:
+                texts.append((key, row.id, words))
+            continue
+        chunk = by_signature.get(signature(row.modality, row.locator, row.text))
+        if chunk is not None:
+            if chunk.image is not None:
+                images.append((key, row.id, chunk.image))
+            elif words:
+                texts.append((key, row.id, words))
+        elif row.modality in ("page", "region") and row.locator.get("page"):
+            redraw.append((row, words))
+        else:
+            missed += 1
+            log.warning("%s: item %s reads differently now; it keeps no new vector until the file is indexed again", key, row.id)
+    for (row, words), picture in zip(redraw, _redrawn(key, [row for row, _ in redraw])):
+        if picture is not None:
+            images.append((key, row.id, picture))
+        elif words:
+            texts.append((key, row.id, words))
+    return images, texts, missed
+
+
+def _redrawn(key: str, rows: list[Any]) -> list[Any]:
+    """Pictures of stored PDF pages and pictured regions, rendered from their locators; None for a text region (its
+    words are embedded instead, as indexing does) and for a degenerate box."""
+    from polyseek.ingest.pdf import PICTURED_REGIONS, item_pictures
+
+    if not rows:
+        return []
+    wanted: list[tuple[int, tuple[float, float, float, float] | None]] = []
+    pictured: list[bool] = []
+    for row in rows:
+        box = row.locator.get("bbox")
+        if row.modality == "page":
+            wanted.append((int(row.locator["page"]), None))
+            pictured.append(True)
+        elif row.metadata.get("kind") in PICTURED_REGIONS and box and len(box) == 4:
+            wanted.append((int(row.locator["page"]), (float(box[0]), float(box[1]), float(box[2]), float(box[3]))))
+            pictured.append(True)
+        else:
+            pictured.append(False)
+    drawn = iter(item_pictures(key, wanted) if wanted else [])
+    return [next(drawn) if p else None for p in pictured]
 
 
 def encode_decoded(decoded: Decoded, encoder: Any) -> dict[str, dict[str, np.ndarray]]:
@@ -89,7 +188,9 @@ def encode_decoded(decoded: Decoded, encoder: Any) -> dict[str, dict[str, np.nda
         for (key, item, _), vector in zip(decoded.images, encoder.encode_images([image for _, _, image in decoded.images])):
             out[key][item] = vector
     if decoded.texts:
-        for (key, item, _), vector in zip(decoded.texts, encoder.encode_documents([text for _, _, text in decoded.texts])):
+        from polyseek.spaces import encode_passages  # indexing's batches: the vectors a fresh index holds
+
+        for (key, item, _), vector in zip(decoded.texts, encode_passages(encoder, [text for _, _, text in decoded.texts])):
             out[key][item] = vector
     return out
 
@@ -192,7 +293,7 @@ def upgrade(engine, *, image_encoder: str | None = None, text_encoder: str | Non
         key = keys[position]
         if not _unchanged(files[key]):
             continue
-        vectors = encode_file(key, new, space)
+        vectors = encode_file(key, new, space, stored_rows(engine))
         new_vectors.update(vectors)
         done[key] = len(vectors)
         if on_progress:
