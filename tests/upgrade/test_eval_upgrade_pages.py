@@ -41,3 +41,17 @@ def test_a_pages_folder_is_measured_at_every_step_and_ends_as_a_fresh_index(tmp_
     assert {k: v for k, v in rows["switched"].items() if k != "seconds"} == \
         {k: v for k, v in rows["new_scratch"].items() if k != "seconds"}
     assert "| switched |" in pages_markdown(report)
+
+
+def test_the_cli_limits_a_pages_folder_to_its_first_questions(tmp_path):
+    from typer.testing import CliRunner
+
+    from polyseek.cli.app import app
+
+    folder = make_pages(tmp_path / "pages")
+    out = tmp_path / "up.json"
+    result = CliRunner().invoke(app, ["eval", "upgrade", str(folder), "--old", "deterministic", "--new", NEW, "--sample", "8",
+                                      "--limit", "2", "--output", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["queries"] == 2 and report["indexed_items"]["store-upgrade"] == report["indexed_items"]["store-new"]

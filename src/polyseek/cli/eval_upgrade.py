@@ -22,7 +22,8 @@ def eval_upgrade(
     old: Optional[str] = typer.Option(None, "--old", help="Encoder the index is built with [text: bge-small-onnx; image: aligner]."),
     new: Optional[str] = typer.Option(None, "--new", help="Encoder to upgrade to [text: e5-multilingual; image: required, "
                                       "e.g. aligner:DIR from polyseek align --backbone lite2]."),
-    limit: int = typer.Option(100, "--limit", min=2, help="Photos whose captions are indexed and queried."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=2, help="Captions folder: photos whose captions are indexed and "
+                                        "queried [100]. Pages folder: the first N questions [all]; every document is indexed."),
     lang: str = typer.Option("en", "--lang", help="Query language (relevant items stay the English captions)."),
     sample: int = typer.Option(200, "--sample", min=8, help="Items re-encoded to fit the projection."),
     projection: Optional[Path] = typer.Option(None, "--projection", help="A ready projection folder instead of fitting one."),
@@ -55,12 +56,12 @@ def eval_upgrade(
     if is_pages_folder(folder):
         with stage_progress(console) as progress:
             report = run_upgrade_pages_eval(folder, old=old, new=new, space=space, sample=sample, projection=projection,
-                                            anchor=anchor, workdir=workdir, limit=None, progress=progress,
+                                            anchor=anchor, workdir=workdir, limit=limit, progress=progress,
                                             batch_files=batch_files, backfill_threads=backfill_threads or None)
         _write(report, output, pages_markdown(report), as_json)
         return
     with stage_progress(console) as progress:
-        report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit, lang=lang, sample=sample, projection=projection,
+        report = run_upgrade_eval(folder, old=old, new=new, space=space, limit=limit or 100, lang=lang, sample=sample, projection=projection,
                                   anchor=anchor, workdir=workdir, progress=progress,
                                   during_backfill=during_backfill, throttle=throttle, search_pause=search_pause,
                                   batch_files=batch_files, backfill_threads=backfill_threads or None,
