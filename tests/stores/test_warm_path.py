@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -48,6 +50,35 @@ def test_bm25_started_early_gives_the_same_hits_and_odd_syntax_gives_none(store)
     for odd in ('"unbalanced', "AND OR NOT", "((", "   "):
         assert store.text_search_soon(odd, 5)() == store.text_search(odd, 5)
         assert isinstance(store.text_search(odd, 5), list)
+
+
+def test_bm25_by_row_id_answers_what_it_answers_by_item_id(store, monkeypatch):
+    """From the ROW_ID_MAP_AFTER-th query of a version, BM25 returns row ids, read as item ids through the map: the same
+    hits and scores; a map that misses a row (written since) gives the plain answer, and a new version a new map."""
+    import polyseek.stores.lancedb as lance_module
+
+    texts = ("dog", "revenue chart", "coffee number7", "cat grass beach", "zebra")
+    pages = Filters(modalities=(Modality.PAGE,))
+    want = {(t, f): lance_bm25(store, t, 10, None if f is None else "modality IN ('page')") for t in texts for f in (None, pages)}
+    monkeypatch.setattr(lance_module, "ROW_ID_MAP_AFTER", 2)
+    store.text_search("dog", 10)
+    assert store._row_ids_at[2] is None  # a command that searches once never makes the map
+    for (text, f), expected in want.items():
+        assert store.text_search(text, 10, f) == expected
+    held = store._row_ids_at[2]
+    assert held is not None and len(held.row_ids) == len(make_rows())
+    assert held.lookup(held.row_ids[::-1][:3]) == list(held.ids[::-1][:3]) and held.lookup(held.row_ids[:0]) == []
+    assert held.lookup(np.array([held.row_ids.max() + 1], dtype=np.uint64)) is None
+    version = store._row_ids_at[0]
+    store._row_ids_at = (version, 5, lance_module.RowIdMap(held.row_ids[:2], held.ids[:2]))  # rows missing from it
+    assert store.text_search("cat grass beach", 10) == want[("cat grass beach", None)]
+    extra = make_rows()[:1]
+    store.upsert([replace(extra[0], id="item999", text="zebra zebra quagga")])
+    store.optimize()
+    for _ in range(3):
+        got = store.text_search("zebra quagga", 10)
+    assert got == lance_bm25(store, "zebra quagga", 10) and got[0][0] == "item999"
+    assert store._row_ids_at[0] != version and store._row_ids_at[2] is not None
 
 
 def test_get_and_vectors_through_lance_in_one_round_trip(store):

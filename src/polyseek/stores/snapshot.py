@@ -374,15 +374,15 @@ class SnapshotStore:
                             or getattr(ix, "name", "") == "text_idx" for ix in indices)
         return self._fts
 
-    def _fts_rows(self, text: str, limit: int, expression: str | None) -> Any:
-        """The BM25 query ``LanceStore.text_search`` runs (``table.search(text, query_type="fts", fts_columns="text")
-        .select(["id", "path", "_score"]).limit(limit).where(expression, prefilter=True)``), as lancedb's sync API
+    def _fts_rows(self, text: str, limit: int, expression: str | None, columns: list[str]) -> Any:
+        """The BM25 query ``LanceStore.text_search`` runs before it maps row ids (``table.search(text, query_type="fts",
+        fts_columns="text").select(columns).limit(limit).where(expression, prefilter=True)``), as lancedb's sync API
         hands it to the core."""
         import pyarrow as pa
 
         query = self._table.query()
         query.limit(limit)
-        query.select_columns(["id", "path", "_score"])
+        query.select_columns(columns)
         if expression:
             query.where(expression)
         fts = query.nearest_to_text({"query": text, "columns": ["text"]})
@@ -413,7 +413,7 @@ class SnapshotStore:
 
         def run() -> None:
             try:
-                result["rows"] = self._fts_rows(text, limit, compiled.expression)
+                result["rows"] = self._fts_rows(text, limit, compiled.expression, lance_store.fts_columns(compiled.post_glob))
             except (AttributeError, TypeError) as exc:  # a core this code does not know: lancedb's own API runs it
                 log.debug("lancedb core query unavailable (%s): LanceStore searches", exc)
                 result["fallback"] = True
