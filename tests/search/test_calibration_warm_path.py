@@ -150,3 +150,18 @@ def test_a_forked_process_searches_side_by_side_on_threads_of_its_own(store, mon
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 0 and done.get(timeout=5) is True  # (a pool copied from the parent would never answer)
+
+
+def test_calibration_keeps_the_first_stored_items_and_reads_rows_only_where_a_kind_is_in_doubt(store):
+    """A kind's own search holds that kind alone except documents (a photo's tiles are regions too): only those rows
+    are read to sort kinds; every kept item is read once, and one the store no longer holds is left out."""
+    from types import SimpleNamespace
+
+    from polyseek.search.policies.calibration import _SHARED, _stored
+
+    assert _SHARED == {"document"}
+    merged = [("item001", 3.0), ("gone", 2.5), ("item002", 2.0), ("item004", 1.0), ("item005", 0.5)]
+    ctx = SimpleNamespace(rows=RowCache(store))
+    assert _stored(ctx, merged, 3) == [("item001", 3.0), ("item002", 2.0), ("item004", 1.0)]
+    assert _stored(ctx, merged, 1) == [("item001", 3.0)]
+    assert _stored(ctx, [("gone", 1.0)], 2) == []

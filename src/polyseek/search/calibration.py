@@ -60,6 +60,12 @@ def kind_of(row: Row) -> str:
     return GROUP_OF.get(modality, "other")
 
 
+def kind_of_modality(modality: str) -> str | None:
+    """The kind every stored item of this modality competes as, or None where the item decides (a region: a page's,
+    or a photo's tile)."""
+    return None if modality == _REGION else GROUP_OF.get(modality, "other")
+
+
 Scorer = Callable[[np.ndarray], np.ndarray]  # scores of the rows of an (n, dim) matrix for one query
 
 

@@ -22,7 +22,7 @@ from functools import partial
 
 import numpy as np
 
-from polyseek.search.calibration import GROUPS, ModalityBackgrounds, kind_of, standardise
+from polyseek.search.calibration import GROUPS, ModalityBackgrounds, kind_of, kind_of_modality, standardise
 from polyseek.search.context import SearchContext
 from polyseek.search.fusion import rrf
 from polyseek.search.policies.base import BasePolicy
@@ -70,13 +70,19 @@ class CalibrationPolicy(BasePolicy):
             plans.append((space, backgrounds, per_kind, own))
         for (own, group), found in zip(asked, ctx.rows.search_many(requests)):  # side by side in a large store
             own[group] = found
-        ctx.rows.get([i for *_, own in plans for found in own.values() for i, _ in found])
+        # a kind's own search holds that kind alone, except documents: a photo's tiles are regions too. Only those rows
+        # are read here; of the others, only the ones kept (each space's first depth x 2) are, below
+        ctx.rows.get([i for *_, own in plans for group, found in own.items() if group in _SHARED for i, _ in found])
         for space, backgrounds, per_kind, own in plans:
             for group, found in own.items():
-                rows = ctx.rows.by_id([i for i, _ in found])
-                per_kind[group] = [(i, s) for i, s in ctx.rescore(space, found) if i in rows and kind_of(rows[i]) == group]
-            merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
-            standardised[space] = merged[: depth * 2]
+                ranked = ctx.rescore(space, found)
+                if group in _SHARED:
+                    rows = ctx.rows.by_id([i for i, _ in found])
+                    ranked = [(i, s) for i, s in ranked if i in rows and kind_of(rows[i]) == group]
+                per_kind[group] = ranked
+            standardised[space], _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
+        ctx.rows.get([i for merged in standardised.values() for i, _ in merged[: depth * 2]])  # one read for all
+        standardised = {space: _stored(ctx, merged, depth * 2) for space, merged in standardised.items()}
         if not standardised:
             return
         # several kinds compete: every dense list becomes evidence in the same unit, and fusion weighs evidence
@@ -99,6 +105,23 @@ class CalibrationPolicy(BasePolicy):
                        and (b := self.backgrounds.group(space.value, len(vector), g)) is not None}
         merged, _ = standardise(per_kind, backgrounds, partial(ctx.score, space))
         return merged
+
+
+# kinds whose modalities another kind shares (regions: a document's, or a photo's tile): a search filtered to such a
+# kind's modalities may find items of another kind
+_SHARED = {g for g, members in GROUPS.items() if any(kind_of_modality(m.value) is None for m in members)}
+
+
+def _stored(ctx: SearchContext, merged: list[tuple[str, float]], keep: int) -> list[tuple[str, float]]:
+    """The first ``keep`` of ``merged`` that the store holds (read now: the later stages read them all the same); a
+    search may name a row that a write removed since."""
+    while True:
+        head = merged[:keep]
+        rows = ctx.rows.by_id([i for i, _ in head])
+        missing = {i for i, _ in head if i not in rows}
+        if not missing:
+            return head
+        merged = [(i, s) for i, s in merged if i not in missing]
 
 
 def by_kind(ctx: SearchContext, space: Signal) -> dict[str, list[tuple[str, float]]]:

@@ -45,6 +45,7 @@ class TilesPolicy(BasePolicy):
         wanted: it is retrieved again deeper (up to :data:`MAX_DEEPEN` times) until it holds enough images."""
         depth = ctx.config.depth(ctx.query.k)
         self._add_tiles_of_images(ctx, depth)
+        ctx.rows.get([i for space in DENSE_SIGNALS for i, _ in ctx.lists.get(space, [])])  # one read for both lists
         for space in DENSE_SIGNALS:
             ranked = ctx.lists.get(space)
             vector = ctx.vectors.get(space)
