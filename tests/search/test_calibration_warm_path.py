@@ -165,3 +165,22 @@ def test_calibration_keeps_the_first_stored_items_and_reads_rows_only_where_a_ki
     assert _stored(ctx, merged, 3) == [("item001", 3.0), ("item002", 2.0), ("item004", 1.0)]
     assert _stored(ctx, merged, 1) == [("item001", 3.0)]
     assert _stored(ctx, [("gone", 1.0)], 2) == []
+
+
+def test_searches_no_pool_thread_has_started_run_on_the_asking_thread(store, monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(6)
+    requests = [(space, rng.normal(size=DIM).astype(np.float32), 6, None) for space in ("image", "text", "image")]
+    one_by_one = [store.search(*r) for r in requests]
+    busy = ThreadPoolExecutor(1)
+    release = threading.Event()
+    busy.submit(release.wait, 30)  # the pool's only thread is taken: nothing submitted after starts
+    monkeypatch.setattr(rows_module, "_pool", lambda: busy)
+    monkeypatch.setattr(rows_module, "PARALLEL_MIN_ROWS", 0)
+    try:
+        assert RowCache(store).search_many(requests) == one_by_one  # (it would wait 30 s for the pool)
+    finally:
+        release.set()
+        busy.shutdown()

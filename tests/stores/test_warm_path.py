@@ -67,7 +67,7 @@ def test_bm25_by_row_id_answers_what_it_answers_by_item_id(store, monkeypatch):
         assert store.text_search(text, 10, f) == expected
     held = store._row_ids_at[2]
     assert held is not None and len(held.row_ids) == len(make_rows())
-    assert held.lookup(held.row_ids[::-1][:3]) == list(held.ids[::-1][:3]) and held.lookup(held.row_ids[:0]) == []
+    assert held.lookup(held.row_ids[::-1][:3]) == [i.decode() for i in held.ids[::-1][:3]] and held.lookup(held.row_ids[:0]) == []
     assert held.lookup(np.array([held.row_ids.max() + 1], dtype=np.uint64)) is None
     version = store._row_ids_at[0]
     store._row_ids_at = (version, 5, lance_module.RowIdMap(held.row_ids[:2], held.ids[:2]))  # rows missing from it

@@ -44,8 +44,10 @@ class RowCache:
         if len(requests) < 2 or self._store.count() < PARALLEL_MIN_ROWS:
             return [self._store.search(*request) for request in requests]
         later = [_pool().submit(self._store.search, *request) for request in requests[1:]]
-        first = self._store.search(*requests[0])
-        return [first] + [future.result() for future in later]
+        found = [self._store.search(*requests[0])]
+        for request, future in zip(requests[1:], later):  # one no pool thread has started yet: this thread runs it
+            found.append(self._store.search(*request) if future.cancel() else future.result())
+        return found
 
     def text_search_soon(self, text: str, k: int, filters: Filters | None = None) -> None:
         """Start ``text_search(text, k, filters)`` now where the store can run it beside this thread (LanceDB's BM25

@@ -246,14 +246,18 @@ class RowIdMap:
 
     def __init__(self, row_ids: np.ndarray, ids: np.ndarray) -> None:
         self.row_ids = row_ids  # uint64, ascending
-        self.ids = ids  # object array of str, in the same order
+        self.ids = ids  # the item ids in the same order: UTF-8 bytes of one width (~20 bytes a row), or str objects
 
     @classmethod
     def of(cls, table: Table, rows: int) -> RowIdMap:
         data = table.search().select(["id"]).with_row_id(True).limit(max(rows, 1)).to_arrow()
         row_ids = data.column("_rowid").to_numpy()
         order = np.argsort(row_ids, kind="stable")
-        return cls(row_ids[order], np.array(data.column("id").to_pylist(), dtype=object)[order])
+        names = data.column("id").to_pylist()
+        encoded = [name.encode("utf-8") for name in names]
+        # fixed-width bytes drop a trailing NUL: such ids stay Python strings
+        ids = np.array(names, dtype=object) if any(e.endswith(b"\0") for e in encoded) else np.array(encoded, dtype=bytes)
+        return cls(row_ids[order], ids[order])
 
     def lookup(self, row_ids: np.ndarray) -> list[str] | None:
         """The item id of each row id, in order; None when one is not in the map."""
@@ -264,7 +268,8 @@ class RowIdMap:
         at = np.minimum(np.searchsorted(self.row_ids, row_ids), len(self.row_ids) - 1)
         if not np.array_equal(self.row_ids[at], row_ids):
             return None
-        return self.ids[at].tolist()
+        found = self.ids[at].tolist()
+        return [name.decode("utf-8") for name in found] if self.ids.dtype.kind == "S" else found
 
 
 @stores.register("lancedb")

@@ -703,6 +703,7 @@ class RowsSnapshot:
         self.version: int = meta["version"]
         self.ids = np.asarray(np.load(folder / "ids.npy", mmap_mode="r"))  # plain array: numpy's memmap costs per indexing
         self.table = pa.ipc.open_file(pa.memory_map(str(folder / "rows.arrow"))).read_all()
+        self._columns: list | None = None  # the columns a Row holds, each as one array (made on first use)
         if json.loads((folder / "meta.json").read_text()).get("version") != self.version:
             raise ValueError(f"{folder} was replaced while it was opened")
 
@@ -732,11 +733,14 @@ class RowsSnapshot:
             return []
         keys = np.array([i.encode("utf-8") for i in ids], dtype=bytes).astype(self.ids.dtype)  # (see records)
         at = np.minimum(np.searchsorted(self.ids, keys), len(self.ids) - 1)
-        found = at[self.ids[at] == keys]
+        found = np.sort(at[self.ids[at] == keys])  # in file order: the map is read forward
         if not len(found):
             return []
-        part = self.table.take(pa.array(found))
-        column = {name: part.column(name).to_pylist() for name in _ROW_COLUMNS}
+        if self._columns is None:  # one batch in the file: each column's one chunk (a take per column, no other)
+            columns = [self.table.column(name) for name in _ROW_COLUMNS]  # (combine_chunks would copy even one chunk)
+            self._columns = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in columns]
+        indices = pa.array(found)
+        column = {name: values.take(indices).to_pylist() for name, values in zip(_ROW_COLUMNS, self._columns)}
         wanted = set(ids)
         return [Row(i, doc, path, modality, locator, text or "", metadata, date or 0.0)
                 for i, doc, path, modality, locator, text, metadata, date
