@@ -184,3 +184,28 @@ def test_searches_no_pool_thread_has_started_run_on_the_asking_thread(store, mon
     finally:
         release.set()
         busy.shutdown()
+
+
+def test_searches_started_early_answer_the_later_ask_once(store, monkeypatch):
+    """retrieve starts the calibration's own-kind searches (``ctx.soon``); its later ``search_many`` of the same
+    requests takes their answers, each search run once, and asks others as before."""
+    monkeypatch.setattr(rows_module, "PARALLEL_MIN_ROWS", 0)
+    ran: list[tuple] = []
+    original = store.search
+
+    def counted(space, vector, k, filters=None):
+        ran.append((space, k, filters))
+        return original(space, vector, k, filters)
+
+    monkeypatch.setattr(store, "search", counted)
+    rng = np.random.default_rng(8)
+    vector = rng.normal(size=DIM).astype(np.float32)
+    kinds = [Filters(modalities=(m,)) for m in (Modality.IMAGE, Modality.PAGE, Modality.TEXT)]
+    early = [("image", vector, 7, f) for f in kinds]
+    want = [original(*r) for r in early] + [original("text", vector, 7, None)]
+    cache = RowCache(store)
+    cache.search_soon(early)
+    cache.search_soon(early[:1])  # asked twice: started once
+    got = cache.search_many([*early, ("text", vector, 7, None)])
+    assert got == want and len(ran) == 4  # three started early, one asked now
+    assert cache.search_many(early[:1]) == want[:1] and len(ran) == 5  # an answer is taken once; asked again, it runs

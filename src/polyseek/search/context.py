@@ -10,9 +10,10 @@ import numpy as np
 
 from polyseek.search.config import SearchConfig
 from polyseek.search.rows import RowCache
-from polyseek.types import Hit, Query, Signal
+from polyseek.types import Filters, Hit, Query, Signal
 
 Ranked = list[tuple[str, float]]  # (item id, score), best first
+SearchRequest = tuple[str, np.ndarray, int, Filters]  # a dense search: space, query vector, k, filters
 
 
 class QueryEncoders(Protocol):
@@ -54,6 +55,9 @@ class SearchContext:
     hits: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
     state: dict[str, Any] = field(default_factory=dict)  # a policy's own notes between its hooks, by policy name
+    # the dense searches a policy will ask for once retrieval is done (set in ``prepare``): retrieve starts them then,
+    # beside the stages in between, and the policy's ``rows.search_many`` of the same requests takes their answers
+    soon: list[Callable[[SearchContext], list[SearchRequest]]] = field(default_factory=list)
 
     @property
     def weights(self) -> dict[Signal, float]:

@@ -95,6 +95,8 @@ def retrieve(ctx: SearchContext) -> None:
     depth = ctx.config.depth(query.k)
     dense = [(space, vector) for space, vector in ctx.vectors.items() if space in active]
     found = ctx.rows.search_many([(space.value, vector, depth, query.filters) for space, vector in dense])
+    for plan in ctx.soon:  # the searches policies ask for next, started now (their spaces' scans are done)
+        ctx.rows.search_soon(plan(ctx))
     for (space, _), ranked in zip(dense, found):
         ctx.lists[space] = ctx.rescore(space, ranked)
     if Signal.LEXICAL in active and query.text:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class RowCache:
         self._store = store
         self._rows: dict[str, Row] = {}
         self._pending: dict[tuple[str, int, Filters | None], Callable[[], list[tuple[str, float]]]] = {}
+        self._started: dict[tuple, Future] = {}  # dense searches started early (search_soon), by request
 
     def get(self, ids: Sequence[str]) -> list[Row]:
         missing = [i for i in dict.fromkeys(ids) if i not in self._rows]
@@ -40,14 +41,35 @@ class RowCache:
         return {row.id: row for row in self.get(ids)}
 
     def search_many(self, requests: Sequence[tuple[str, np.ndarray, int, Filters | None]]) -> list[list[tuple[str, float]]]:
-        """``store.search(space, vector, k, filters)`` for each request, in order; side by side in a large store."""
-        if len(requests) < 2 or self._store.count() < PARALLEL_MIN_ROWS:
+        """``store.search(space, vector, k, filters)`` for each request, in order; side by side in a large store; the
+        answer of one started early (:meth:`search_soon`) taken as it is."""
+        early = [self._started.pop(_key(request), None) for request in requests]
+        if not any(early) and (len(requests) < 2 or self._store.count() < PARALLEL_MIN_ROWS):
             return [self._store.search(*request) for request in requests]
-        later = [_pool().submit(self._store.search, *request) for request in requests[1:]]
-        found = [self._store.search(*requests[0])]
-        for request, future in zip(requests[1:], later):  # one no pool thread has started yet: this thread runs it
+        todo = [request for request, future in zip(requests, early) if future is None]
+        later = iter([_pool().submit(self._store.search, *request) for request in todo[1:]])
+        first = self._store.search(*todo[0]) if todo else None
+        found = []
+        for request, future in zip(requests, early):
+            if future is None:
+                if first is not None:
+                    found.append(first)
+                    first = None
+                    continue
+                future = next(later)
+            # one no pool thread has started yet: this thread runs it
             found.append(self._store.search(*request) if future.cancel() else future.result())
         return found
+
+    def search_soon(self, requests: Sequence[tuple[str, np.ndarray, int, Filters | None]]) -> None:
+        """Start these searches on the pool now, for a :meth:`search_many` of the same requests later (a large store
+        only; a small one's searches are not worth a thread hop and simply run when asked)."""
+        if not requests or self._store.count() < PARALLEL_MIN_ROWS:
+            return
+        for request in requests:
+            key = _key(request)
+            if key not in self._started:
+                self._started[key] = _pool().submit(self._store.search, *request)
 
     def text_search_soon(self, text: str, k: int, filters: Filters | None = None) -> None:
         """Start ``text_search(text, k, filters)`` now where the store can run it beside this thread (LanceDB's BM25
@@ -63,3 +85,8 @@ class RowCache:
 
     def __getattr__(self, name: str) -> Any:  # search, count: the store's own
         return getattr(self._store, name)
+
+
+def _key(request: tuple[str, np.ndarray, int, Filters | None]) -> tuple:
+    space, vector, k, filters = request
+    return space, np.asarray(vector, dtype=np.float32).tobytes(), k, filters

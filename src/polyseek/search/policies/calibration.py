@@ -26,7 +26,7 @@ from polyseek.search.calibration import GROUPS, ModalityBackgrounds, kind_of, ki
 from polyseek.search.context import SearchContext
 from polyseek.search.fusion import rrf
 from polyseek.search.policies.base import BasePolicy
-from polyseek.types import DENSE_SIGNALS, Filters, Signal
+from polyseek.types import DENSE_SIGNALS, Filters, Query, Signal
 
 
 class CalibrationPolicy(BasePolicy):
@@ -35,6 +35,27 @@ class CalibrationPolicy(BasePolicy):
     def __init__(self, backgrounds: ModalityBackgrounds, keep_kind_order: bool = True) -> None:
         self.backgrounds = backgrounds
         self.keep_kind_order = keep_kind_order
+
+    def prepare(self, ctx: SearchContext) -> None:
+        if ctx.config.calibrate and ctx.query.has_text:
+            ctx.soon.append(self._own_searches)
+
+    def _own_searches(self, ctx: SearchContext) -> list[tuple[str, np.ndarray, int, Filters]]:
+        """Each kind's own search in every space that holds several kinds: what :meth:`before_fusion` asks for a kind
+        crowded out of the shared list (on a mixed store, nearly every kind), started by retrieve as soon as the
+        spaces are scanned. One it does not ask for is never read."""
+        query = ctx.query
+        depth = ctx.config.depth(query.k)
+        wanted = {m.value for m in query.filters.modalities}
+        out = []
+        for space in DENSE_SIGNALS:
+            vector = ctx.vectors.get(space)
+            if vector is None:
+                continue
+            kinds = [g for g in self.backgrounds.get(space.value, len(vector)) if not wanted or wanted & {m.value for m in GROUPS[g]}]
+            if len(kinds) >= 2:
+                out += [_own_search(query, space, vector, group, depth, wanted) for group in kinds]
+        return out
 
     def before_fusion(self, ctx: SearchContext) -> None:
         if not ctx.config.calibrate or not ctx.query.has_text:
@@ -64,8 +85,7 @@ class CalibrationPolicy(BasePolicy):
             own: dict[str, list[tuple[str, float]]] = {}
             for group in kinds:
                 if len(per_kind[group]) < depth:  # crowded out of the shared list: fetch this kind's own top
-                    modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
-                    requests.append((space.value, vector, depth, replace(query.filters, modalities=modalities)))
+                    requests.append(_own_search(query, space, vector, group, depth, wanted))
                     asked.append((own, group))
             plans.append((space, backgrounds, per_kind, own))
         for (own, group), found in zip(asked, ctx.rows.search_many(requests)):  # side by side in a large store
@@ -110,6 +130,13 @@ class CalibrationPolicy(BasePolicy):
 # kinds whose modalities another kind shares (regions: a document's, or a photo's tile): a search filtered to such a
 # kind's modalities may find items of another kind
 _SHARED = {g for g, members in GROUPS.items() if any(kind_of_modality(m.value) is None for m in members)}
+
+
+def _own_search(query: Query, space: Signal, vector: np.ndarray, group: str, depth: int,
+                wanted: set[str]) -> tuple[str, np.ndarray, int, Filters]:
+    """The search for one kind's own top ``depth`` in a space (within the query's own filters)."""
+    modalities = tuple(m for m in GROUPS[group] if not wanted or m.value in wanted)
+    return space.value, vector, depth, replace(query.filters, modalities=modalities)
 
 
 def _stored(ctx: SearchContext, merged: list[tuple[str, float]], keep: int) -> list[tuple[str, float]]:
