@@ -149,3 +149,18 @@ def test_a_scan_in_two_halves_scores_every_row_as_one_pass(built, monkeypatch):
     whole = [Shortlist(folder).search(q, 20, f) for f in (None, pages)]
     monkeypatch.setattr(shortlist_module, "SPLIT_SCAN_ROWS", 100)
     assert [Shortlist(folder).search(q, 20, f) for f in (None, pages)] == whole
+
+
+def test_bm25_without_row_ids_in_the_answer_reads_item_ids(store, monkeypatch):
+    """A lancedb whose BM25 answer lacks the row ids it was asked for: the plain query answers, and the map is not
+    used again for that version."""
+    import lancedb.query
+
+    import polyseek.stores.lancedb as lance_module
+
+    want = lance_bm25(store, "revenue chart", 10)
+    monkeypatch.setattr(lance_module, "ROW_ID_MAP_AFTER", 1)
+    monkeypatch.setattr(lancedb.query.LanceFtsQueryBuilder, "with_row_id", lambda self, *_: self, raising=False)
+    assert store.text_search("revenue chart", 10) == want
+    assert store._row_ids_at[1] < 0 and store._row_ids_at[2] is None
+    assert store.text_search("revenue chart", 10) == want

@@ -651,9 +651,10 @@ class LanceStore:
                 return []
             if row_ids is None:
                 return fts_hits(result, compiled.post_glob, k)
-            ids = row_ids.lookup(result.column("_rowid").to_numpy())
-            if ids is None:  # a row written since the map was made: asked again by item id
-                self._row_ids_at = (-1, 0, None)
+            found = result.column("_rowid").to_numpy() if "_rowid" in result.column_names else None
+            ids = None if found is None else row_ids.lookup(found)
+            if ids is None:  # a row written since the map was made (or no row ids): asked again by item id
+                self._row_ids_at = (-1, 0, None) if found is not None else (self._row_ids_at[0], -(1 << 62), None)
                 return self.text_search(text, k, filters)
             return fts_hits(result, None, k, ids)
 
