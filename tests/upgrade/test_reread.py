@@ -24,6 +24,8 @@ def make_documents(folder):
     for d in range(2):
         plain = PageSpec(lines=[(72, 72, 14, f"Chapter {d}"), (72, 110, 11, f"The harbour lighthouse, part {d}.")])
         write_pdf(folder / f"doc{d}.pdf", [report_page(), plain, report_page()])
+    # a note: its items are words only, so the image space's backfill embeds its stored words without reading it
+    (folder / "note.txt").write_text("The lighthouse keeper's log.\n\nGranite steps lead down to the harbour.\n", encoding="utf-8")
     return folder
 
 

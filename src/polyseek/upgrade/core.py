@@ -41,6 +41,7 @@ from polyseek.upgrade import state as st
 
 log = logging.getLogger(__name__)
 SPACES = ("image", "text")
+WORDS_ONLY = frozenset({"audio", "text"})  # ingestors whose items never hold a picture
 ANCHOR = 0.5  # weight of the old model's own query while it meets old vectors (upgrade's default)
 ANCHOR_PERCENTILE = 99  # the gate: the agreement that 99 % of unrelated held-out pairs stay below
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -100,8 +101,9 @@ def decode_files(keys: Sequence[str], space: str, rows_of: RowsOf | None = None)
         path = Path(key)
         ingestor = ingestor_for(path)
         # the text space needs only the stored words: a file is read again only where its item ids come from it
-        # (a catalogue's records), never transcribed or laid out again
-        reread = rows_of is None or space == "image" or ingestor.name == "catalogue"
+        # (a catalogue's records), never transcribed or laid out again; the image space reads again only files
+        # that can hold pictures (not a recording or a note, whose items are their words)
+        reread = rows_of is None or ingestor.name == "catalogue" or (space == "image" and ingestor.name not in WORDS_ONLY)
         chunks = list(ingestor.ingest(path, lambda *_: None)) if reread else []
         ids = [chunk.item_id or item_id(key, index) for index, chunk in enumerate(chunks)]
         if rows_of is None:
@@ -111,7 +113,7 @@ def decode_files(keys: Sequence[str], space: str, rows_of: RowsOf | None = None)
                 elif chunk.text.strip():
                     texts.append((key, item, passage_text(chunk)))  # the words indexing encodes (a page's head)
             continue
-        found_images, found_texts, missed = _match_stored(key, space, chunks, rows_of(key, ids))
+        found_images, found_texts, missed = _match_stored(key, space if reread else "text", chunks, rows_of(key, ids))
         images += found_images
         texts += found_texts
         unmatched += missed
