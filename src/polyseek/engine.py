@@ -28,6 +28,7 @@ from polyseek.search.policies.composed import ComposedPolicy
 from polyseek.search.policies.concepts import ConceptsPolicy
 from polyseek.search.policies.document_names import DocumentNamesPolicy
 from polyseek.search.policies.documents import DocumentsPolicy
+from polyseek.search.policies.english_gloss import EnglishGlossPolicy
 from polyseek.search.policies.exclusion import ExclusionPolicy
 from polyseek.search.policies.expansion import ExpansionPolicy
 from polyseek.search.policies.file_names import FileNamesPolicy
@@ -88,7 +89,7 @@ class Engine:
         self.concepts = ConceptMemory(self.catalog, lambda: self.spaces.encoder(Signal.IMAGE), writing=self.indexer.writing)
         backgrounds = ModalityBackgrounds(self.store)  # each kind's score background, shared by two policies
         policies = [ExpansionPolicy(_expander), ExclusionPolicy(self.catalog), ConceptsPolicy(self.concepts, backgrounds), ComposedPolicy(),
-                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), FileNamesPolicy(self.catalog), DocumentNamesPolicy(self.catalog), MomentsPolicy(), TimesPolicy(self.catalog), StatementsPolicy(self.catalog), DocumentsPolicy()]
+                    SentencesPolicy(), TilesPolicy(), CalibrationPolicy(backgrounds), KindPriorPolicy(), FileNamesPolicy(self.catalog), DocumentNamesPolicy(self.catalog), MomentsPolicy(), TimesPolicy(self.catalog), StatementsPolicy(self.catalog), DocumentsPolicy(), EnglishGlossPolicy()]
         self.pipeline = SearchPipeline(self.store, self.spaces, policies)
         if upgrades.needs_attach(self.catalog):  # an upgrade in progress: projected queries, backfill mix
             upgrades.attach(self)

@@ -63,3 +63,12 @@ def test_query_language_trusts_han_script_for_chinese(text, nearest, language):
     from polyseek.encoders.multilingual import query_language
 
     assert query_language(text, nearest) == language
+
+
+def test_the_encoder_keeps_the_english_gloss_of_a_foreign_query_for_the_reranker():
+    encoder = load_encoder("multilingual")
+    encoder.encode_queries(["Hafen Leuchtturm", "a lighthouse by the harbour", "灯塔"])
+    assert encoder.english_gloss("Hafen Leuchtturm") == "port lighthouse"
+    assert encoder.english_gloss("灯塔") and "lighthouse" in encoder.english_gloss("灯塔")
+    assert encoder.english_gloss("a lighthouse by the harbour") is None  # English is read as it is
+    assert encoder.english_gloss("never encoded") is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,7 @@ GLOSS_WEIGHTS = {"zh": 0.6, "de": 0.2}
 # scripts/train_word_maps.py; on the dev half it takes the projected query's share: g 0.4 + m 0.6)
 WORD_MAP_WEIGHTS: dict[str, float] = {"zh": 0.6, "de": 0.7}
 MIXED_GLOSS_WEIGHTS: dict[str, float] = {"zh": 0.4, "de": 0.2}
+RECENT_GLOSSES = 256  # glosses an encoder keeps for the stages after it (a search reads its own within milliseconds)
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -320,10 +322,26 @@ class GlossedQueryEncoder:
         self.word_map_weights = {k: float(v) for k, v in (word_map_weights or {}).items() if v > 0}
         self.dim = int(base.dim)
         self.name = name
+        self._recent: OrderedDict[str, str] = OrderedDict()  # query text -> English gloss, the last RECENT_GLOSSES
+        self._recent_lock = threading.Lock()
 
     @property
     def projection(self) -> Projection:
         return self.projected.projection
+
+    def english_gloss(self, text: str) -> str | None:
+        """The English gloss this encoder mixed into a query it encoded lately (:data:`RECENT_GLOSSES`), or None
+        (English, a language without a dictionary, or a text it has not encoded): what an English-only stage after
+        the encoder, such as the cross-encoder reranker, should read instead of the query's own words."""
+        with self._recent_lock:
+            return self._recent.get(text)
+
+    def _remember(self, text: str, english: str) -> None:
+        with self._recent_lock:
+            self._recent[text] = english
+            self._recent.move_to_end(text)
+            while len(self._recent) > RECENT_GLOSSES:
+                self._recent.popitem(last=False)
 
     def glosses(self, texts: Sequence[str], languages: Sequence[str]) -> list[tuple[int, str, str]]:
         """(position, language, English gloss) of each text of a glossed language whose gloss is not empty."""
@@ -358,6 +376,8 @@ class GlossedQueryEncoder:
         glossed = np.zeros_like(out)
         if found:
             rows = [foreign[i] for i, _, _ in found]
+            for row, (_, _, english_text) in zip(rows, found):
+                self._remember(texts[row], english_text)
             glossed[rows] = self.base.encode_queries([english_text for _, _, english_text in found])
             gloss_w[rows, 0] = [self.gloss_weights[language] for _, language, _ in found]
         map_w = np.zeros((len(texts), 1), dtype=np.float32)

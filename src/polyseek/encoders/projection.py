@@ -197,6 +197,11 @@ class QuerySwap:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.queries.encode_queries(texts)
 
+    def english_gloss(self, text: str) -> str | None:
+        """The query encoder's English gloss of a query it encoded lately, where it keeps one (``multilingual``)."""
+        method = getattr(self.queries, "english_gloss", None)
+        return method(text) if callable(method) else None
+
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.base.encode_documents(texts)
 

@@ -46,6 +46,7 @@ class SearchContext:
     fused: Ranked = field(default_factory=list)
     results: list[Any] | None = None  # polyseek.search.aggregate.Aggregated, once pooled
     rerank_wanted: bool = False  # a policy asks for the reranker (e.g. PDF pages lead)
+    rerank_text: str | None = None  # what the reranker reads instead of the query's text (a foreign query's English gloss)
     pinned: set[str] = field(default_factory=set)  # items a policy placed on purpose: rerank leaves their places
     # items a policy put ahead of all others as a group (a kind the query names): rerank reorders them among
     # themselves and the others among themselves, never one past the other

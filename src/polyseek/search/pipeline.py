@@ -147,7 +147,7 @@ def rerank(ctx: SearchContext) -> None:
     confident = query.rerank is None and first_stage_confident(ctx.slot_scores[:2], ctx.config.rerank_skip_gap)
     if (query.rerank or ctx.rerank_wanted) and query.text and not confident:
         reranker = load_reranker(ctx.config.reranker, ctx.config.rerank_window)
-        ctx.results, ctx.rerank_scores = rerank_results(query.text, ctx.results, reranker, depth=ctx.config.rerank_depth,
+        ctx.results, ctx.rerank_scores = rerank_results(ctx.rerank_text or query.text, ctx.results, reranker, depth=ctx.config.rerank_depth,
                                                          pinned=ctx.pinned, led=ctx.led)
 
 
