@@ -55,3 +55,18 @@ def test_the_cli_limits_a_pages_folder_to_its_first_questions(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["queries"] == 2 and report["indexed_items"]["store-upgrade"] == report["indexed_items"]["store-new"]
+
+
+def test_a_folder_of_neither_layout_is_refused_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from polyseek.cli.app import app
+    from polyseek.errors import InvalidInputError
+
+    (tmp_path / "notes").mkdir()
+    for folder, said in ((tmp_path / "nope", "no folder"), (tmp_path / "notes", "neither a captions folder nor a pages folder")):
+        result = CliRunner().invoke(app, ["eval", "upgrade", str(folder), "--output", str(tmp_path / "u.json")],
+                                    env={"COLUMNS": "200"})
+        # the CLI's entry point prints an InvalidInputError as one line and exits 2 (tests/cli)
+        assert isinstance(result.exception, InvalidInputError) and said in result.exception.message
+        assert "pages folder" in (result.exception.hint or "") and not (tmp_path / "u.json").exists()

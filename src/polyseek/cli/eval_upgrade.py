@@ -53,6 +53,10 @@ def eval_upgrade(
                                 hint="e.g. --new aligner:DIR, DIR written by polyseek align --backbone lite2 --output DIR")
     old = old or ("bge-small-onnx" if space == "text" else "aligner")
     new = new or "e5-multilingual"
+    if not is_pages_folder(folder) and not (folder / "captions.json").is_file():
+        raise InvalidInputError(f"{folder} is neither a captions folder nor a pages folder" if folder.is_dir() else f"no folder {folder}",
+                                hint="give a captions folder (captions.json and images/, e.g. ../shared/eval/flickr8k) or a pages "
+                                     "folder (documents/*.pdf and queries.jsonl, e.g. ../shared/eval/mmlongbench-doc)")
     if is_pages_folder(folder):
         with stage_progress(console) as progress:
             report = run_upgrade_pages_eval(folder, old=old, new=new, space=space, sample=sample, projection=projection,
