@@ -47,7 +47,7 @@ def reread_differs(monkeypatch):
 
 @pytest.mark.parametrize("space,new,reworded", [("text", NEW_TEXT, False), ("image", NEW_IMAGE, False), ("image", NEW_IMAGE, True)])
 def test_backfilled_vectors_are_a_fresh_index_s_even_when_a_file_reads_differently(tmp_path, reread_differs, space, new,
-                                                                                     reworded):
+                                                                                     reworded, monkeypatch):
     documents = make_documents(tmp_path / "documents")
     fresh = Engine(str(tmp_path / "fresh"), image_encoder=new if space == "image" else "deterministic",
                    text_encoder=new if space == "text" else "deterministic")
@@ -64,8 +64,14 @@ def test_backfilled_vectors_are_a_fresh_index_s_even_when_a_file_reads_different
     shifted = [i for found in by_position.values() for i, v in found.items() if i in expected and not np.allclose(v, expected[i], atol=1e-5)]
     assert shifted, "the simulated re-read must move items, or this test shows nothing"
 
+    from polyseek.ingest.text import TextIngestor
+
+    notes_read: list[str] = []
+    original_ingest = TextIngestor.ingest
+    monkeypatch.setattr(TextIngestor, "ingest", lambda self, path, *a, **k: notes_read.append(str(path)) or original_ingest(self, path, *a, **k))
     upgrade(engine, **{f"{space}_encoder": new}, sample=4)
     result = backfill(engine, finalize_when_done=False)
+    assert notes_read == []  # a note's items are its words: the backfill embeds what is stored, in either space
     assert result["remaining_files"] == 0 and result["unmatched"] == 0
     got = engine.store.get_vectors(st.next_space(space), ids)
     assert set(got) == set(expected) and len(expected) > 10

@@ -230,6 +230,7 @@ def _emit(path: Path, pending: list[Segment], final: bool) -> Iterator[Chunk]:
 class AudioIngestor:
     name = "audio"
     extensions = AUDIO_EXTENSIONS
+    pictures = False  # speech segments: words only
 
     def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]:
         yield from audio_segments(path, progress)

@@ -48,6 +48,9 @@ class Ingestor(Protocol):
 
     name: str
     extensions: frozenset[str]  # lower case, without the dot
+    # Optional, read with getattr (plugins may leave them out): ``pictures = False`` where no chunk ever holds an
+    # image (its items are words only), ``own_ids = True`` where chunks carry the ingestor's own ``item_id``s.
+    # An upgrade's backfill reads them to know which files it must read again (upgrade/core.py decode_files).
 
     def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]: ...
 

@@ -158,6 +158,7 @@ class CatalogueIngestor:
 
     name = "catalogue"
     extensions = frozenset({"jsonl", "csv"})
+    own_ids = True  # a record's item id comes from its record id
 
     def item_ids(self, path: Path) -> list[str] | None:
         """This file's item ids in file order (records carry their own ids: they are not numbered); None for a

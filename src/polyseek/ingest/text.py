@@ -55,6 +55,7 @@ def passages(text: str, max_chars: int = PASSAGE_CHARS) -> Iterator[tuple[int, i
 class TextIngestor:
     name = "text"
     extensions = frozenset({"txt", "md", "markdown", "rst", "text"})
+    pictures = False
 
     def ingest(self, path: Path, progress: ProgressFn | None = None) -> Iterator[Chunk]:
         text = read_text(path)

@@ -41,7 +41,6 @@ from polyseek.upgrade import state as st
 
 log = logging.getLogger(__name__)
 SPACES = ("image", "text")
-WORDS_ONLY = frozenset({"audio", "text"})  # ingestors whose items never hold a picture
 ANCHOR = 0.5  # weight of the old model's own query while it meets old vectors (upgrade's default)
 ANCHOR_PERCENTILE = 99  # the gate: the agreement that 99 % of unrelated held-out pairs stay below
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -103,7 +102,8 @@ def decode_files(keys: Sequence[str], space: str, rows_of: RowsOf | None = None)
         # the text space needs only the stored words: a file is read again only where its item ids come from it
         # (a catalogue's records), never transcribed or laid out again; the image space reads again only files
         # that can hold pictures (not a recording or a note, whose items are their words)
-        reread = rows_of is None or ingestor.name == "catalogue" or (space == "image" and ingestor.name not in WORDS_ONLY)
+        reread = (rows_of is None or getattr(ingestor, "own_ids", False)
+                  or (space == "image" and getattr(ingestor, "pictures", True)))
         chunks = list(ingestor.ingest(path, lambda *_: None)) if reread else []
         ids = [chunk.item_id or item_id(key, index) for index, chunk in enumerate(chunks)]
         if rows_of is None:
